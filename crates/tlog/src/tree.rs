@@ -120,21 +120,26 @@ pub fn stored_hashes<R: NodeReader>(
     Ok(out)
 }
 
+/// Bytes of memory a [`Builder`] needs: one tile per level.
+pub const EDGE_BYTES: usize = TILE_BYTES * MAX_TILE_LEVELS;
+
 /// The growing right edge of a tree: enough state to append leaves, to
 /// compute the root, and to produce every tile the tree needs.
 ///
-/// It holds the rightmost tile of every level (up to 64 KiB) and the roots of
-/// the complete subtrees along the right edge. Full tiles must be taken with
-/// [`Builder::tile`] right after the [`Builder::push`] that completed them.
+/// It keeps the rightmost tile of every level in `T` ([`EDGE_BYTES`] bytes:
+/// an array, a boxed slice, or static memory in a protection domain) and the
+/// roots of the complete subtrees along the right edge. Full tiles must be
+/// taken with [`Builder::tile`] right after the [`Builder::push`] that
+/// completed them.
 #[derive(Clone)]
-pub struct Builder {
+pub struct Builder<T = [u8; EDGE_BYTES]> {
     size: u64,
     /// `frontier[l]` is the subtree of `2^l` leaves ending the left part of
     /// the tree; valid when bit `l` of `size` is set.
     frontier: [Hash; 64],
-    /// The rightmost tile of each level, as stored.
-    tiles: [[u8; TILE_BYTES]; MAX_TILE_LEVELS],
-    /// Whether `tiles[level]` holds a full rightmost tile (true only when a
+    /// The rightmost tile of each level, as stored, back to back.
+    tiles: T,
+    /// Whether level `l`'s rightmost tile is full and held (true only when a
     /// push completed it; a restored builder holds partial tiles only).
     full: [bool; MAX_TILE_LEVELS],
 }
@@ -144,27 +149,52 @@ pub struct Builder {
 pub enum BuilderError<E> {
     /// The tree would exceed [`MAX_TREE_SIZE`].
     TooLarge,
-    /// A partial tile had the wrong length.
-    BadTile(Tile),
+    /// The memory given is shorter than [`EDGE_BYTES`].
+    NoMemory,
     /// Reading a partial tile failed.
     Read(E),
 }
 
 impl Default for Builder {
     fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// An empty tree, with its memory inline.
+    pub fn new() -> Builder {
         Builder {
             size: 0,
             frontier: [Hash::default(); 64],
-            tiles: [[0; TILE_BYTES]; MAX_TILE_LEVELS],
+            tiles: [0; EDGE_BYTES],
             full: [false; MAX_TILE_LEVELS],
         }
     }
 }
 
-impl Builder {
-    /// An empty tree.
-    pub fn new() -> Builder {
-        Builder::default()
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Builder<T> {
+    /// An empty tree using `tiles` (at least [`EDGE_BYTES`] long) as its
+    /// memory; gives `tiles` back when it is too short.
+    pub fn with_memory(tiles: T) -> Result<Builder<T>, T> {
+        if tiles.as_ref().len() < EDGE_BYTES {
+            return Err(tiles);
+        }
+        Ok(Builder {
+            size: 0,
+            frontier: [Hash::default(); 64],
+            tiles,
+            full: [false; MAX_TILE_LEVELS],
+        })
+    }
+
+    /// Gives the memory back.
+    pub fn into_memory(self) -> T {
+        self.tiles
+    }
+
+    fn level_tile(&self, level: usize) -> &[u8] {
+        &self.tiles.as_ref()[level * TILE_BYTES..(level + 1) * TILE_BYTES]
     }
 
     /// Rebuilds the right edge of a tree of `size` leaves from its partial
@@ -172,25 +202,40 @@ impl Builder {
     /// the tile's length). Only the partial tiles are needed: every subtree
     /// on the right edge lies in one.
     pub fn restore<E>(
+        tiles: T,
+        size: u64,
+        read: impl FnMut(Tile, &mut [u8]) -> Result<(), E>,
+    ) -> Result<Builder<T>, BuilderError<E>> {
+        let mut b = Builder::with_memory(tiles).map_err(|_| BuilderError::NoMemory)?;
+        b.reload(size, read)?;
+        Ok(b)
+    }
+
+    /// [`Builder::restore`] in place. On error the builder is empty.
+    pub fn reload<E>(
+        &mut self,
         size: u64,
         mut read: impl FnMut(Tile, &mut [u8]) -> Result<(), E>,
-    ) -> Result<Builder, BuilderError<E>> {
+    ) -> Result<(), BuilderError<E>> {
+        self.size = 0;
+        self.full = [false; MAX_TILE_LEVELS];
         if size > MAX_TREE_SIZE {
             return Err(BuilderError::TooLarge);
         }
-        let mut b = Builder { size, ..Builder::default() };
         for level in 0..MAX_TILE_LEVELS as u8 {
             if let Some(t) = Tile::partial(TileKind::Hashes { level }, size) {
+                let at = usize::from(level) * TILE_BYTES;
                 let len = usize::from(t.width) * HASH_SIZE;
-                read(t, &mut b.tiles[usize::from(level)][..len]).map_err(BuilderError::Read)?;
+                read(t, &mut self.tiles.as_mut()[at..at + len]).map_err(BuilderError::Read)?;
             }
         }
+        self.size = size;
         for l in 0..64u32 {
             if size >> l & 1 == 1 {
-                b.frontier[l as usize] = b.edge_subtree(l);
+                self.frontier[l as usize] = self.edge_subtree(l);
             }
         }
-        Ok(b)
+        Ok(())
     }
 
     /// The right-edge subtree at tree level `l`, computed from the partial
@@ -200,7 +245,7 @@ impl Builder {
         let k = l % TILE_HEIGHT;
         let count = self.size >> (level * TILE_HEIGHT);
         let start = (count & !((2u64 << k) - 1)) % TILE_WIDTH;
-        let data = &self.tiles[level as usize];
+        let data = self.level_tile(level as usize);
         let from = start as usize * HASH_SIZE;
         subtree_hash(&data[from..from + (HASH_SIZE << k)])
     }
@@ -237,8 +282,8 @@ impl Builder {
     }
 
     fn set_tile_hash(&mut self, level: u32, index: u64, h: &Hash) {
-        let at = (index % TILE_WIDTH) as usize * HASH_SIZE;
-        self.tiles[level as usize][at..at + HASH_SIZE].copy_from_slice(&h.0);
+        let at = level as usize * TILE_BYTES + (index % TILE_WIDTH) as usize * HASH_SIZE;
+        self.tiles.as_mut()[at..at + HASH_SIZE].copy_from_slice(&h.0);
     }
 
     /// The root hash.
@@ -266,7 +311,7 @@ impl Builder {
             return None;
         }
         let tile = Tile::hashes(level, (count - 1) / TILE_WIDTH, width as u16);
-        Some((tile, &self.tiles[usize::from(level)][..width as usize * HASH_SIZE]))
+        Some((tile, &self.level_tile(usize::from(level))[..width as usize * HASH_SIZE]))
     }
 
     /// Reads complete subtrees inside the rightmost tiles, the only ones the
@@ -393,7 +438,7 @@ pub(crate) mod tests {
             check_tile(&mut s, t, data);
         }
         // Restore from the partial tiles alone and keep appending.
-        let restored = Builder::restore(n, |t, buf: &mut [u8]| {
+        let restored = Builder::restore([0; EDGE_BYTES], n, |t, buf: &mut [u8]| {
             let (bt, data) = b.tile(t.level()).unwrap();
             assert_eq!(bt, t);
             buf.copy_from_slice(data);

@@ -33,7 +33,7 @@ fn leaf(i: u64) -> Hash {
 /// A builder restored from the partial tiles of `from`, the way a ledger
 /// reopens.
 fn reopen(from: &Builder) -> Builder {
-    Builder::restore(from.size(), |t, buf: &mut [u8]| {
+    Builder::restore([0; tlog::tree::EDGE_BYTES], from.size(), |t, buf: &mut [u8]| {
         let (bt, data) = from.tile(t.level()).ok_or(())?;
         assert_eq!(bt, t);
         buf.copy_from_slice(data);

@@ -1,0 +1,267 @@
+//! The engine: a tenant's record log and audit log behind the [`Ledger`] contract.
+
+use core::fmt::Write;
+use core::ops::Range;
+
+use note::Signer;
+use tlog::{Hash, Proof, bundle};
+
+use crate::api::{Ledger, Limit, ReadSummary};
+use crate::audit::{AuditRecord, Caller, Clock, MAX_AUDIT_RECORD, Op};
+use crate::buffer::Buffer;
+use crate::error::Error;
+use crate::log::{Log, LogBuffers};
+use crate::store::{Recovery, TileStore};
+
+/// Suffix of the audit ledger's origin and key name.
+pub const AUDIT_SUFFIX: &str = "/audit";
+
+/// The memory of both logs (see [`LogBuffers`]); the audit log's records
+/// are at most [`MAX_AUDIT_RECORD`] bytes.
+#[derive(Default)]
+pub struct Buffers<B> {
+    /// The record log's.
+    pub log: LogBuffers<B>,
+    /// The audit log's.
+    pub audit: LogBuffers<B>,
+}
+
+/// What opening a tenant's ledger repaired.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// The record log.
+    pub log: Recovery,
+    /// The audit log.
+    pub audit: Recovery,
+}
+
+/// A tenant's ledger: records and their audit trail, each a tlog-tiles log
+/// with its own checkpoint, both signed by the tenant's key (under the names
+/// `<origin>` and `<origin>/audit`).
+pub struct Engine<S, B, C> {
+    log: Log<S, B>,
+    audit: Log<S, B>,
+    clock: C,
+}
+
+impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
+    /// Opens (creating if empty) a tenant's ledger. `signer`'s name is the
+    /// origin; records up to `max_entry` bytes are accepted.
+    pub fn open(
+        log_store: S,
+        audit_store: S,
+        signer: Signer,
+        clock: C,
+        buffers: Buffers<B>,
+        max_entry: usize,
+    ) -> Result<(Self, Recovered), Error<S::Error>> {
+        let audit_signer = audit_signer(&signer)?;
+        let (log, log_rec) = Log::open(log_store, signer, buffers.log, max_entry)?;
+        let (audit, audit_rec) =
+            Log::open(audit_store, audit_signer, buffers.audit, MAX_AUDIT_RECORD)?;
+        Ok((Engine { log, audit, clock }, Recovered { log: log_rec, audit: audit_rec }))
+    }
+
+    /// The record log.
+    pub fn log(&self) -> &Log<S, B> {
+        &self.log
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &Log<S, B> {
+        &self.audit
+    }
+
+    /// Gives back the record and audit stores.
+    pub fn into_stores(self) -> (S, S) {
+        (self.log.into_store(), self.audit.into_store())
+    }
+
+    /// Appends one audit record and commits it; returns its index.
+    fn record(
+        &mut self,
+        op: Op,
+        caller: &Caller<'_>,
+        from: u64,
+        count: u64,
+        tree_size: u64,
+    ) -> Result<u64, Error<S::Error>> {
+        let seq = self.audit.pending_size();
+        let time = self.clock.now();
+        let rec = AuditRecord { seq, op, caller: *caller, from, count, tree_size, time };
+        let text = rec.encode().ok_or(Error::BadCaller)?;
+        self.audit.append(text.as_bytes())?;
+        self.audit.commit()?;
+        Ok(seq)
+    }
+
+    /// How many records from `from` fit `limit`, checking each bundle on the way.
+    fn fit(log: &mut Log<S, B>, from: u64, limit: Limit) -> Result<u64, Error<S::Error>> {
+        let size = log.size();
+        if from > size {
+            return Err(Error::OutOfRange { index: from, size });
+        }
+        let end = from + limit.max_entries.min(size - from);
+        let (mut count, mut bytes, mut first_len) = (0u64, 0usize, None);
+        log.walk(from, end, &mut |_, e| {
+            let need = bundle::encoded_len(e.len());
+            first_len.get_or_insert(need);
+            if bytes.saturating_add(need) > limit.max_bytes {
+                return false;
+            }
+            bytes += need;
+            count += 1;
+            true
+        })?;
+        match first_len {
+            Some(needed) if count == 0 => Err(Error::ReadLimitTooSmall { needed }),
+            _ => Ok(count),
+        }
+    }
+
+    fn read(
+        &mut self,
+        audit_log: bool,
+        caller: &Caller<'_>,
+        from: u64,
+        limit: Limit,
+        sink: &mut dyn FnMut(u64, &[u8]),
+    ) -> Result<ReadSummary, Error<S::Error>> {
+        if !caller.is_valid() {
+            return Err(Error::BadCaller);
+        }
+        let (op, log) = if audit_log {
+            (Op::ReadAudit, &mut self.audit)
+        } else {
+            (Op::ReadSince, &mut self.log)
+        };
+        let tree_size = log.size();
+        let count = Self::fit(log, from, limit)?;
+        let audit_seq = self.record(op, caller, from, count, tree_size)?;
+        let log = if audit_log { &mut self.audit } else { &mut self.log };
+        log.walk(from, from + count, &mut |i, e| {
+            sink(i, e);
+            true
+        })?;
+        Ok(ReadSummary { from, count, tree_size, audit_seq })
+    }
+}
+
+/// The audit log's signer: the tenant key under `<origin>/audit`.
+pub fn audit_signer<E>(signer: &Signer) -> Result<Signer, Error<E>> {
+    let mut name = note::Name::new();
+    write!(name, "{}{AUDIT_SUFFIX}", signer.name())
+        .map_err(|_| Error::InvalidArgument("origin too long for its audit ledger"))?;
+    signer.renamed(&name).map_err(|_| Error::InvalidArgument("invalid origin"))
+}
+
+impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
+    type Error = Error<S::Error>;
+
+    fn size(&self) -> u64 {
+        self.log.size()
+    }
+
+    fn append_batch<'e, I>(&mut self, records: I) -> Result<Range<u64>, Self::Error>
+    where
+        I: IntoIterator<Item = &'e [u8]>,
+        I::IntoIter: Clone,
+    {
+        let records = records.into_iter();
+        let mut n = 0u64;
+        for r in records.clone() {
+            self.log.check_entry(r)?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(Error::NoEntries);
+        }
+        let first = self.log.pending_size();
+        if first.checked_add(n).is_none_or(|end| end > tlog::tree::MAX_TREE_SIZE) {
+            return Err(Error::TreeFull);
+        }
+        for r in records {
+            self.log.append(r)?;
+        }
+        self.log.commit()?;
+        Ok(first..first + n)
+    }
+
+    fn read_since(
+        &mut self,
+        caller: &Caller<'_>,
+        from: u64,
+        limit: Limit,
+        sink: &mut dyn FnMut(u64, &[u8]),
+    ) -> Result<ReadSummary, Self::Error> {
+        self.read(false, caller, from, limit, sink)
+    }
+
+    fn checkpoint(&mut self) -> Result<&[u8], Self::Error> {
+        self.log.commit()?;
+        Ok(self.log.checkpoint())
+    }
+
+    fn root(&mut self, tree_size: u64) -> Result<Hash, Self::Error> {
+        self.log.root_at(tree_size)
+    }
+
+    fn prove_inclusion(
+        &mut self,
+        caller: &Caller<'_>,
+        index: u64,
+        tree_size: u64,
+    ) -> Result<Proof, Self::Error> {
+        if !caller.is_valid() {
+            return Err(Error::BadCaller);
+        }
+        // Check the arguments before auditing, so refused requests leave no trace.
+        let size = self.log.size();
+        if tree_size > size || index >= tree_size {
+            return Err(Error::OutOfRange { index: index.max(tree_size), size });
+        }
+        self.record(Op::ProveInclusion, caller, index, 1, tree_size)?;
+        self.log.prove_inclusion(tree_size, index)
+    }
+
+    fn prove_consistency(
+        &mut self,
+        caller: &Caller<'_>,
+        old_size: u64,
+        tree_size: u64,
+    ) -> Result<Proof, Self::Error> {
+        if !caller.is_valid() {
+            return Err(Error::BadCaller);
+        }
+        let size = self.log.size();
+        if tree_size > size {
+            return Err(Error::OutOfRange { index: tree_size, size });
+        }
+        if old_size == 0 || old_size > tree_size {
+            return Err(Error::InvalidArgument(
+                "old tree size must be between 1 and the tree size",
+            ));
+        }
+        self.record(Op::ProveConsistency, caller, old_size, tree_size - old_size, tree_size)?;
+        self.log.prove_consistency(tree_size, old_size)
+    }
+
+    fn audit_size(&self) -> u64 {
+        self.audit.size()
+    }
+
+    fn read_audit_since(
+        &mut self,
+        caller: &Caller<'_>,
+        from: u64,
+        limit: Limit,
+        sink: &mut dyn FnMut(u64, &[u8]),
+    ) -> Result<ReadSummary, Self::Error> {
+        self.read(true, caller, from, limit, sink)
+    }
+
+    fn audit_checkpoint(&mut self) -> Result<&[u8], Self::Error> {
+        self.audit.commit()?;
+        Ok(self.audit.checkpoint())
+    }
+}

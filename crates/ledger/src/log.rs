@@ -1,0 +1,507 @@
+//! One tlog-tiles log over a [`TileStore`]: appends, commits, verified reads
+//! and proofs. The engine runs two of these per tenant (records and audit).
+
+use core::fmt::Write;
+
+use note::{Checkpoint, MAX_CHECKPOINT_TEXT, Signer};
+use tlog::bundle::{self, MAX_ENTRY_SIZE};
+use tlog::tile::{MAX_TILE_LEVELS, TILE_BYTES, hash_at, subtree_hash};
+use tlog::tree::{Builder, BuilderError, EDGE_BYTES, NodeReader, tree_hash};
+use tlog::{HASH_SIZE, Hash, Proof, ProofError, TILE_WIDTH, Tile, TileKind, leaf_hash};
+
+use crate::buffer::Buffer;
+use crate::error::Error;
+use crate::store::{Recovery, StoreError, TileStore};
+
+/// Room for a signed checkpoint.
+pub const MAX_NOTE: usize = 2048;
+
+/// The largest entry bundle the format allows (256 entries of 65,535 bytes).
+pub const MAX_BUNDLE: usize = TILE_WIDTH as usize * bundle::encoded_len(MAX_ENTRY_SIZE);
+
+/// Bytes a bundle of entries up to `max_entry` bytes can need.
+pub const fn bundle_capacity(max_entry: usize) -> usize {
+    TILE_WIDTH as usize * bundle::encoded_len(max_entry)
+}
+
+type Result<T, S> = core::result::Result<T, Error<<S as TileStore>::Error>>;
+
+/// The memory a log works in. On a host these are growable vectors; in a
+/// protection domain, fixed regions: `edge` and `cache` need
+/// [`EDGE_BYTES`] each, `bundle` and `scratch` [`bundle_capacity`] of the
+/// largest record.
+#[derive(Default)]
+pub struct LogBuffers<B> {
+    /// Entries of the rightmost, partial bundle.
+    pub bundle: B,
+    /// A full bundle being read.
+    pub scratch: B,
+    /// The rightmost tile of each level.
+    pub edge: B,
+    /// One verified full tile per level.
+    pub cache: B,
+}
+
+/// One log: the right edge of its tree in memory, everything else in the store.
+///
+/// Appends accumulate until [`Log::commit`], which writes the partial tiles,
+/// syncs the store, and then replaces the signed checkpoint. Reads and
+/// proofs see committed entries only, and check every tile and bundle they
+/// load against the signed tree.
+pub struct Log<S, B> {
+    store: S,
+    signer: Signer,
+    /// Committed and pending leaves.
+    tree: Builder<B>,
+    /// Tree size of the stored checkpoint.
+    committed: u64,
+    /// Entries of the rightmost, partial bundle.
+    bundle: B,
+    bundle_len: usize,
+    /// A full bundle loaded for reading, and which one.
+    scratch: B,
+    scratch_len: usize,
+    scratch_holds: Option<u64>,
+    /// One verified full hash tile per level, back to back.
+    cache: B,
+    cached: [Option<u64>; MAX_TILE_LEVELS],
+    note: [u8; MAX_NOTE],
+    note_len: usize,
+    max_entry: usize,
+    poisoned: bool,
+}
+
+impl<S: TileStore, B: Buffer> Log<S, B> {
+    /// Opens the log in `store`, recovering it to its last checkpoint first,
+    /// and checking that checkpoint against `signer`'s key and the stored
+    /// partial tiles. An empty store gets a signed checkpoint of size 0.
+    /// `signer`'s name is the log's origin.
+    pub fn open(
+        mut store: S,
+        signer: Signer,
+        buffers: LogBuffers<B>,
+        max_entry: usize,
+    ) -> Result<(Self, Recovery), S> {
+        if max_entry == 0 || max_entry > MAX_ENTRY_SIZE {
+            return Err(Error::InvalidArgument("maximum record size must be 1..=65535"));
+        }
+        let LogBuffers { bundle, scratch, mut edge, mut cache } = buffers;
+        let bundle_max = bundle_capacity(max_entry);
+        if !edge.reserve(EDGE_BYTES) || !cache.reserve(EDGE_BYTES) {
+            return Err(Error::BufferTooSmall { needed: EDGE_BYTES });
+        }
+        if bundle.max_len() < bundle_max || scratch.max_len() < bundle_max {
+            return Err(Error::BufferTooSmall { needed: bundle_max });
+        }
+        let tree =
+            Builder::with_memory(edge).map_err(|_| Error::BufferTooSmall { needed: EDGE_BYTES })?;
+        let recovery = store.recover()?;
+        let mut log = Log {
+            store,
+            signer,
+            tree,
+            committed: 0,
+            bundle,
+            bundle_len: 0,
+            scratch,
+            scratch_len: 0,
+            scratch_holds: None,
+            cache,
+            cached: [None; MAX_TILE_LEVELS],
+            note: [0; MAX_NOTE],
+            note_len: 0,
+            max_entry,
+            poisoned: false,
+        };
+        let mut note = [0u8; MAX_NOTE];
+        match log.store.get_checkpoint(&mut note) {
+            Ok(None) => log.commit()?,
+            Ok(Some(len)) => log.restore(&note[..len])?,
+            Err(StoreError::TooSmall { .. }) => {
+                return Err(corrupt(None, "checkpoint is larger than any this ledger writes"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok((log, recovery))
+    }
+
+    fn restore(&mut self, stored: &[u8]) -> Result<(), S> {
+        let verifier = self.signer.verifier();
+        let opened = note::open(stored, &[&verifier])
+            .map_err(|_| corrupt(None, "checkpoint is not signed by this ledger's key"))?;
+        let cp = Checkpoint::parse(opened.text)
+            .map_err(|_| corrupt(None, "checkpoint body is malformed"))?;
+        if cp.origin != self.signer.name() {
+            return Err(corrupt(None, "checkpoint origin is not this ledger's"));
+        }
+        let store = &mut self.store;
+        self.tree.reload(cp.size, |t, buf| read_exact(store, &t, buf)).map_err(|e| match e {
+            BuilderError::Read(e) => e,
+            _ => corrupt(None, "tree size out of range"),
+        })?;
+        if self.tree.root() != cp.root {
+            return Err(corrupt(None, "stored partial tiles do not hash to the checkpoint root"));
+        }
+        self.committed = cp.size;
+        self.note[..stored.len()].copy_from_slice(stored);
+        self.note_len = stored.len();
+        if let Some(t) = Tile::partial(TileKind::Entries, cp.size) {
+            let len = read_grow(&mut self.store, &t, &mut self.bundle)?;
+            let (_, hashes) = self.tree.tile(0).ok_or(corrupt(Some(t), "no level-0 tile"))?;
+            check_bundle(&self.bundle.as_ref()[..len], hashes, &t)?;
+            self.bundle_len = len;
+        }
+        Ok(())
+    }
+
+    /// The key name and origin.
+    pub fn origin(&self) -> &str {
+        self.signer.name()
+    }
+
+    /// Committed size.
+    pub fn size(&self) -> u64 {
+        self.committed
+    }
+
+    /// Size including appends not yet committed.
+    pub fn pending_size(&self) -> u64 {
+        self.tree.size()
+    }
+
+    /// The signed checkpoint of the committed tree.
+    pub fn checkpoint(&self) -> &[u8] {
+        &self.note[..self.note_len]
+    }
+
+    /// Root hash of the committed tree.
+    pub fn root(&self) -> Hash {
+        debug_assert_eq!(self.committed, self.tree.size());
+        self.tree.root()
+    }
+
+    /// The store, e.g. to inspect it in tests.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Gives the store back.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// The largest record this log accepts.
+    pub fn max_entry(&self) -> usize {
+        self.max_entry
+    }
+
+    fn usable(&self) -> Result<(), S> {
+        if self.poisoned { Err(Error::Poisoned) } else { Ok(()) }
+    }
+
+    /// Marks the log unusable when a write failed half-way.
+    fn poison_on_err<T>(&mut self, r: Result<T, S>) -> Result<T, S> {
+        if r.is_err() {
+            self.poisoned = true;
+        }
+        r
+    }
+
+    /// Checks a record without appending it.
+    pub fn check_entry(&self, entry: &[u8]) -> Result<(), S> {
+        match entry.len() {
+            0 => Err(Error::EmptyEntry),
+            len if len > self.max_entry => Err(Error::EntryTooLarge { len, max: self.max_entry }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Appends a record without committing it; returns its index. Full tiles
+    /// and bundles are written as they complete.
+    pub fn append(&mut self, entry: &[u8]) -> Result<u64, S> {
+        self.usable()?;
+        self.check_entry(entry)?;
+        let index = self.tree.size();
+        let end = self.bundle_len + bundle::encoded_len(entry.len());
+        if !self.bundle.reserve(end) {
+            return Err(Error::BufferTooSmall { needed: end });
+        }
+        bundle::put(self.bundle.as_mut(), self.bundle_len, entry)
+            .ok_or(Error::BufferTooSmall { needed: end })?;
+        let completed = self.tree.push(leaf_hash(entry)).map_err(|_| Error::TreeFull)?;
+        self.bundle_len = end;
+        if completed > 0 {
+            let r = self.write_full(index / TILE_WIDTH, completed);
+            self.poison_on_err(r)?;
+        }
+        Ok(index)
+    }
+
+    fn write_full(&mut self, bundle_index: u64, levels: u8) -> Result<(), S> {
+        let b = Tile::entries(bundle_index, TILE_WIDTH as u16);
+        self.store.put(&b, &self.bundle.as_ref()[..self.bundle_len])?;
+        self.bundle_len = 0;
+        for level in 0..levels {
+            let (t, data) = self.tree.tile(level).ok_or(Error::TreeFull)?;
+            self.store.put(&t, data)?;
+        }
+        Ok(())
+    }
+
+    /// Makes every append durable and signs and stores a checkpoint for them.
+    /// Nothing appended is acknowledged before this returns.
+    pub fn commit(&mut self) -> Result<(), S> {
+        self.usable()?;
+        if self.tree.size() == self.committed && self.note_len > 0 {
+            return Ok(());
+        }
+        let r = self.write_commit();
+        self.poison_on_err(r)
+    }
+
+    fn write_commit(&mut self) -> Result<(), S> {
+        let (old, new) = (self.committed, self.tree.size());
+        if let Some(t) = changed_partial(TileKind::Entries, old, new) {
+            self.store.put(&t, &self.bundle.as_ref()[..self.bundle_len])?;
+        }
+        for level in 0..MAX_TILE_LEVELS as u8 {
+            if let Some(t) = changed_partial(TileKind::Hashes { level }, old, new) {
+                let (_, data) = self.tree.tile(level).ok_or(Error::TreeFull)?;
+                self.store.put(&t, data)?;
+            }
+        }
+        self.store.sync()?;
+        let mut signed = [0u8; MAX_NOTE];
+        let len = self.sign(new, &mut signed)?;
+        self.store.replace_checkpoint(&self.note[..self.note_len], &signed[..len])?;
+        self.note[..len].copy_from_slice(&signed[..len]);
+        self.note_len = len;
+        self.committed = new;
+        Ok(())
+    }
+
+    fn sign(&self, size: u64, out: &mut [u8]) -> Result<usize, S> {
+        let cp =
+            Checkpoint { origin: self.signer.name(), size, root: self.tree.root(), extensions: "" };
+        let mut text = heapless::String::<MAX_CHECKPOINT_TEXT>::new();
+        write!(text, "{cp}").map_err(|_| Error::InvalidArgument("origin too long"))?;
+        note::sign(&text, &[&self.signer], out)
+            .map_err(|_| Error::InvalidArgument("checkpoint does not fit"))
+    }
+
+    /// Calls `f` with committed entries from `from`, in order, while it
+    /// returns `true` and entries remain below `end`. Every bundle is checked
+    /// against the signed tree before any of its entries is passed on.
+    pub fn walk(
+        &mut self,
+        from: u64,
+        end: u64,
+        f: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), S> {
+        if end > self.committed || from > end {
+            return Err(Error::OutOfRange { index: end.max(from), size: self.committed });
+        }
+        let mut i = from;
+        while i < end {
+            let bytes = self.bundle_bytes(i / TILE_WIDTH)?;
+            // Bundles are checked when loaded: they parse and have every entry.
+            for e in bundle::entries(bytes).skip((i % TILE_WIDTH) as usize).flatten() {
+                if i >= end || !f(i, e) {
+                    return Ok(());
+                }
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The verified bytes of bundle `k` of the committed tree.
+    fn bundle_bytes(&mut self, k: u64) -> Result<&[u8], S> {
+        if Tile::partial(TileKind::Entries, self.committed).is_some_and(|t| t.index == k) {
+            return Ok(&self.bundle.as_ref()[..self.bundle_len]);
+        }
+        if self.scratch_holds != Some(k) {
+            self.scratch_holds = None;
+            let t = Tile::entries(k, TILE_WIDTH as u16);
+            let len = read_grow(&mut self.store, &t, &mut self.scratch)?;
+            self.ensure_tile(0, k)?;
+            let hashes = self.held_tile(0, k).ok_or(corrupt(Some(t), "no level-0 tile"))?;
+            check_bundle(&self.scratch.as_ref()[..len], hashes, &t)?;
+            self.scratch_len = len;
+            self.scratch_holds = Some(k);
+        }
+        Ok(&self.scratch.as_ref()[..self.scratch_len])
+    }
+
+    /// The data of tile (`level`, `index`) if it is in memory: the builder's
+    /// rightmost tile or a verified cached one.
+    fn held_tile(&self, level: u8, index: u64) -> Option<&[u8]> {
+        if let Some((t, data)) = self.tree.tile(level)
+            && t.index == index
+        {
+            return Some(data);
+        }
+        let l = usize::from(level);
+        (self.cached.get(l)? == &Some(index)).then_some(cache_slot(self.cache.as_ref(), l))
+    }
+
+    /// Loads full hash tile (`level`, `index`) into the cache after checking
+    /// its hash against the level above, up to the in-memory right edge.
+    fn ensure_tile(&mut self, level: u8, index: u64) -> Result<(), S> {
+        if self.held_tile(level, index).is_some() {
+            return Ok(());
+        }
+        let t = Tile::hashes(level, index, TILE_WIDTH as u16);
+        let l = usize::from(level);
+        if l + 1 >= MAX_TILE_LEVELS {
+            return Err(corrupt(Some(t), "tile beyond the tree"));
+        }
+        self.cached[l] = None;
+        let slot = &mut self.cache.as_mut()[l * TILE_BYTES..(l + 1) * TILE_BYTES];
+        read_exact(&mut self.store, &t, slot)?;
+        let root = subtree_hash(cache_slot(self.cache.as_ref(), l));
+        self.ensure_tile(level + 1, index / TILE_WIDTH)?;
+        let above = self.held_tile(level + 1, index / TILE_WIDTH);
+        if above.and_then(|d| hash_at(d, (index % TILE_WIDTH) as usize)) != Some(root) {
+            return Err(corrupt(Some(t), "tile does not hash to the tree"));
+        }
+        self.cached[l] = Some(index);
+        Ok(())
+    }
+
+    /// The hash of the complete subtree (`level`, `index`) of the committed tree.
+    pub fn node(&mut self, level: u8, index: u64) -> Result<Hash, S> {
+        let tile_level = level / 8;
+        let k = u32::from(level % 8);
+        let first = index << k;
+        let t = first / TILE_WIDTH;
+        self.ensure_held(tile_level, t)?;
+        let data = self
+            .held_tile(tile_level, t)
+            .ok_or(Error::OutOfRange { index, size: self.committed })?;
+        let start = (first % TILE_WIDTH) as usize * HASH_SIZE;
+        let bytes = data.get(start..start + (HASH_SIZE << k));
+        bytes.map(subtree_hash).ok_or(Error::OutOfRange { index, size: self.committed })
+    }
+
+    fn ensure_held(&mut self, level: u8, index: u64) -> Result<(), S> {
+        let rightmost = self.tree.tile(level).map(|(t, _)| t.index);
+        if rightmost.is_some_and(|r| index > r) {
+            return Err(Error::OutOfRange { index, size: self.committed });
+        }
+        self.ensure_tile(level, index)
+    }
+
+    /// The root hash of the tree of `size` ≤ committed entries.
+    pub fn root_at(&mut self, size: u64) -> Result<Hash, S> {
+        self.check_size(size)?;
+        tree_hash(size, &mut Nodes(self))
+    }
+
+    /// Proves entry `index` is in the tree of `size` ≤ committed entries.
+    pub fn prove_inclusion(&mut self, size: u64, index: u64) -> Result<Proof, S> {
+        self.check_size(size)?;
+        if index >= size {
+            return Err(Error::OutOfRange { index, size });
+        }
+        tlog::proof::prove_inclusion(size, index, &mut Nodes(self)).map_err(proof_error)
+    }
+
+    /// Proves the tree of `old` entries is a prefix of the tree of `size`.
+    pub fn prove_consistency(&mut self, size: u64, old: u64) -> Result<Proof, S> {
+        self.check_size(size)?;
+        if old == 0 || old > size {
+            return Err(Error::InvalidArgument(
+                "old tree size must be between 1 and the tree size",
+            ));
+        }
+        tlog::proof::prove_consistency(size, old, &mut Nodes(self)).map_err(proof_error)
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), S> {
+        if size > self.committed {
+            return Err(Error::OutOfRange { index: size, size: self.committed });
+        }
+        Ok(())
+    }
+}
+
+fn proof_error<E>(e: ProofError<Error<E>>) -> Error<E> {
+    match e {
+        ProofError::Read(e) => e,
+        _ => Error::InvalidArgument("index or tree size out of range"),
+    }
+}
+
+/// Adapts a log to [`NodeReader`] for the proof algorithms.
+struct Nodes<'a, S, B>(&'a mut Log<S, B>);
+
+impl<S: TileStore, B: Buffer> NodeReader for Nodes<'_, S, B> {
+    type Error = Error<S::Error>;
+    fn node(&mut self, level: u8, index: u64) -> Result<Hash, S> {
+        self.0.node(level, index)
+    }
+}
+
+/// The partial tile of `kind` a tree of `new` entries has that a tree of
+/// `old` entries has not.
+fn changed_partial(kind: TileKind, old: u64, new: u64) -> Option<Tile> {
+    let t = Tile::partial(kind, new)?;
+    (Tile::partial(kind, old) != Some(t)).then_some(t)
+}
+
+fn cache_slot(cache: &[u8], level: usize) -> &[u8] {
+    &cache[level * TILE_BYTES..(level + 1) * TILE_BYTES]
+}
+
+fn corrupt<E>(tile: Option<Tile>, what: &'static str) -> Error<E> {
+    Error::Corrupt { tile, what }
+}
+
+/// Reads an object that must exist and fill `buf` exactly.
+fn read_exact<S: TileStore>(store: &mut S, t: &Tile, buf: &mut [u8]) -> Result<(), S> {
+    match store.get(t, buf) {
+        Ok(Some(n)) if n == buf.len() => Ok(()),
+        Ok(Some(_)) | Err(StoreError::TooSmall { .. }) => Err(corrupt(Some(*t), "wrong length")),
+        Ok(None) => Err(corrupt(Some(*t), "missing")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads an object that must exist into a buffer that grows as needed.
+fn read_grow<S: TileStore, B: Buffer>(store: &mut S, t: &Tile, buf: &mut B) -> Result<usize, S> {
+    loop {
+        match store.get(t, buf.as_mut()) {
+            Ok(Some(n)) => return Ok(n),
+            Ok(None) => return Err(corrupt(Some(*t), "missing")),
+            Err(StoreError::TooSmall { needed }) if needed > MAX_BUNDLE => {
+                return Err(corrupt(Some(*t), "larger than any entry bundle"));
+            }
+            Err(StoreError::TooSmall { needed }) => {
+                if !buf.reserve(needed) {
+                    return Err(Error::BufferTooSmall { needed });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Checks that a bundle holds exactly the entries whose leaf hashes `hashes` lists.
+fn check_bundle<E>(bytes: &[u8], hashes: &[u8], t: &Tile) -> core::result::Result<(), Error<E>> {
+    let mut n = 0;
+    for e in bundle::entries(bytes) {
+        let e = e.map_err(|_| corrupt(Some(*t), "entry bundle is truncated"))?;
+        if n >= usize::from(t.width) {
+            return Err(corrupt(Some(*t), "entry bundle has too many entries"));
+        }
+        if hash_at(hashes, n) != Some(leaf_hash(e)) {
+            return Err(corrupt(Some(*t), "entry does not match its leaf hash"));
+        }
+        n += 1;
+    }
+    if n != usize::from(t.width) {
+        return Err(corrupt(Some(*t), "entry bundle has too few entries"));
+    }
+    Ok(())
+}

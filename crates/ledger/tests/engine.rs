@@ -1,0 +1,524 @@
+//! The engine over in-memory stores: contract, audit, bad input, tampering,
+//! crashes at every write point, and a full store.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use ledger::store::{Recovery, StoreError, TileStore};
+use ledger::{Buffers, Caller, Engine, Error, Ledger, Limit, NoClock, Timestamp};
+use note::{Checkpoint, Signer};
+use proptest::prelude::*;
+use store_mem::{Faulty, MemStore};
+use tlog::proof::{verify_consistency, verify_inclusion};
+use tlog::{Builder, Tile, leaf_hash};
+
+const MAX: usize = 4096;
+
+fn signer() -> Signer {
+    Signer::from_seed("service-fs/acme", [42; 32]).unwrap()
+}
+
+fn buffers() -> Buffers<Vec<u8>> {
+    Buffers::default()
+}
+
+type Mem = Engine<MemStore, Vec<u8>, NoClock>;
+
+fn open_stores<S: TileStore>(
+    log: S,
+    audit: S,
+) -> Result<Engine<S, Vec<u8>, NoClock>, Error<S::Error>> {
+    Engine::open(log, audit, signer(), NoClock, buffers(), MAX).map(|(e, _)| e)
+}
+
+fn fresh() -> Mem {
+    open_stores(MemStore::new(), MemStore::new()).unwrap()
+}
+
+fn reopen(e: Mem) -> Mem {
+    let (l, a) = e.into_stores();
+    open_stores(l, a).unwrap()
+}
+
+const READER: Caller<'static> =
+    Caller { module: "acme.reports", credential: "test:1", request: None };
+
+fn record(i: u64) -> Vec<u8> {
+    format!("record {i} {}", "x".repeat((i % 50) as usize)).into_bytes()
+}
+
+fn read_all<L: Ledger>(e: &mut L, from: u64) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    e.read_since(&READER, from, Limit::NONE, &mut |i, r| out.push((i, r.to_vec())))
+        .map_err(|_| "read failed")
+        .unwrap();
+    out
+}
+
+/// The checkpoint opens with the tenant key and its root is the root of the records.
+fn check_checkpoint(note: &[u8], records: &[Vec<u8>]) {
+    let v = signer().verifier();
+    let opened = note::open(note, &[&v]).unwrap();
+    let cp = Checkpoint::parse(opened.text).unwrap();
+    assert_eq!(cp.origin, "service-fs/acme");
+    assert_eq!(cp.size, records.len() as u64);
+    let mut b = Builder::new();
+    for r in records {
+        b.push(leaf_hash(r)).unwrap();
+    }
+    assert_eq!(cp.root, b.root());
+}
+
+#[test]
+fn append_read_checkpoint() {
+    let mut e = fresh();
+    check_checkpoint(e.checkpoint().unwrap(), &[]);
+    let records: Vec<Vec<u8>> = (0..1000).map(record).collect();
+    assert_eq!(e.append(&records[0]).unwrap(), 0);
+    let r = e.append_batch(records[1..600].iter().map(Vec::as_slice)).unwrap();
+    assert_eq!(r, 1..600);
+    let r = e.append_batch(records[600..].iter().map(Vec::as_slice)).unwrap();
+    assert_eq!(r, 600..1000);
+    check_checkpoint(e.checkpoint().unwrap(), &records);
+    let got = read_all(&mut e, 0);
+    assert_eq!(got.len(), 1000);
+    for (i, r) in got {
+        assert_eq!(r, records[i as usize]);
+    }
+    // The same after reopening from the stores.
+    let mut e = reopen(e);
+    check_checkpoint(e.checkpoint().unwrap(), &records);
+    assert_eq!(read_all(&mut e, 990).len(), 10);
+    assert_eq!(read_all(&mut e, 1000).len(), 0);
+    e.append(b"after reopen").unwrap();
+    assert_eq!(read_all(&mut e, 1000)[0].1, b"after reopen");
+}
+
+#[test]
+fn limits_are_honoured() {
+    let mut e = fresh();
+    e.append_batch([&b"aaaa"[..], b"bb", b"cccccc"]).unwrap();
+    let mut got = vec![];
+    let s = e
+        .read_since(&READER, 0, Limit { max_entries: 10, max_bytes: 6 + 4 }, &mut |i, _| {
+            got.push(i)
+        })
+        .unwrap();
+    assert_eq!((s.count, got), (2, vec![0, 1]));
+    let s = e.read_since(&READER, 1, Limit::entries(1), &mut |_, _| {}).unwrap();
+    assert_eq!((s.from, s.count, s.tree_size), (1, 1, 3));
+    let err = e.read_since(&READER, 2, Limit { max_entries: 1, max_bytes: 7 }, &mut |_, _| {});
+    assert_eq!(err.unwrap_err(), Error::ReadLimitTooSmall { needed: 8 });
+}
+
+#[test]
+fn proofs_verify_against_checkpoints() {
+    let mut e = fresh();
+    let records: Vec<Vec<u8>> = (0..700).map(record).collect();
+    e.append_batch(records[..300].iter().map(Vec::as_slice)).unwrap();
+    let old_root = e.root(300).unwrap();
+    e.append_batch(records[300..].iter().map(Vec::as_slice)).unwrap();
+    let root = e.root(700).unwrap();
+    for i in [0u64, 1, 255, 256, 299, 511, 512, 699] {
+        let p = e.prove_inclusion(&READER, i, 700).unwrap();
+        verify_inclusion(&p, 700, &root, i, &leaf_hash(&records[i as usize])).unwrap();
+        let p = e.prove_inclusion(&READER, i.min(299), 300).unwrap();
+        verify_inclusion(&p, 300, &old_root, i.min(299), &leaf_hash(&records[i.min(299) as usize]))
+            .unwrap();
+    }
+    let p = e.prove_consistency(&READER, 300, 700).unwrap();
+    verify_consistency(&p, 700, &root, 300, &old_root).unwrap();
+    // Proofs read tiles back from the store after reopening too.
+    let mut e = reopen(e);
+    let p = e.prove_consistency(&READER, 300, 700).unwrap();
+    verify_consistency(&p, 700, &root, 300, &old_root).unwrap();
+}
+
+fn audit_records(e: &mut Mem) -> Vec<serde_like::Rec> {
+    let auditor = Caller { module: "acme.audit", credential: "test:2", request: None };
+    let mut out = vec![];
+    e.read_audit_since(&auditor, 0, Limit::NONE, &mut |_, r| out.push(serde_like::parse(r)))
+        .unwrap();
+    out
+}
+
+/// Just enough JSON field extraction for the fixed audit record format.
+mod serde_like {
+    #[derive(Debug, PartialEq)]
+    pub struct Rec {
+        pub seq: u64,
+        pub op: String,
+        pub module: String,
+        pub from: u64,
+        pub count: u64,
+        pub tree_size: u64,
+    }
+    fn field<'a>(s: &'a str, k: &str) -> &'a str {
+        let start = s.find(&format!("\"{k}\":")).unwrap() + k.len() + 3;
+        let rest = &s[start..];
+        rest[..rest.find([',', '}']).unwrap()].trim_matches('"')
+    }
+    pub fn parse(r: &[u8]) -> Rec {
+        let s = std::str::from_utf8(r).unwrap();
+        assert!(s.starts_with("{\"v\":1,") && s.ends_with('}'));
+        Rec {
+            seq: field(s, "seq").parse().unwrap(),
+            op: field(s, "op").into(),
+            module: field(s, "module").into(),
+            from: field(s, "from").parse().unwrap(),
+            count: field(s, "count").parse().unwrap(),
+            tree_size: field(s, "tree_size").parse().unwrap(),
+        }
+    }
+}
+
+#[test]
+fn every_read_is_audited_once_in_order() {
+    let mut e = fresh();
+    e.append_batch((0..20).map(record).collect::<Vec<_>>().iter().map(Vec::as_slice)).unwrap();
+    read_all(&mut e, 5);
+    e.read_since(&READER, 18, Limit::entries(1), &mut |_, _| {}).unwrap();
+    e.prove_inclusion(&READER, 3, 20).unwrap();
+    e.prove_consistency(&READER, 7, 20).unwrap();
+    // Refused requests are not served and not audited.
+    assert!(e.read_since(&READER, 21, Limit::NONE, &mut |_, _| {}).is_err());
+    assert!(e.prove_inclusion(&READER, 20, 20).is_err());
+    let recs = audit_records(&mut e);
+    let want = [
+        (0, "read_since", 5, 15),
+        (1, "read_since", 18, 1),
+        (2, "prove_inclusion", 3, 1),
+        (3, "prove_consistency", 7, 13),
+        (4, "read_audit", 0, 4),
+    ];
+    assert_eq!(recs.len(), 4, "the audit read returns the records before it");
+    for (r, (seq, op, from, count)) in recs.iter().zip(want) {
+        assert_eq!(
+            (r.seq, r.op.as_str(), r.from, r.count, r.tree_size),
+            (seq, op, from, count, 20)
+        );
+        assert_eq!(r.module, "acme.reports");
+    }
+    let recs = audit_records(&mut e);
+    assert_eq!(recs.len(), 5);
+    assert_eq!(
+        (recs[4].op.as_str(), recs[4].module.as_str(), recs[4].tree_size),
+        ("read_audit", "acme.audit", 4)
+    );
+    // The audit ledger has its own checkpoint, signed under <origin>/audit.
+    let v = ledger::engine::audit_signer::<()>(&signer()).unwrap().verifier();
+    let opened = note::open(e.audit_checkpoint().unwrap(), &[&v]).unwrap();
+    let cp = Checkpoint::parse(opened.text).unwrap();
+    assert_eq!((cp.origin, cp.size), ("service-fs/acme/audit", 6));
+}
+
+/// A store that counts audit commits, to see when data is handed out.
+struct Counting<S>(S, Rc<Cell<u64>>);
+
+impl<S: TileStore> TileStore for Counting<S> {
+    type Error = S::Error;
+    fn get(&mut self, t: &Tile, b: &mut [u8]) -> Result<Option<usize>, StoreError<S::Error>> {
+        self.0.get(t, b)
+    }
+    fn put(&mut self, t: &Tile, d: &[u8]) -> Result<(), StoreError<S::Error>> {
+        self.0.put(t, d)
+    }
+    fn sync(&mut self) -> Result<(), StoreError<S::Error>> {
+        self.0.sync()
+    }
+    fn get_checkpoint(&mut self, b: &mut [u8]) -> Result<Option<usize>, StoreError<S::Error>> {
+        self.0.get_checkpoint(b)
+    }
+    fn replace_checkpoint(&mut self, old: &[u8], new: &[u8]) -> Result<(), StoreError<S::Error>> {
+        self.1.set(self.1.get() + 1);
+        self.0.replace_checkpoint(old, new)
+    }
+    fn recover(&mut self) -> Result<Recovery, StoreError<S::Error>> {
+        self.0.recover()
+    }
+}
+
+#[test]
+fn audit_is_durable_before_data_is_returned() {
+    let (log_commits, audit_commits) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let mut e = open_stores(
+        Counting(MemStore::new(), log_commits.clone()),
+        Counting(MemStore::new(), audit_commits.clone()),
+    )
+    .unwrap();
+    e.append_batch([&b"a"[..], b"b", b"c"]).unwrap();
+    let before = audit_commits.get();
+    let mut seen = vec![];
+    e.read_since(&READER, 0, Limit::NONE, &mut |i, _| seen.push((i, audit_commits.get()))).unwrap();
+    assert_eq!(seen, vec![(0, before + 1), (1, before + 1), (2, before + 1)]);
+}
+
+/// Everything a client can observe, to show a refused request changed nothing.
+type State = (u64, Vec<u8>, Vec<(Tile, Vec<u8>)>, u64);
+
+fn state(e: &mut Mem) -> State {
+    let cp = e.checkpoint().unwrap().to_vec();
+    let objects = e.log().store().objects().map(|(t, d)| (*t, d.to_vec())).collect();
+    (e.size(), cp, objects, e.audit_size())
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let mut e = fresh();
+    e.append_batch([&b"one"[..], b"two"]).unwrap();
+    let before = state(&mut e);
+    let big = vec![7u8; MAX + 1];
+    assert_eq!(e.append(b"").unwrap_err(), Error::EmptyEntry);
+    assert_eq!(e.append(&big).unwrap_err(), Error::EntryTooLarge { len: MAX + 1, max: MAX });
+    assert_eq!(e.append_batch([&b"ok"[..], b"", b"ok"]).unwrap_err(), Error::EmptyEntry);
+    assert_eq!(
+        e.append_batch([&b"ok"[..], &big[..]]).unwrap_err(),
+        Error::EntryTooLarge { len: MAX + 1, max: MAX }
+    );
+    assert_eq!(e.append_batch(std::iter::empty()).unwrap_err(), Error::NoEntries);
+    assert_eq!(
+        e.read_since(&READER, 3, Limit::NONE, &mut |_, _| {}).unwrap_err(),
+        Error::OutOfRange { index: 3, size: 2 }
+    );
+    assert!(matches!(e.prove_inclusion(&READER, 2, 2), Err(Error::OutOfRange { .. })));
+    assert!(matches!(e.prove_inclusion(&READER, 0, 3), Err(Error::OutOfRange { .. })));
+    assert!(matches!(e.prove_consistency(&READER, 0, 2), Err(Error::InvalidArgument(_))));
+    assert!(matches!(e.prove_consistency(&READER, 1, 3), Err(Error::OutOfRange { .. })));
+    assert!(matches!(e.root(3), Err(Error::OutOfRange { .. })));
+    let bad = Caller { module: "has space", ..READER };
+    assert_eq!(e.read_since(&bad, 0, Limit::NONE, &mut |_, _| {}).unwrap_err(), Error::BadCaller);
+    assert_eq!(state(&mut e), before);
+    assert_eq!(read_all(&mut e, 0).len(), 2);
+}
+
+#[test]
+fn tampering_is_detected_on_read_and_open() {
+    let mut e = fresh();
+    let records: Vec<Vec<u8>> = (0..600).map(record).collect();
+    e.append_batch(records.iter().map(Vec::as_slice)).unwrap();
+    let (mut log, audit) = e.into_stores();
+    // A flipped byte in a full bundle: reads of it fail, naming it.
+    let full = Tile::entries(1, 256);
+    assert!(log.tamper(&full, |d| d[10] ^= 1));
+    let mut e = open_stores(log, audit).unwrap();
+    let mut n = 0;
+    e.read_since(&READER, 0, Limit::entries(256), &mut |_, _| n += 1).unwrap();
+    assert_eq!(read_all(&mut e, 512).len() + n, 88 + 256, "untouched bundles still read");
+    let err =
+        e.read_since(&READER, 300, Limit::entries(1), &mut |_, _| panic!("served tampered data"));
+    assert_eq!(
+        err.unwrap_err(),
+        Error::Corrupt { tile: Some(full), what: "entry does not match its leaf hash" }
+    );
+    // A flipped byte in a full hash tile.
+    let (mut log, audit) = e.into_stores();
+    log.tamper(&full, |d| d[10] ^= 1);
+    let t0 = Tile::hashes(0, 0, 256);
+    log.tamper(&t0, |d| d[0] ^= 1);
+    let mut e = open_stores(log, audit).unwrap();
+    let err =
+        e.read_since(&READER, 0, Limit::entries(1), &mut |_, _| panic!("served tampered data"));
+    assert_eq!(
+        err.unwrap_err(),
+        Error::Corrupt { tile: Some(t0), what: "tile does not hash to the tree" }
+    );
+    // A partial tile or bundle, or the checkpoint: the ledger does not open.
+    let (log, audit) = e.into_stores();
+    for (tile, what) in [
+        (Tile::hashes(0, 2, 88), "stored partial tiles do not hash to the checkpoint root"),
+        (Tile::entries(2, 88), "entry does not match its leaf hash"),
+    ] {
+        let mut l = log.clone();
+        assert!(l.tamper(&tile, |d| d[5] ^= 0x40), "{tile}");
+        let err = open_stores(l, audit.clone()).err().unwrap();
+        assert!(matches!(err, Error::Corrupt { what: w, .. } if w == what), "{tile}: {err:?}");
+    }
+    let mut l = log.clone();
+    l.tamper_checkpoint(|c| c[20] ^= 1);
+    assert!(matches!(
+        open_stores(l, audit.clone()).err().unwrap(),
+        Error::Corrupt { tile: None, .. }
+    ));
+}
+
+/// One store seen by two writers, as two processes sharing a directory would.
+#[derive(Clone)]
+struct Shared(Rc<std::cell::RefCell<MemStore>>);
+
+impl TileStore for Shared {
+    type Error = store_mem::Never;
+    fn get(&mut self, t: &Tile, b: &mut [u8]) -> Result<Option<usize>, StoreError<Self::Error>> {
+        self.0.borrow_mut().get(t, b)
+    }
+    fn put(&mut self, t: &Tile, d: &[u8]) -> Result<(), StoreError<Self::Error>> {
+        self.0.borrow_mut().put(t, d)
+    }
+    fn sync(&mut self) -> Result<(), StoreError<Self::Error>> {
+        self.0.borrow_mut().sync()
+    }
+    fn get_checkpoint(&mut self, b: &mut [u8]) -> Result<Option<usize>, StoreError<Self::Error>> {
+        self.0.borrow_mut().get_checkpoint(b)
+    }
+    fn replace_checkpoint(
+        &mut self,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<(), StoreError<Self::Error>> {
+        self.0.borrow_mut().replace_checkpoint(old, new)
+    }
+    fn recover(&mut self) -> Result<Recovery, StoreError<Self::Error>> {
+        self.0.borrow_mut().recover()
+    }
+}
+
+#[test]
+fn a_second_writer_cannot_fork_the_ledger() {
+    for b_batch in [1usize, 2, 300] {
+        let log = Shared(Rc::new(std::cell::RefCell::new(MemStore::new())));
+        let audit = Shared(Rc::new(std::cell::RefCell::new(MemStore::new())));
+        let mut a = open_stores(log.clone(), audit.clone()).unwrap();
+        a.append(b"first").unwrap();
+        let mut b = open_stores(log.clone(), audit.clone()).unwrap();
+        a.append(b"a's record").unwrap();
+        let a_cp = a.checkpoint().unwrap().to_vec();
+        // b still believes the ledger has one record: its commit must fail,
+        // either on a write-once tile or on the checkpoint compare-and-swap.
+        let recs: Vec<Vec<u8>> =
+            (0..b_batch as u64).map(|i| format!("b {i}").into_bytes()).collect();
+        let err = b.append_batch(recs.iter().map(Vec::as_slice)).unwrap_err();
+        assert!(
+            matches!(err, Error::Store(StoreError::Conflict | StoreError::CheckpointChanged)),
+            "{b_batch}: {err:?}"
+        );
+        assert_eq!(log.0.borrow().checkpoint().unwrap(), &a_cp[..]);
+        drop((a, b));
+        let mut e = open_stores(log, audit).unwrap();
+        assert_eq!(e.checkpoint().unwrap(), &a_cp[..]);
+        let got: Vec<Vec<u8>> = read_all(&mut e, 0).into_iter().map(|(_, r)| r).collect();
+        assert_eq!(got, vec![b"first".to_vec(), b"a's record".to_vec()]);
+    }
+}
+
+/// Crash at every write point of a batch append: the ledger reopens at a
+/// consistent state holding every acknowledged record, and keeps working.
+#[test]
+fn crash_at_every_write_point() {
+    let base: Vec<Vec<u8>> = (0..250).map(record).collect();
+    let batch: Vec<Vec<u8>> = (250..830).map(record).collect();
+    let mut e = fresh();
+    e.append_batch(base.iter().map(Vec::as_slice)).unwrap();
+    let (log0, audit0) = e.into_stores();
+    let mut point = 0;
+    loop {
+        let mut finished = false;
+        for keep_unsynced in [false, true] {
+            let mut e = open_stores(
+                Faulty::new(log0.clone(), point),
+                Faulty::new(audit0.clone(), u64::MAX),
+            )
+            .unwrap();
+            let acked = e.append_batch(batch.iter().map(Vec::as_slice)).is_ok();
+            if acked {
+                finished = true;
+            } else {
+                // Poisoned: nothing more is accepted until reopened.
+                assert_eq!(e.append(b"more").unwrap_err(), Error::Poisoned);
+            }
+            let (l, a) = e.into_stores();
+            let (mut l, a) = (l.into_inner(), a.into_inner());
+            l.crash(keep_unsynced);
+            let (mut e, rec) = Engine::open(l, a, signer(), NoClock, buffers(), MAX).unwrap();
+            let mut want = base.clone();
+            if acked {
+                want.extend(batch.iter().cloned());
+                assert!(!rec.log.repaired());
+            } else {
+                assert_eq!(rec.log.size, 250, "point {point}");
+            }
+            check_checkpoint(e.checkpoint().unwrap(), &want);
+            let got: Vec<Vec<u8>> = read_all(&mut e, 0).into_iter().map(|(_, r)| r).collect();
+            assert_eq!(got, want, "point {point}");
+            // The recovered ledger accepts the same batch again.
+            e.append_batch(batch.iter().map(Vec::as_slice)).unwrap();
+            assert_eq!(e.size(), want.len() as u64 + 580);
+        }
+        if finished {
+            break;
+        }
+        point += 1;
+    }
+    assert!(point > 5, "the batch has several write points ({point})");
+}
+
+#[test]
+fn a_full_store_loses_nothing_acknowledged() {
+    let mut e = open_stores(MemStore::with_capacity(64 * 1024), MemStore::new()).unwrap();
+    let mut acked = vec![];
+    let mut i = 0;
+    let err = loop {
+        let r = record(i);
+        match e.append(&r) {
+            Ok(_) => acked.push(r),
+            Err(err) => break err,
+        }
+        i += 1;
+    };
+    assert_eq!(err, Error::Store(StoreError::Full));
+    assert_eq!(e.append(b"x").unwrap_err(), Error::Poisoned);
+    let mut e = reopen(e);
+    let got: Vec<Vec<u8>> = read_all(&mut e, 0).into_iter().map(|(_, r)| r).collect();
+    assert_eq!(got, acked);
+    check_checkpoint(e.checkpoint().unwrap(), &acked);
+}
+
+#[test]
+fn audit_records_carry_the_time_source() {
+    struct Fixed;
+    impl ledger::Clock for Fixed {
+        fn now(&mut self) -> Timestamp {
+            Timestamp { unix_ms: Some(1234), source: "test-clock" }
+        }
+    }
+    let (mut e, _) =
+        Engine::open(MemStore::new(), MemStore::new(), signer(), Fixed, buffers(), MAX).unwrap();
+    e.append(b"x").unwrap();
+    read_all(&mut e, 0);
+    let mut raw = vec![];
+    e.read_audit_since(&READER, 0, Limit::NONE, &mut |_, r| raw.push(r.to_vec())).unwrap();
+    let s = String::from_utf8(raw[0].clone()).unwrap();
+    assert!(s.contains("\"time_ms\":1234,\"time_source\":\"test-clock\""), "{s}");
+    let mut e = fresh();
+    e.append(b"x").unwrap();
+    read_all(&mut e, 0);
+    let mut raw = vec![];
+    e.read_audit_since(&READER, 0, Limit::NONE, &mut |_, r| raw.push(r.to_vec())).unwrap();
+    assert!(
+        String::from_utf8(raw[0].clone())
+            .unwrap()
+            .contains("\"time_ms\":null,\"time_source\":\"none\"")
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// However appends are split into batches (and reopens), the ledger ends
+    /// with the same checkpoint.
+    #[test]
+    fn checkpoint_independent_of_batching(splits in prop::collection::vec(1usize..300, 1..6)) {
+        let total: usize = splits.iter().sum();
+        let records: Vec<Vec<u8>> = (0..total as u64).map(record).collect();
+        let mut one = fresh();
+        one.append_batch(records.iter().map(Vec::as_slice)).unwrap();
+        let mut many = fresh();
+        let mut at = 0;
+        for (n, s) in splits.iter().enumerate() {
+            many.append_batch(records[at..at + s].iter().map(Vec::as_slice)).unwrap();
+            at += s;
+            if n % 2 == 1 {
+                many = reopen(many);
+            }
+        }
+        prop_assert_eq!(one.checkpoint().unwrap(), many.checkpoint().unwrap());
+    }
+}
