@@ -1,0 +1,323 @@
+//! A tlog-tiles directory as a crash-safe, write-once tile store.
+//!
+//! Every object is written to a temporary file in its directory, fsynced,
+//! and then hard-linked into place, which fails if the name exists, so an
+//! object is never replaced. [`sync`](TileStore::sync) fsyncs the directories
+//! that gained entries; the checkpoint is replaced last (temp file, fsync,
+//! rename, directory fsync). [`recover`](TileStore::recover) removes
+//! temporary files and every object beyond the checkpoint's tree.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use ledger::store::{Recovery, StoreError, TileStore, check_checkpoint_replace};
+use tlog::Tile;
+
+/// The checkpoint's file name.
+pub const CHECKPOINT: &str = "checkpoint";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// A failed file-system operation, with the path it was on.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {}: {source}", path.display())]
+pub struct IoError {
+    op: &'static str,
+    path: PathBuf,
+    #[source]
+    source: io::Error,
+}
+
+type Result<T> = std::result::Result<T, StoreError<IoError>>;
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError<IoError> + use<> {
+    let path = path.to_path_buf();
+    move |source| {
+        if source.raw_os_error() == Some(28) {
+            StoreError::Full // ENOSPC
+        } else {
+            StoreError::Backend(IoError { op, path, source })
+        }
+    }
+}
+
+/// A tlog-tiles directory (`checkpoint`, `tile/…`) as an L1 store.
+#[derive(Debug)]
+pub struct PosixStore {
+    root: PathBuf,
+    /// Directories that gained entries since the last sync.
+    dirty_dirs: BTreeSet<PathBuf>,
+}
+
+impl PosixStore {
+    /// A store in `root`, which must exist.
+    pub fn open(root: impl Into<PathBuf>) -> std::result::Result<PosixStore, IoError> {
+        let root = root.into();
+        match fs::metadata(&root) {
+            Ok(m) if m.is_dir() => Ok(PosixStore { root, dirty_dirs: BTreeSet::new() }),
+            Ok(_) => Err(IoError {
+                op: "opening",
+                path: root,
+                source: io::Error::other("not a directory"),
+            }),
+            Err(source) => Err(IoError { op: "opening", path: root, source }),
+        }
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, tile: &Tile) -> PathBuf {
+        self.root.join(tile.path().as_str())
+    }
+
+    /// Creates the missing directories above `file`, remembering whose
+    /// entries changed.
+    fn make_parents(&mut self, file: &Path) -> Result<()> {
+        let mut missing = Vec::new();
+        let mut dir = file.parent();
+        while let Some(d) = dir {
+            if d == self.root || d.is_dir() {
+                break;
+            }
+            missing.push(d.to_path_buf());
+            dir = d.parent();
+        }
+        for d in missing.iter().rev() {
+            match fs::create_dir(d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_err("creating directory", d)(e)),
+            }
+            if let Some(p) = d.parent() {
+                self.dirty_dirs.insert(p.to_path_buf());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a whole file into `buf`, or says how big it is.
+fn read_into(path: &Path, buf: &mut [u8]) -> Result<Option<usize>> {
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("opening", path)(e)),
+    };
+    let len = f.metadata().map_err(io_err("reading", path))?.len() as usize;
+    let dst = buf.get_mut(..len).ok_or(StoreError::TooSmall { needed: len })?;
+    f.read_exact(dst).map_err(io_err("reading", path))?;
+    Ok(Some(len))
+}
+
+/// Writes `data` to a fresh temporary file next to `path` and fsyncs it.
+fn write_temp(path: &Path, data: &[u8]) -> Result<PathBuf> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
+    let temp = path.with_file_name(format!(".{name}{TEMP_SUFFIX}"));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&temp)
+        .map_err(io_err("creating", &temp))?;
+    f.write_all(data).map_err(io_err("writing", &temp))?;
+    f.sync_all().map_err(io_err("syncing", &temp))?;
+    Ok(temp)
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("syncing directory", dir))
+}
+
+fn is_temp(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(TEMP_SUFFIX)
+}
+
+impl TileStore for PosixStore {
+    type Error = IoError;
+
+    fn get(&mut self, tile: &Tile, buf: &mut [u8]) -> Result<Option<usize>> {
+        read_into(&self.path(tile), buf)
+    }
+
+    fn put(&mut self, tile: &Tile, data: &[u8]) -> Result<()> {
+        let path = self.path(tile);
+        self.make_parents(&path)?;
+        let temp = write_temp(&path, data)?;
+        // A hard link never replaces an existing name: write-once even if
+        // another process races us.
+        let linked = fs::hard_link(&temp, &path);
+        let _ = fs::remove_file(&temp);
+        match linked {
+            Ok(()) => {
+                if let Some(dir) = path.parent() {
+                    self.dirty_dirs.insert(dir.to_path_buf());
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let mut existing = vec![0; data.len()];
+                match read_into(&path, &mut existing) {
+                    Ok(Some(n)) if existing[..n] == *data => Ok(()),
+                    Ok(_) | Err(StoreError::TooSmall { .. }) => Err(StoreError::Conflict),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(io_err("linking", &path)(e)),
+        }
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        for dir in std::mem::take(&mut self.dirty_dirs) {
+            sync_dir(&dir)?;
+        }
+        Ok(())
+    }
+
+    fn get_checkpoint(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        read_into(&self.root.join(CHECKPOINT), buf)
+    }
+
+    fn replace_checkpoint(&mut self, expected: &[u8], new: &[u8]) -> Result<()> {
+        let path = self.root.join(CHECKPOINT);
+        let stored = match fs::read(&path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err("reading", &path)(e)),
+        };
+        check_checkpoint_replace(stored.as_deref(), expected, new)?;
+        if stored.as_deref() == Some(new) {
+            return Ok(());
+        }
+        let temp = write_temp(&path, new)?;
+        fs::rename(&temp, &path).map_err(io_err("renaming", &temp))?;
+        sync_dir(&self.root)
+    }
+
+    fn recover(&mut self) -> Result<Recovery> {
+        let mut rec = Recovery::default();
+        let mut files = Vec::new();
+        walk(&self.root, &self.root, &mut files)?;
+        let mut touched = BTreeSet::new();
+        let mut tiles = Vec::new();
+        for rel in files {
+            let path = self.root.join(&rel);
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if is_temp(name) {
+                fs::remove_file(&path).map_err(io_err("removing", &path))?;
+                rec.removed_partial_writes += 1;
+                touched.insert(path.parent().unwrap_or(&self.root).to_path_buf());
+            } else if let Some(t) = rel.to_str().and_then(Tile::parse) {
+                tiles.push((t, path));
+            }
+        }
+        let mut buf = [0u8; ledger::log::MAX_NOTE];
+        let size = match self.get_checkpoint(&mut buf)? {
+            Some(n) => note::Checkpoint::peek_size(&buf[..n]).ok_or(StoreError::BadCheckpoint)?,
+            None if tiles.is_empty() => 0,
+            None => return Err(StoreError::NoCheckpoint),
+        };
+        rec.size = size;
+        for (t, path) in tiles.into_iter().filter(|(t, _)| !t.within(size)) {
+            fs::remove_file(&path).map_err(io_err("removing", &path))?;
+            rec.removed(&t);
+            touched.insert(path.parent().unwrap_or(&self.root).to_path_buf());
+        }
+        for dir in touched {
+            sync_dir(&dir)?;
+        }
+        Ok(rec)
+    }
+}
+
+/// Lists the files under `dir` as paths relative to `root`.
+fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in fs::read_dir(dir).map_err(io_err("listing", dir))? {
+        let entry = entry.map_err(io_err("listing", dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io_err("listing", &path))?;
+        if kind.is_dir() {
+            walk(root, &path, out)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            out.push(rel.to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, PosixStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = PosixStore::open(dir.path()).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn write_once_and_layout() {
+        let (dir, mut s) = store();
+        let t = Tile::hashes(0, 1234, 5);
+        s.put(&t, b"hello").unwrap();
+        s.put(&t, b"hello").unwrap();
+        assert!(matches!(s.put(&t, b"other"), Err(StoreError::Conflict)));
+        assert!(matches!(s.put(&t, b"hell"), Err(StoreError::Conflict)));
+        s.sync().unwrap();
+        assert_eq!(fs::read(dir.path().join("tile/0/x001/234.p/5")).unwrap(), b"hello");
+        let mut buf = [0u8; 3];
+        assert!(matches!(s.get(&t, &mut buf), Err(StoreError::TooSmall { needed: 5 })));
+        let mut buf = [0u8; 8];
+        assert_eq!(s.get(&t, &mut buf).unwrap(), Some(5));
+        assert_eq!(s.get(&Tile::hashes(0, 1, 256), &mut buf).unwrap(), None);
+    }
+
+    fn note(size: u64) -> Vec<u8> {
+        format!("o\n{size}\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n\u{2014} o AAAAAA==\n")
+            .into_bytes()
+    }
+
+    #[test]
+    fn checkpoint_only_grows() {
+        let (_dir, mut s) = store();
+        s.replace_checkpoint(b"", &note(1)).unwrap();
+        assert!(matches!(s.replace_checkpoint(b"", &note(2)), Err(StoreError::CheckpointChanged)));
+        s.replace_checkpoint(&note(1), &note(1)).unwrap();
+        let r = s.replace_checkpoint(&note(1), &note(0));
+        assert!(matches!(r, Err(StoreError::NotLarger { stored: 1, offered: 0 })));
+        s.replace_checkpoint(&note(1), &note(5)).unwrap();
+        let mut buf = [0u8; 256];
+        let n = s.get_checkpoint(&mut buf).unwrap().unwrap();
+        assert_eq!(&buf[..n], &note(5)[..]);
+    }
+
+    #[test]
+    fn recover_removes_what_the_checkpoint_does_not_cover() {
+        let (dir, mut s) = store();
+        for t in [
+            Tile::entries(0, 3),
+            Tile::hashes(0, 0, 3),
+            Tile::entries(0, 5),
+            Tile::hashes(0, 0, 256),
+        ] {
+            s.put(&t, b"x").unwrap();
+        }
+        assert!(matches!(s.recover(), Err(StoreError::NoCheckpoint)));
+        fs::write(dir.path().join("tile/0/.000.tmp"), b"half").unwrap();
+        fs::write(dir.path().join("README"), b"not ours").unwrap();
+        s.replace_checkpoint(b"", &note(4)).unwrap();
+        let rec = s.recover().unwrap();
+        assert_eq!(
+            (rec.size, rec.removed_objects, rec.removed_partial_writes, rec.orphan_extent),
+            (4, 2, 1, 256)
+        );
+        assert!(dir.path().join("tile/entries/000.p/3").exists());
+        assert!(!dir.path().join("tile/entries/000.p/5").exists());
+        assert!(!dir.path().join("tile/0/000").exists());
+        assert!(dir.path().join("README").exists());
+        assert!(!s.recover().unwrap().repaired());
+    }
+}

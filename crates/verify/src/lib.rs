@@ -1,0 +1,429 @@
+//! Verifies a C2SP tlog-tiles ledger from its files alone, as an auditor
+//! would years later: it needs the directory (or any [`Source`]) and the
+//! verifier key, nothing else, and changes nothing.
+//!
+//! It opens the signed checkpoint, recomputes every leaf hash from the entry
+//! bundles, rebuilds every tile and the root, and compares each stored file
+//! with its recomputed content, including older partial tiles and bundles.
+//! The first discrepancy is attributed to the file at fault: when the entry
+//! bundles reproduce the signed root, a differing tile is wrong; when they do
+//! not, the bundle whose entry disagrees with the (signed) tiles is.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use note::{Checkpoint, Verifier};
+use tlog::bundle;
+use tlog::tile::{TILE_WIDTH, hash_at, subtree_hash};
+use tlog::tree::{Builder, EDGE_BYTES};
+use tlog::{HASH_SIZE, Hash, Tile, TileKind, leaf_hash};
+
+/// Where the ledger's files come from.
+pub trait Source {
+    /// Reads a file by its tlog-tiles path (`checkpoint`, `tile/0/000`, …).
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>>;
+    /// Lists every file, as tlog-tiles paths.
+    fn list(&self) -> io::Result<Vec<String>>;
+}
+
+/// A tlog-tiles directory.
+pub struct Dir(pub PathBuf);
+
+impl Source for Dir {
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        match std::fs::read(self.0.join(path)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn list(&self) -> io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        list_dir(&self.0, &self.0, &mut out)?;
+        out.sort();
+        Ok(out)
+    }
+}
+
+fn list_dir(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            list_dir(root, &path, out)?;
+        } else if let Some(rel) = path.strip_prefix(root).ok().and_then(Path::to_str) {
+            out.push(rel.replace(std::path::MAIN_SEPARATOR, "/"));
+        }
+    }
+    Ok(())
+}
+
+/// The first thing found wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discrepancy {
+    /// The file at fault.
+    pub path: String,
+    /// The entry index or hash position concerned, if any (see `what`).
+    pub index: Option<u64>,
+    /// What is wrong.
+    pub what: String,
+    /// What the signed tree requires, if it is a value.
+    pub expected: Option<String>,
+    /// What the file has.
+    pub found: Option<String>,
+}
+
+impl fmt::Display for Discrepancy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.what)?;
+        if let (Some(e), Some(x)) = (&self.expected, &self.found) {
+            write!(f, ": expected {e}, found {x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Discrepancy {}
+
+/// What a successful verification covered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// The checkpoint's origin.
+    pub origin: String,
+    /// Entries.
+    pub size: u64,
+    /// The signed root hash.
+    pub root: Hash,
+    /// Entry bundles checked.
+    pub bundles: u64,
+    /// Hash tiles checked.
+    pub tiles: u64,
+    /// Older partial tiles and bundles checked against their successors.
+    pub older_partials: u64,
+    /// Files that are not part of the signed tree (left over or newer).
+    pub warnings: Vec<String>,
+}
+
+fn fail(path: impl Into<String>, what: impl Into<String>) -> Discrepancy {
+    Discrepancy { path: path.into(), index: None, what: what.into(), expected: None, found: None }
+}
+
+fn mismatch(path: &str, index: u64, what: String, expected: String, found: String) -> Discrepancy {
+    Discrepancy {
+        path: path.into(),
+        index: Some(index),
+        what,
+        expected: Some(expected),
+        found: Some(found),
+    }
+}
+
+fn read(src: &impl Source, path: &str) -> Result<Option<Vec<u8>>, Discrepancy> {
+    src.read(path).map_err(|e| fail(path, format!("cannot read: {e}")))
+}
+
+fn read_required(src: &impl Source, path: &str) -> Result<Vec<u8>, Discrepancy> {
+    read(src, path)?.ok_or_else(|| fail(path, "missing"))
+}
+
+/// Verifies the ledger in `src` against the verifier key. The checkpoint's
+/// origin must be the key's name.
+pub fn verify(src: &impl Source, key: &Verifier) -> Result<Report, Discrepancy> {
+    let note = read_required(src, "checkpoint")?;
+    let opened = note::open(&note, &[key])
+        .map_err(|e| fail("checkpoint", format!("does not verify with key {}: {e}", key.name())))?;
+    let cp = Checkpoint::parse(opened.text).map_err(|e| fail("checkpoint", e.to_string()))?;
+    if cp.origin != key.name() {
+        return Err(fail(
+            "checkpoint",
+            format!("origin {:?} is not the key name {:?}", cp.origin, key.name()),
+        ));
+    }
+    let mut report =
+        Report { origin: cp.origin.into(), size: cp.size, root: cp.root, ..Report::default() };
+    let older = classify_files(src, cp.size, &mut report)?;
+    let mut pass = Recompute::new(src, cp.size, older);
+    pass.run(&mut report)?;
+    let recomputed = pass.tree.root();
+    if recomputed == cp.root {
+        return match pass.first_tile_error {
+            Some(d) => Err(d),
+            None => Ok(report),
+        };
+    }
+    // The entries do not reproduce the signed tree: blame the first entry that
+    // disagrees with the stored tiles, if those match the signature.
+    match pass.first_leaf_error {
+        Some(mut d) => {
+            let k = d.index.unwrap_or(0) / TILE_WIDTH;
+            if stored_tile_matches_root(src, cp.size, &cp.root, k) {
+                d.what.push_str(", which matches the signed checkpoint");
+            }
+            Err(d)
+        }
+        None => Err(Discrepancy {
+            path: "checkpoint".into(),
+            index: None,
+            what: "the entries and tiles do not hash to the signed root".into(),
+            expected: Some(cp.root.to_string()),
+            found: Some(recomputed.to_string()),
+        }),
+    }
+}
+
+/// Older partial objects by (kind, index): their widths.
+type Older = BTreeMap<(TileKind, u64), Vec<u16>>;
+
+/// Sorts the listing into the tree's older partial objects and warnings.
+fn classify_files(src: &impl Source, size: u64, report: &mut Report) -> Result<Older, Discrepancy> {
+    let files = src.list().map_err(|e| fail(".", format!("cannot list: {e}")))?;
+    let mut older = Older::new();
+    for path in files {
+        let name = path.rsplit('/').next().unwrap_or(&path);
+        if path == "checkpoint" {
+            continue;
+        }
+        if name.starts_with('.') {
+            report.warnings.push(format!("{path}: temporary file left by an interrupted write"));
+            continue;
+        }
+        match Tile::parse(&path) {
+            None => report.warnings.push(format!("{path}: not part of a tlog-tiles ledger")),
+            Some(t) if !t.within(size) => report
+                .warnings
+                .push(format!("{path}: beyond the checkpoint (uncommitted or newer)")),
+            Some(t) if !t.is_full() && Tile::partial(t.kind, size) != Some(t) => {
+                older.entry((t.kind, t.index)).or_default().push(t.width);
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(older)
+}
+
+/// The bottom-up pass: rebuilds the tree from the entry bundles and compares
+/// every stored tile with it.
+struct Recompute<'a, S> {
+    src: &'a S,
+    size: u64,
+    older: Older,
+    tree: Builder<Vec<u8>>,
+    /// The first stored hash tile (or older partial) that differs.
+    first_tile_error: Option<Discrepancy>,
+    /// The first entry whose leaf hash differs from the stored level-0 tile.
+    first_leaf_error: Option<Discrepancy>,
+}
+
+impl<'a, S: Source> Recompute<'a, S> {
+    fn new(src: &'a S, size: u64, older: Older) -> Self {
+        let tree = Builder::with_memory(vec![0; EDGE_BYTES]).unwrap_or_else(|_| unreachable!());
+        Recompute { src, size, older, tree, first_tile_error: None, first_leaf_error: None }
+    }
+
+    fn run(&mut self, report: &mut Report) -> Result<(), Discrepancy> {
+        let bundles = self.size.div_ceil(TILE_WIDTH);
+        for k in 0..bundles {
+            let width = (self.size - k * TILE_WIDTH).min(TILE_WIDTH) as u16;
+            let t = Tile::entries(k, width);
+            let data = read_required(self.src, &t.path())?;
+            let leaves = parse_bundle(&t, &data)?;
+            report.older_partials += self.check_older_bundles(&t, &data)?;
+            report.bundles += 1;
+            let stored0 = read(self.src, &Tile::hashes(0, k, width).path())?;
+            for (i, leaf) in leaves.iter().enumerate() {
+                self.note_leaf(&t, i, leaf, stored0.as_deref());
+                let completed =
+                    self.tree.push(*leaf).map_err(|_| fail(t.path().as_str(), "tree too large"))?;
+                for level in 0..completed {
+                    self.check_tile(level, report)?;
+                }
+            }
+        }
+        for level in 0..tlog::tile::MAX_TILE_LEVELS as u8 {
+            if Tile::partial(TileKind::Hashes { level }, self.size).is_some() {
+                self.check_tile(level, report)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remembers the first entry whose leaf hash is not in the stored tile.
+    fn note_leaf(&mut self, bundle: &Tile, i: usize, leaf: &Hash, stored0: Option<&[u8]>) {
+        let stored = stored0.and_then(|d| hash_at(d, i));
+        if self.first_leaf_error.is_some() || stored == Some(*leaf) {
+            return;
+        }
+        let index = bundle.index * TILE_WIDTH + i as u64;
+        let tile0 = Tile::hashes(0, bundle.index, bundle.width).path();
+        self.first_leaf_error = Some(mismatch(
+            bundle.path().as_str(),
+            index,
+            format!("entry {index} does not hash to its leaf in {tile0}"),
+            stored.map_or("(no stored hash)".into(), |h| h.to_string()),
+            leaf.to_string(),
+        ));
+    }
+
+    /// Compares the builder's rightmost tile at `level` (and its older
+    /// partials) with the stored files.
+    fn check_tile(&mut self, level: u8, report: &mut Report) -> Result<(), Discrepancy> {
+        let Some((t, data)) = self.tree.tile(level) else { return Ok(()) };
+        let data = data.to_vec();
+        report.tiles += 1;
+        let stored = read(self.src, &t.path())?;
+        self.compare(&t, &data, stored.as_deref());
+        for w in self.older.remove(&(t.kind, t.index)).unwrap_or_default() {
+            let old = Tile { width: w, ..t };
+            let stored = read(self.src, &old.path())?;
+            self.compare(&old, &data[..usize::from(w) * HASH_SIZE], stored.as_deref());
+            report.older_partials += 1;
+        }
+        Ok(())
+    }
+
+    fn compare(&mut self, t: &Tile, want: &[u8], stored: Option<&[u8]>) {
+        if self.first_tile_error.is_some() {
+            return;
+        }
+        let path = t.path();
+        let Some(stored) = stored else {
+            self.first_tile_error = Some(fail(path.as_str(), "missing"));
+            return;
+        };
+        if stored.len() != want.len() {
+            self.first_tile_error = Some(mismatch(
+                path.as_str(),
+                0,
+                "wrong length".into(),
+                format!("{} bytes", want.len()),
+                format!("{} bytes", stored.len()),
+            ));
+            return;
+        }
+        if let Some(i) = (0..usize::from(t.width)).find(|&i| hash_at(want, i) != hash_at(stored, i))
+        {
+            let show = |d: &[u8]| hash_at(d, i).map_or(String::new(), |h| h.to_string());
+            self.first_tile_error = Some(mismatch(
+                path.as_str(),
+                i as u64,
+                format!("hash {i} differs from the one recomputed from the entries"),
+                show(want),
+                show(stored),
+            ));
+        }
+    }
+
+    /// Older partial bundles must hold the first entries of `full`, byte for byte.
+    fn check_older_bundles(&mut self, t: &Tile, full: &[u8]) -> Result<u64, Discrepancy> {
+        let widths = self.older.remove(&(TileKind::Entries, t.index)).unwrap_or_default();
+        for &w in &widths {
+            let old = Tile { width: w, ..*t };
+            let path = old.path();
+            let data = read_required(self.src, &path)?;
+            let prefix = prefix_len(full, usize::from(w));
+            if self.first_tile_error.is_none()
+                && Some(data.as_slice()) != prefix.map(|n| &full[..n])
+            {
+                let bad = first_differing_entry(&data, full);
+                self.first_tile_error = Some(Discrepancy {
+                    path: path.to_string(),
+                    index: Some(t.index * TILE_WIDTH + bad),
+                    what: format!("entry {} differs from {}", t.index * TILE_WIDTH + bad, t.path()),
+                    expected: None,
+                    found: None,
+                });
+            }
+        }
+        Ok(widths.len() as u64)
+    }
+}
+
+/// Leaf hashes of a bundle that must hold exactly `t.width` entries.
+fn parse_bundle(t: &Tile, data: &[u8]) -> Result<Vec<Hash>, Discrepancy> {
+    let path = t.path();
+    let mut leaves = Vec::with_capacity(usize::from(t.width));
+    for e in bundle::entries(data) {
+        let index = t.index * TILE_WIDTH + leaves.len() as u64;
+        let e = e.map_err(|_| Discrepancy {
+            index: Some(index),
+            ..fail(path.as_str(), format!("entry {index} is truncated"))
+        })?;
+        leaves.push(leaf_hash(e));
+    }
+    if leaves.len() != usize::from(t.width) {
+        return Err(mismatch(
+            path.as_str(),
+            t.index * TILE_WIDTH,
+            "wrong number of entries".into(),
+            t.width.to_string(),
+            leaves.len().to_string(),
+        ));
+    }
+    Ok(leaves)
+}
+
+/// Bytes taken by the first `n` entries of a bundle.
+fn prefix_len(bundle: &[u8], n: usize) -> Option<usize> {
+    let mut at = 0;
+    for e in bundle::entries(bundle).take(n) {
+        at += bundle::encoded_len(e.ok()?.len());
+    }
+    Some(at)
+}
+
+fn first_differing_entry(a: &[u8], b: &[u8]) -> u64 {
+    let mut i = 0;
+    for (x, y) in bundle::entries(a).zip(bundle::entries(b)) {
+        if x != y {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Whether the stored level-0 tile `k` is consistent with the signed root:
+/// the stored partial tiles reproduce the root, and each full tile on the
+/// way up hashes to its entry in the tile above.
+fn stored_tile_matches_root(src: &impl Source, size: u64, root: &Hash, k: u64) -> bool {
+    let read_tile = |t: Tile| src.read(&t.path()).ok().flatten();
+    let restored = Builder::restore(vec![0; EDGE_BYTES], size, |t, buf: &mut [u8]| {
+        let data = read_tile(t).filter(|d| d.len() == buf.len()).ok_or(())?;
+        buf.copy_from_slice(&data);
+        Ok::<(), ()>(())
+    });
+    let Ok(edge) = restored else { return false };
+    if edge.root() != *root {
+        return false;
+    }
+    let (mut level, mut index) = (0u8, k);
+    loop {
+        if edge.tile(level).is_some_and(|(t, _)| t.index == index) {
+            // A partial tile the root was recomputed from.
+            return true;
+        }
+        let Some(data) = read_tile(Tile::hashes(level, index, TILE_WIDTH as u16)) else {
+            return false;
+        };
+        if data.len() != TILE_WIDTH as usize * HASH_SIZE {
+            return false;
+        }
+        let h = subtree_hash(&data);
+        let (up, pos) = (index / TILE_WIDTH, (index % TILE_WIDTH) as usize);
+        let above = match edge.tile(level + 1) {
+            Some((t, d)) if t.index == up => Some(d.to_vec()),
+            _ => read_tile(Tile::hashes(level + 1, up, TILE_WIDTH as u16)),
+        };
+        if above.as_deref().and_then(|d| hash_at(d, pos)) != Some(h) {
+            return false;
+        }
+        if edge.tile(level + 1).is_some_and(|(t, _)| t.index == up) {
+            return true;
+        }
+        level += 1;
+        index = up;
+    }
+}

@@ -1,0 +1,104 @@
+//! A flipped byte in any file of a ledger is found, and blamed on that file.
+
+use std::fs;
+use std::path::Path;
+
+use ledger::Ledger;
+use note::Verifier;
+use store_posix::Root;
+use verify::{Dir, Source, verify};
+
+/// A tenant with full and partial tiles at two levels, older partials from
+/// earlier commits, and records of varied lengths.
+fn ledger(dir: &Path) -> Verifier {
+    let root = Root::new(dir);
+    let key = root.init("acme", None).unwrap();
+    let mut t = root.open("acme").unwrap();
+    let mut n = 0u64;
+    for batch in [1u64, 3, 200, 60, 300, 37] {
+        let recs: Vec<Vec<u8>> = (n..n + batch)
+            .map(|i| format!("rec-{i}-{}", "z".repeat((i % 9) as usize)).into_bytes())
+            .collect();
+        t.engine.append_batch(recs.iter().map(Vec::as_slice)).unwrap();
+        n += batch;
+    }
+    key
+}
+
+#[test]
+fn every_flipped_byte_is_found_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = ledger(tmp.path());
+    let log = tmp.path().join("acme/log");
+    let report = verify(&Dir(log.clone()), &key).unwrap();
+    assert_eq!(report.size, 601);
+    assert!(report.older_partials >= 5, "{report:?}");
+    assert!(report.warnings.is_empty(), "{report:?}");
+    let files = Dir(log.clone()).list().unwrap();
+    assert!(files.len() > 15, "{files:?}");
+    for file in &files {
+        let path = log.join(file);
+        let orig = fs::read(&path).unwrap();
+        for at in [0, orig.len() / 2, orig.len() - 1] {
+            let mut bad = orig.clone();
+            bad[at] ^= 0x04;
+            fs::write(&path, &bad).unwrap();
+            let err = verify(&Dir(log.clone()), &key).expect_err(&format!("{file} byte {at}"));
+            assert_eq!(&err.path, file, "{file} byte {at}: {err}");
+            fs::write(&path, &orig).unwrap();
+        }
+        // Truncated files.
+        fs::write(&path, &orig[..orig.len() - 1]).unwrap();
+        assert_eq!(&verify(&Dir(log.clone()), &key).unwrap_err().path, file);
+        // Missing files too, except older partials, which C2SP lets a log delete.
+        fs::remove_file(&path).unwrap();
+        let older = tlog::Tile::parse(file)
+            .is_some_and(|t| !t.is_full() && tlog::Tile::partial(t.kind, 601) != Some(t));
+        match verify(&Dir(log.clone()), &key) {
+            Err(e) => assert_eq!(&e.path, file),
+            Ok(_) => assert!(older, "{file} missing went unnoticed"),
+        }
+        fs::write(&path, &orig).unwrap();
+    }
+    verify(&Dir(log), &key).unwrap();
+}
+
+#[test]
+fn wrong_key_and_leftovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = ledger(tmp.path());
+    let log = tmp.path().join("acme/log");
+    let other = note::Signer::from_seed("service-fs/acme", [9; 32]).unwrap().verifier();
+    let err = verify(&Dir(log.clone()), &other).unwrap_err();
+    assert_eq!(err.path, "checkpoint");
+    let renamed = key.renamed("service-fs/other").unwrap();
+    assert!(verify(&Dir(log.clone()), &renamed).is_err());
+    // Files outside the signed tree are reported, not failures.
+    fs::write(log.join("tile/0/.002.p.tmp"), b"half").unwrap();
+    fs::create_dir_all(log.join("tile/entries/x001")).unwrap();
+    fs::write(log.join("tile/entries/x001/000"), b"later").unwrap();
+    fs::write(log.join("index.html"), b"hi").unwrap();
+    let report = verify(&Dir(log), &key).unwrap();
+    assert_eq!(report.warnings.len(), 3, "{:?}", report.warnings);
+}
+
+#[test]
+fn a_rewritten_history_is_caught_at_the_checkpoint() {
+    // Replace the whole content with a different, self-consistent ledger:
+    // the tiles match the entries, but not the signed root.
+    let tmp = tempfile::tempdir().unwrap();
+    let key = ledger(tmp.path());
+    let log = tmp.path().join("acme/log");
+    let root = Root::new(tmp.path());
+    let cp = fs::read(log.join("checkpoint")).unwrap();
+    fs::remove_dir_all(tmp.path().join("acme")).unwrap();
+    let k2 = root.init("acme", None).unwrap();
+    let mut t = root.open("acme").unwrap();
+    let recs: Vec<Vec<u8>> = (0..601u64).map(|i| format!("forged {i}").into_bytes()).collect();
+    t.engine.append_batch(recs.iter().map(Vec::as_slice)).unwrap();
+    verify(&Dir(log.clone()), &k2).unwrap();
+    fs::write(log.join("checkpoint"), cp).unwrap();
+    let err = verify(&Dir(log), &key).unwrap_err();
+    assert_eq!(err.path, "checkpoint");
+    assert!(err.to_string().contains("do not hash to the signed root"), "{err}");
+}
