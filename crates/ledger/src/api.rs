@@ -38,6 +38,37 @@ pub struct ReadSummary {
     pub audit_seq: u64,
 }
 
+/// Proof that a record is in the ledger of `tree_size` records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The record's index.
+    pub index: u64,
+    /// The tree the proof is for.
+    pub tree_size: u64,
+    /// The record's leaf hash.
+    pub leaf_hash: Hash,
+    /// The tree's root hash.
+    pub root: Hash,
+    /// The audit path, leaf level first.
+    pub proof: Proof,
+}
+
+/// Proof that the ledger of `old_size` records is a prefix of the ledger of
+/// `tree_size` records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    /// The older tree.
+    pub old_size: u64,
+    /// The newer tree.
+    pub tree_size: u64,
+    /// The older tree's root hash.
+    pub old_root: Hash,
+    /// The newer tree's root hash.
+    pub root: Hash,
+    /// The proof hashes.
+    pub proof: Proof,
+}
+
 /// The service-fs ledger: append-only records, audited reads, signed
 /// checkpoints and proofs. Nothing is acknowledged before it is durable
 /// (where the store is), and every read is recorded in the audit sub-ledger
@@ -87,7 +118,7 @@ pub trait Ledger {
         caller: &Caller<'_>,
         index: u64,
         tree_size: u64,
-    ) -> Result<Proof, Self::Error>;
+    ) -> Result<InclusionProof, Self::Error>;
 
     /// Proves the ledger of `old_size` records is a prefix of the ledger of
     /// `tree_size` records (audited).
@@ -96,7 +127,7 @@ pub trait Ledger {
         caller: &Caller<'_>,
         old_size: u64,
         tree_size: u64,
-    ) -> Result<Proof, Self::Error>;
+    ) -> Result<ConsistencyProof, Self::Error>;
 
     /// Number of audit records.
     fn audit_size(&self) -> u64;

@@ -4,9 +4,9 @@ use core::fmt::Write;
 use core::ops::Range;
 
 use note::Signer;
-use tlog::{Hash, Proof, bundle};
+use tlog::{Hash, bundle};
 
-use crate::api::{Ledger, Limit, ReadSummary};
+use crate::api::{ConsistencyProof, InclusionProof, Ledger, Limit, ReadSummary};
 use crate::audit::{AuditRecord, Caller, Clock, MAX_AUDIT_RECORD, Op};
 use crate::buffer::Buffer;
 use crate::error::Error;
@@ -211,7 +211,7 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         caller: &Caller<'_>,
         index: u64,
         tree_size: u64,
-    ) -> Result<Proof, Self::Error> {
+    ) -> Result<InclusionProof, Self::Error> {
         if !caller.is_valid() {
             return Err(Error::BadCaller);
         }
@@ -221,7 +221,10 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
             return Err(Error::OutOfRange { index: index.max(tree_size), size });
         }
         self.record(Op::ProveInclusion, caller, index, 1, tree_size)?;
-        self.log.prove_inclusion(tree_size, index)
+        let proof = self.log.prove_inclusion(tree_size, index)?;
+        let leaf_hash = self.log.node(0, index)?;
+        let root = self.log.root_at(tree_size)?;
+        Ok(InclusionProof { index, tree_size, leaf_hash, root, proof })
     }
 
     fn prove_consistency(
@@ -229,7 +232,7 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         caller: &Caller<'_>,
         old_size: u64,
         tree_size: u64,
-    ) -> Result<Proof, Self::Error> {
+    ) -> Result<ConsistencyProof, Self::Error> {
         if !caller.is_valid() {
             return Err(Error::BadCaller);
         }
@@ -237,13 +240,19 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         if tree_size > size {
             return Err(Error::OutOfRange { index: tree_size, size });
         }
-        if old_size == 0 || old_size > tree_size {
+        if old_size == 0 {
             return Err(Error::InvalidArgument(
                 "old tree size must be between 1 and the tree size",
             ));
         }
+        if old_size > tree_size {
+            return Err(Error::OutOfRange { index: old_size, size: tree_size });
+        }
         self.record(Op::ProveConsistency, caller, old_size, tree_size - old_size, tree_size)?;
-        self.log.prove_consistency(tree_size, old_size)
+        let proof = self.log.prove_consistency(tree_size, old_size)?;
+        let old_root = self.log.root_at(old_size)?;
+        let root = self.log.root_at(tree_size)?;
+        Ok(ConsistencyProof { old_size, tree_size, old_root, root, proof })
     }
 
     fn audit_size(&self) -> u64 {

@@ -19,7 +19,7 @@ pub mod error;
 pub mod log;
 pub mod store;
 
-pub use api::{Ledger, Limit, ReadSummary};
+pub use api::{ConsistencyProof, InclusionProof, Ledger, Limit, ReadSummary};
 pub use audit::{Caller, Clock, NoClock, Timestamp};
 pub use buffer::Buffer;
 pub use engine::{Buffers, Engine, Recovered};

@@ -121,17 +121,19 @@ fn proofs_verify_against_checkpoints() {
     let root = e.root(700).unwrap();
     for i in [0u64, 1, 255, 256, 299, 511, 512, 699] {
         let p = e.prove_inclusion(&READER, i, 700).unwrap();
-        verify_inclusion(&p, 700, &root, i, &leaf_hash(&records[i as usize])).unwrap();
-        let p = e.prove_inclusion(&READER, i.min(299), 300).unwrap();
-        verify_inclusion(&p, 300, &old_root, i.min(299), &leaf_hash(&records[i.min(299) as usize]))
-            .unwrap();
+        assert_eq!((p.root, p.leaf_hash), (root, leaf_hash(&records[i as usize])));
+        verify_inclusion(&p.proof, 700, &root, i, &p.leaf_hash).unwrap();
+        let j = i.min(299);
+        let p = e.prove_inclusion(&READER, j, 300).unwrap();
+        verify_inclusion(&p.proof, 300, &old_root, j, &leaf_hash(&records[j as usize])).unwrap();
     }
     let p = e.prove_consistency(&READER, 300, 700).unwrap();
-    verify_consistency(&p, 700, &root, 300, &old_root).unwrap();
+    assert_eq!((p.old_root, p.root), (old_root, root));
+    verify_consistency(&p.proof, 700, &root, 300, &old_root).unwrap();
     // Proofs read tiles back from the store after reopening too.
     let mut e = reopen(e);
     let p = e.prove_consistency(&READER, 300, 700).unwrap();
-    verify_consistency(&p, 700, &root, 300, &old_root).unwrap();
+    verify_consistency(&p.proof, 700, &root, 300, &old_root).unwrap();
 }
 
 fn audit_records(e: &mut Mem) -> Vec<serde_like::Rec> {

@@ -108,6 +108,11 @@ impl Root {
         Root { dir: dir.into() }
     }
 
+    /// The root directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The directory of `tenant`.
     pub fn tenant_dir(&self, tenant: &str) -> PathBuf {
         self.dir.join(tenant)

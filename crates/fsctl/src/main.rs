@@ -1,0 +1,326 @@
+//! `fsctl`: works on a ledger root directory holding one directory per tenant.
+//!
+//! Errors are one line on standard error and exit status 1 (2 for usage
+//! errors); a failed command changes nothing.
+
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use ledger::{Caller, ConsistencyProof, InclusionProof, Ledger, Limit};
+use note::Verifier;
+use serde_json::json;
+use store_posix::Root;
+use store_posix::tenant::{AUDIT_DIR, LOG_DIR, Tenant};
+use tlog::bundle::MAX_ENTRY_SIZE;
+
+/// Manage service-fs tenant ledgers (C2SP tlog-tiles with signed checkpoints).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Ledger root directory: one subdirectory per tenant.
+    #[arg(long, env = "SERVICE_FS_DIR", value_name = "DIR")]
+    dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a tenant and print its verifier key.
+    Init {
+        /// Tenant name (A-Z a-z 0-9 . _ -).
+        tenant: String,
+        /// Checkpoint origin and key name [default: service-fs/TENANT].
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Append records: each FILE is one record; without FILEs, each line of
+    /// standard input (without its newline) is one. Prints the first and last index.
+    Append {
+        /// Tenant name.
+        tenant: String,
+        /// Files, one record each.
+        files: Vec<PathBuf>,
+    },
+    /// Sign and store a checkpoint of the ledger and print it.
+    Checkpoint {
+        /// Tenant name.
+        tenant: String,
+    },
+    /// Read records from an index (recorded in the audit ledger first).
+    Read {
+        /// Tenant name.
+        tenant: String,
+        /// First index to read.
+        #[arg(long)]
+        from: u64,
+        /// Most records to read [default: all].
+        #[arg(long)]
+        max: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Raw)]
+        format: Format,
+    },
+    /// Print an inclusion proof (--index) or consistency proof (--old-size)
+    /// against the current checkpoint, as JSON (recorded in the audit ledger).
+    Prove {
+        /// Tenant name.
+        tenant: String,
+        /// Prove this record is in the ledger.
+        #[arg(long, conflicts_with = "old_size", required_unless_present = "old_size")]
+        index: Option<u64>,
+        /// Prove the ledger of this size is a prefix of the current one.
+        #[arg(long)]
+        old_size: Option<u64>,
+    },
+    /// Recompute the record and audit ledgers from their files and check them
+    /// against the signed checkpoints. Exit 1 with the first discrepancy.
+    Verify {
+        /// Tenant name.
+        tenant: String,
+        /// The tenant's verifier key (name+id+base64), as `init` printed it.
+        #[arg(long, value_name = "VERIFIER_KEY")]
+        key: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Each record's bytes followed by a newline.
+    Raw,
+    /// `INDEX HEX` per line.
+    Hex,
+    /// One JSON object per line: index, size, base64 data, and text when UTF-8.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fsctl: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let root = Root::new(&cli.dir);
+    match cli.command {
+        Command::Init { tenant, origin } => {
+            let key = root.init(&tenant, origin.as_deref())?;
+            println!("{key}");
+            Ok(())
+        }
+        Command::Append { tenant, files } => append(&root, &tenant, &files),
+        Command::Checkpoint { tenant } => {
+            let mut t = open(&root, &tenant)?;
+            let note = t.engine.checkpoint().map_err(ledger_err)?.to_vec();
+            io::stdout().write_all(&note)?;
+            Ok(())
+        }
+        Command::Read { tenant, from, max, format } => read(&root, &tenant, from, max, format),
+        Command::Prove { tenant, index, old_size } => prove(&root, &tenant, index, old_size),
+        Command::Verify { tenant, key } => verify(&root, &tenant, &key),
+    }
+}
+
+fn ledger_err(e: ledger::Error<store_posix::IoError>) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// Opens a tenant, reporting on standard error what recovery repaired.
+fn open(root: &Root, tenant: &str) -> Result<Tenant> {
+    let t = root.open(tenant)?;
+    for (name, rec) in [(LOG_DIR, t.recovered.log), (AUDIT_DIR, t.recovered.audit)] {
+        if rec.repaired() {
+            eprintln!("fsctl: {tenant}/{name}: {rec}");
+        }
+    }
+    Ok(t)
+}
+
+/// The caller as the audit ledger records it: this tool and the OS user.
+fn caller_credential() -> String {
+    format!("uid:{}", rustix::process::getuid().as_raw())
+}
+
+/// Reads and checks the records to append, naming the bad one.
+fn records(files: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
+    let check = |r: &[u8], what: &dyn Fn() -> String| -> Result<()> {
+        if r.is_empty() {
+            bail!("{}: empty record", what());
+        }
+        if r.len() > MAX_ENTRY_SIZE {
+            bail!(
+                "{}: record of {} bytes is larger than the maximum of {MAX_ENTRY_SIZE}",
+                what(),
+                r.len()
+            );
+        }
+        Ok(())
+    };
+    if !files.is_empty() {
+        return files
+            .iter()
+            .map(|f| {
+                let r = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+                check(&r, &|| f.display().to_string())?;
+                Ok(r)
+            })
+            .collect();
+    }
+    let mut input = Vec::new();
+    io::stdin().read_to_end(&mut input).context("reading standard input")?;
+    if input.is_empty() {
+        bail!("no records on standard input");
+    }
+    let body = input.strip_suffix(b"\n").unwrap_or(&input);
+    body.split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(n, line)| {
+            check(line, &|| format!("line {}", n + 1))?;
+            Ok(line.to_vec())
+        })
+        .collect()
+}
+
+fn append(root: &Root, tenant: &str, files: &[PathBuf]) -> Result<()> {
+    let records = records(files)?;
+    let mut t = open(root, tenant)?;
+    let range = t.engine.append_batch(records.iter().map(Vec::as_slice)).map_err(ledger_err)?;
+    println!("{} {}", range.start, range.end - 1);
+    Ok(())
+}
+
+fn read(root: &Root, tenant: &str, from: u64, max: Option<u64>, format: Format) -> Result<()> {
+    let mut t = open(root, tenant)?;
+    let credential = caller_credential();
+    let caller = Caller { module: "fsctl", credential: &credential, request: None };
+    let limit = Limit::entries(max.unwrap_or(u64::MAX));
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut failed: Option<io::Error> = None;
+    t.engine
+        .read_since(&caller, from, limit, &mut |i, r| {
+            if failed.is_none()
+                && let Err(e) = write_record(&mut out, format, i, r)
+            {
+                failed = Some(e);
+            }
+        })
+        .map_err(ledger_err)?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn write_record(out: &mut impl Write, format: Format, index: u64, r: &[u8]) -> io::Result<()> {
+    match format {
+        Format::Raw => {
+            out.write_all(r)?;
+            out.write_all(b"\n")
+        }
+        Format::Hex => {
+            write!(out, "{index} ")?;
+            for b in r {
+                write!(out, "{b:02x}")?;
+            }
+            writeln!(out)
+        }
+        Format::Json => {
+            let mut v = json!({
+                "index": index,
+                "size": r.len(),
+                "base64": <base64ct::Base64 as base64ct::Encoding>::encode_string(r),
+            });
+            if let Ok(text) = std::str::from_utf8(r) {
+                v["text"] = json!(text);
+            }
+            writeln!(out, "{v}")
+        }
+    }
+}
+
+fn prove(root: &Root, tenant: &str, index: Option<u64>, old_size: Option<u64>) -> Result<()> {
+    let mut t = open(root, tenant)?;
+    let credential = caller_credential();
+    let caller = Caller { module: "fsctl", credential: &credential, request: None };
+    let size = t.engine.size();
+    let checkpoint =
+        String::from_utf8_lossy(t.engine.checkpoint().map_err(ledger_err)?).into_owned();
+    let hashes = |p: &tlog::Proof| p.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let v = match (index, old_size) {
+        (Some(index), _) => {
+            let p: InclusionProof =
+                t.engine.prove_inclusion(&caller, index, size).map_err(ledger_err)?;
+            json!({
+                "type": "inclusion",
+                "index": p.index,
+                "tree_size": p.tree_size,
+                "leaf_hash": p.leaf_hash.to_string(),
+                "root_hash": p.root.to_string(),
+                "proof": hashes(&p.proof),
+                "checkpoint": checkpoint,
+            })
+        }
+        (None, Some(old)) => {
+            let p: ConsistencyProof =
+                t.engine.prove_consistency(&caller, old, size).map_err(ledger_err)?;
+            json!({
+                "type": "consistency",
+                "old_size": p.old_size,
+                "tree_size": p.tree_size,
+                "old_root": p.old_root.to_string(),
+                "root_hash": p.root.to_string(),
+                "proof": hashes(&p.proof),
+                "checkpoint": checkpoint,
+            })
+        }
+        (None, None) => bail!("give --index or --old-size"),
+    };
+    println!("{v}");
+    Ok(())
+}
+
+fn verify(root: &Root, tenant: &str, key: &str) -> Result<()> {
+    let key =
+        Verifier::parse(key.trim()).map_err(|e| anyhow::anyhow!("invalid verifier key: {e}"))?;
+    let audit_key = key
+        .renamed(&format!("{}{}", key.name(), ledger::engine::AUDIT_SUFFIX))
+        .map_err(|e| anyhow::anyhow!("invalid verifier key: {e}"))?;
+    if !root.tenant_dir(tenant).is_dir() {
+        bail!("no tenant {tenant:?} in {}", root.dir().display());
+    }
+    for (dir, key) in [(root.log_dir(tenant), &key), (root.audit_dir(tenant), &audit_key)] {
+        let report = verify::verify(&verify::Dir(dir.clone()), key)
+            .map_err(|d| anyhow::anyhow!("verification failed: {}/{d}", dir.display()))?;
+        for w in &report.warnings {
+            eprintln!("fsctl: warning: {}", dir.join(w).display());
+        }
+        println!(
+            "ok {} size {} root {} ({} bundles, {} tiles, {} older partials)",
+            report.origin,
+            report.size,
+            report.root,
+            report.bundles,
+            report.tiles,
+            report.older_partials
+        );
+    }
+    Ok(())
+}

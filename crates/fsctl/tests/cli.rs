@@ -1,0 +1,168 @@
+//! The `fsctl` command forms integrators script, their output, and their errors.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+#[test]
+fn init_prints_the_verifier_key_and_protects_the_signing_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = init(tmp.path());
+    let v = note::Verifier::parse(&key).unwrap();
+    assert_eq!(v.name(), "service-fs/acme");
+    let mode = std::fs::metadata(tmp.path().join("acme/signing.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The key lives outside the served tile tree.
+    assert!(
+        !snapshot(&tmp.path().join("acme/log")).keys().any(|p| p.to_string_lossy().contains("key"))
+    );
+    let err = fails(tmp.path(), &["init", "acme"], b"");
+    assert!(err.contains("already exists"), "{err}");
+    let key2 = ok(tmp.path(), &["init", "beta", "--origin", "example.com/beta"], b"");
+    assert!(key2.starts_with("example.com/beta+"), "{key2}");
+}
+
+#[test]
+fn append_read_checkpoint_prove_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let key = init(dir);
+    assert_eq!(ok(dir, &["append", "acme"], b"alpha\nbeta\ngamma\n"), "0 2\n");
+    // A last line without a newline is a record too.
+    assert_eq!(ok(dir, &["append", "acme"], b"delta\nepsilon"), "3 4\n");
+    std::fs::write(dir.join("f1"), b"file one\nwith a newline").unwrap();
+    std::fs::write(dir.join("f2"), [0u8, 1, 2, 255]).unwrap();
+    let f1 = dir.join("f1");
+    let f2 = dir.join("f2");
+    assert_eq!(
+        ok(dir, &["append", "acme", f1.to_str().unwrap(), f2.to_str().unwrap()], b""),
+        "5 6\n"
+    );
+
+    assert_eq!(ok(dir, &["read", "acme", "--from", "1", "--max", "2"], b""), "beta\ngamma\n");
+    assert_eq!(ok(dir, &["read", "acme", "--from", "6", "--format", "hex"], b""), "6 000102ff\n");
+    let json = ok(dir, &["read", "acme", "--from", "5", "--format", "json"], b"");
+    let rows: Vec<serde_json::Value> =
+        json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows[0]["index"], 5);
+    assert_eq!(rows[0]["text"], "file one\nwith a newline");
+    assert_eq!(rows[1]["base64"], "AAEC/w==");
+    assert!(rows[1].get("text").is_none());
+    assert_eq!(ok(dir, &["read", "acme", "--from", "7"], b""), "", "reading at the end is empty");
+
+    let cp = ok(dir, &["checkpoint", "acme"], b"");
+    let v = note::Verifier::parse(&key).unwrap();
+    let opened = note::open(cp.as_bytes(), &[&v]).unwrap();
+    assert!(opened.text.starts_with("service-fs/acme\n7\n"));
+    assert_eq!(ok(dir, &["checkpoint", "acme"], b""), cp, "no new records: the same checkpoint");
+
+    let p: serde_json::Value =
+        serde_json::from_str(&ok(dir, &["prove", "acme", "--index", "3"], b"")).unwrap();
+    assert_eq!(
+        (p["type"].as_str(), p["index"].as_u64(), p["tree_size"].as_u64()),
+        (Some("inclusion"), Some(3), Some(7))
+    );
+    assert_eq!(p["checkpoint"].as_str(), Some(cp.as_str()));
+    let p: serde_json::Value =
+        serde_json::from_str(&ok(dir, &["prove", "acme", "--old-size", "2"], b"")).unwrap();
+    assert_eq!((p["type"].as_str(), p["old_size"].as_u64()), (Some("consistency"), Some(2)));
+
+    let out = ok(dir, &["verify", "acme", "--key", &key], b"");
+    assert!(out.starts_with("ok service-fs/acme size 7 "), "{out}");
+    assert!(out.contains("ok service-fs/acme/audit size 6 "), "{out}");
+}
+
+#[test]
+fn every_read_is_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init(dir);
+    ok(dir, &["append", "acme"], &lines(0, 10));
+    ok(dir, &["read", "acme", "--from", "2", "--max", "3"], b"");
+    ok(dir, &["prove", "acme", "--index", "9"], b"");
+    fails(dir, &["read", "acme", "--from", "11"], b"");
+    let audit = std::fs::read(dir.join("acme/audit/tile/entries/000.p/2")).unwrap();
+    let records: Vec<&[u8]> = tlog::bundle::entries(&audit).map(Result::unwrap).collect();
+    let rec: serde_json::Value = serde_json::from_slice(records[0]).unwrap();
+    assert_eq!(rec["op"], "read_since");
+    assert_eq!(rec["module"], "fsctl");
+    assert_eq!(rec["credential"], format!("uid:{}", rustix::process::getuid().as_raw()));
+    assert_eq!(
+        (rec["from"].as_u64(), rec["count"].as_u64(), rec["tree_size"].as_u64()),
+        (Some(2), Some(3), Some(10))
+    );
+    assert_eq!(rec["time_source"], "host-realtime");
+    assert!(rec["time_ms"].as_u64().unwrap() > 1_700_000_000_000);
+    let rec: serde_json::Value = serde_json::from_slice(records[1]).unwrap();
+    assert_eq!((rec["op"].as_str(), rec["from"].as_u64()), (Some("prove_inclusion"), Some(9)));
+    assert!(
+        !String::from_utf8_lossy(&audit).contains("record 2"),
+        "audit records carry no payloads"
+    );
+}
+
+#[test]
+fn failed_commands_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let key = init(dir);
+    ok(dir, &["append", "acme"], &lines(0, 300));
+    let before = snapshot(dir);
+    let big = vec![b'x'; 65536];
+    std::fs::write(dir.join("big"), &big).unwrap();
+    std::fs::write(dir.join("empty"), b"").unwrap();
+    let before_files = snapshot(dir);
+    let cases: Vec<(Vec<&str>, Vec<u8>, &str)> = vec![
+        (vec!["append", "acme"], b"a\n\nb\n".to_vec(), "line 2: empty record"),
+        (vec!["append", "acme"], b"".to_vec(), "no records"),
+        (
+            vec!["append", "acme"],
+            [b"ok\n".as_slice(), &big].concat(),
+            "line 2: record of 65536 bytes",
+        ),
+        (vec!["append", "acme", "empty"], vec![], "empty record"),
+        (vec!["append", "acme", "big"], vec![], "larger than the maximum of 65535"),
+        (vec!["append", "acme", "missing-file"], vec![], "reading missing-file"),
+        (vec!["append", "nobody"], b"x\n".to_vec(), "no tenant \"nobody\""),
+        (vec!["append", "../etc"], b"x\n".to_vec(), "invalid tenant name"),
+        (
+            vec!["read", "acme", "--from", "301"],
+            vec![],
+            "index 301 is out of range (ledger size 300)",
+        ),
+        (vec!["prove", "acme", "--index", "300"], vec![], "out of range"),
+        (vec!["prove", "acme", "--old-size", "0"], vec![], "old tree size must be between 1"),
+        (vec!["prove", "acme", "--old-size", "301"], vec![], "out of range"),
+        (vec!["verify", "acme", "--key", "not-a-key"], vec![], "invalid verifier key"),
+        (vec!["verify", "nobody", "--key", &key], vec![], "no tenant"),
+        (vec!["checkpoint", "nobody"], vec![], "no tenant"),
+    ];
+    for (args, stdin, want) in cases {
+        let err = fails(dir, &args, &stdin);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(snapshot(dir), before_files, "{args:?} changed something");
+    }
+    assert_eq!(before.len() + 2, before_files.len());
+    // Usage errors exit with 2.
+    let out = fsctl(dir, &["prove", "acme"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let out = fsctl(dir, &["read", "acme", "--from", "1", "--format", "xml"], b"");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn read_output_survives_a_closed_pipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init(dir);
+    ok(dir, &["append", "acme"], &lines(0, 5000));
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{FSCTL} --dir {} read acme --from 0 | head -n 1", dir.display()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "record 0\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -1,0 +1,367 @@
+// Command oracle checks service-fs ledgers with Go's golang.org/x/mod/sumdb
+// tlog and note packages, an implementation independent of ours, and
+// produces notes and proofs for our code to check.
+//
+//	oracle check DIR VERIFIER_KEY PROOFS.jsonl   check a tlog-tiles directory
+//	oracle gen N                                  a signed log and proofs, as JSON
+//
+// Built in GOPATH mode against Debian's golang-golang-x-mod-dev.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+func main() {
+	var err error
+	switch {
+	case len(os.Args) == 5 && os.Args[1] == "check":
+		err = check(os.Args[2], os.Args[3], os.Args[4])
+	case len(os.Args) == 3 && os.Args[1] == "gen":
+		err = gen(os.Args[2])
+	default:
+		err = fmt.Errorf("usage: oracle check DIR VKEY PROOFS | oracle gen N")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "oracle:", err)
+		os.Exit(1)
+	}
+}
+
+// memory holds every stored hash, in tlog's stored-hash order.
+type memory struct{ hashes []tlog.Hash }
+
+func (m *memory) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(m.hashes)) {
+			return nil, fmt.Errorf("hash %d not stored", x)
+		}
+		out[i] = m.hashes[x]
+	}
+	return out, nil
+}
+
+func (m *memory) add(n int64, data []byte) error {
+	hs, err := tlog.StoredHashes(n, data, m)
+	if err != nil {
+		return err
+	}
+	m.hashes = append(m.hashes, hs...)
+	return nil
+}
+
+func (m *memory) root(size int64) (tlog.Hash, error) {
+	if size == 0 {
+		// RFC 6962 MTH({}); Go's TreeHash returns the zero hash instead.
+		return sha256.Sum256(nil), nil
+	}
+	return tlog.TreeHash(size, m)
+}
+
+// c2spPath drops Go's tile-height path element: tile/8/0/x001/234 is
+// tile/0/x001/234 in C2SP tlog-tiles.
+func c2spPath(t tlog.Tile) string {
+	return strings.Replace(t.Path(), "tile/8/", "tile/", 1)
+}
+
+func bundlePath(n int64, w int) string {
+	return strings.Replace(c2spPath(tlog.Tile{H: 8, L: 0, N: n, W: w}), "tile/0/", "tile/entries/", 1)
+}
+
+func parseBundle(data []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(data) > 0 {
+		if len(data) < 2 {
+			return nil, fmt.Errorf("truncated length")
+		}
+		n := int(binary.BigEndian.Uint16(data))
+		if len(data) < 2+n {
+			return nil, fmt.Errorf("truncated entry")
+		}
+		out = append(out, data[2:2+n])
+		data = data[2+n:]
+	}
+	return out, nil
+}
+
+type summary struct {
+	Size          int64  `json:"size"`
+	Root          string `json:"root"`
+	Origin        string `json:"origin"`
+	Tiles         int    `json:"tiles"`
+	OlderPartials int    `json:"older_partials"`
+	Proofs        int    `json:"proofs"`
+}
+
+func check(dir, vkey, proofsFile string) error {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return fmt.Errorf("verifier key: %v", err)
+	}
+	msg, err := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	if err != nil {
+		return err
+	}
+	n, err := note.Open(msg, note.VerifierList(v))
+	if err != nil {
+		return fmt.Errorf("opening checkpoint: %v", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	if len(lines) < 4 || lines[0] != v.Name() {
+		return fmt.Errorf("checkpoint text %q: want origin %q", n.Text, v.Name())
+	}
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil {
+		return fmt.Errorf("checkpoint size: %v", err)
+	}
+	root, err := tlog.ParseHash(lines[2])
+	if err != nil {
+		return fmt.Errorf("checkpoint root: %v", err)
+	}
+	m := &memory{}
+	for k := int64(0); k*256 < size; k++ {
+		w := size - k*256
+		if w > 256 {
+			w = 256
+		}
+		data, err := os.ReadFile(filepath.Join(dir, bundlePath(k, int(w))))
+		if err != nil {
+			return err
+		}
+		entries, err := parseBundle(data)
+		if err != nil || int64(len(entries)) != w {
+			return fmt.Errorf("bundle %s: %d entries, %v", bundlePath(k, int(w)), len(entries), err)
+		}
+		for i, e := range entries {
+			if err := m.add(k*256+int64(i), e); err != nil {
+				return err
+			}
+		}
+	}
+	sum := summary{Size: size, Root: root.String(), Origin: lines[0]}
+	for _, t := range withOlderPartials(tlog.NewTiles(8, 0, size)) {
+		want, err := tlog.ReadTileData(t, m)
+		if err != nil {
+			return err
+		}
+		count := size >> (8 * uint(t.L))
+		final := t.W == 256 || (t.N == count/256 && int64(t.W) == count%256)
+		got, err := os.ReadFile(filepath.Join(dir, c2spPath(t)))
+		if err != nil && !final {
+			continue // older partial tiles may be absent
+		}
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("tile %s differs from Go's", c2spPath(t))
+		}
+		if final {
+			sum.Tiles++
+		} else {
+			sum.OlderPartials++
+		}
+	}
+	th, err := m.root(size)
+	if err != nil {
+		return err
+	}
+	if th != root {
+		return fmt.Errorf("root: checkpoint %v, Go %v", root, th)
+	}
+	sum.Proofs, err = checkProofs(proofsFile, m)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(sum)
+}
+
+// withOlderPartials adds the narrower versions of every full tile: a log
+// keeps the partial tiles of earlier checkpoints, and they must match too.
+func withOlderPartials(tiles []tlog.Tile) []tlog.Tile {
+	var out []tlog.Tile
+	for _, t := range tiles {
+		if t.W == 256 {
+			for w := 1; w < 256; w++ {
+				out = append(out, tlog.Tile{H: t.H, L: t.L, N: t.N, W: w})
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+type proof struct {
+	Type     string      `json:"type"`
+	Index    int64       `json:"index"`
+	OldSize  int64       `json:"old_size"`
+	TreeSize int64       `json:"tree_size"`
+	LeafHash tlog.Hash   `json:"leaf_hash"`
+	OldRoot  tlog.Hash   `json:"old_root"`
+	RootHash tlog.Hash   `json:"root_hash"`
+	Proof    []tlog.Hash `json:"proof"`
+}
+
+// checkProofs checks proofs printed by `fsctl prove` with tlog.CheckRecord
+// and tlog.CheckTree, and that they equal the proofs Go builds itself.
+func checkProofs(file string, m *memory) (int, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	count := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var p proof
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+			return count, err
+		}
+		th, err := m.root(p.TreeSize)
+		if err != nil {
+			return count, err
+		}
+		if th != p.RootHash {
+			return count, fmt.Errorf("%s proof: root %v, Go %v", p.Type, p.RootHash, th)
+		}
+		var mine []tlog.Hash
+		switch p.Type {
+		case "inclusion":
+			leaf, err := m.ReadHashes([]int64{tlog.StoredHashIndex(0, p.Index)})
+			if err != nil || leaf[0] != p.LeafHash {
+				return count, fmt.Errorf("leaf hash %d: %v", p.Index, err)
+			}
+			if err := tlog.CheckRecord(p.Proof, p.TreeSize, th, p.Index, p.LeafHash); err != nil {
+				return count, fmt.Errorf("inclusion %d in %d: %v", p.Index, p.TreeSize, err)
+			}
+			mine, err = tlog.ProveRecord(p.TreeSize, p.Index, m)
+			if err != nil {
+				return count, err
+			}
+		case "consistency":
+			oh, err := m.root(p.OldSize)
+			if err != nil || oh != p.OldRoot {
+				return count, fmt.Errorf("old root %d: %v", p.OldSize, err)
+			}
+			if err := tlog.CheckTree(p.Proof, p.TreeSize, th, p.OldSize, oh); err != nil {
+				return count, fmt.Errorf("consistency %d to %d: %v", p.OldSize, p.TreeSize, err)
+			}
+			mine, err = tlog.ProveTree(p.TreeSize, p.OldSize, m)
+			if err != nil {
+				return count, err
+			}
+		default:
+			return count, fmt.Errorf("unknown proof type %q", p.Type)
+		}
+		if fmt.Sprint(mine) != fmt.Sprint(p.Proof) {
+			return count, fmt.Errorf("%s proof differs from Go's: %v vs %v", p.Type, p.Proof, mine)
+		}
+		count++
+	}
+	return count, sc.Err()
+}
+
+type generated struct {
+	Skey        string           `json:"skey"`
+	Vkey        string           `json:"vkey"`
+	Vkey2       string           `json:"vkey2"`
+	Text        string           `json:"text"`
+	Note        string           `json:"note"`
+	Records     []string         `json:"records"`
+	Inclusion   []generatedProof `json:"inclusion"`
+	Consistency []generatedProof `json:"consistency"`
+	Roots       map[int64]string `json:"roots"`
+}
+
+type generatedProof struct {
+	Index    int64       `json:"index,omitempty"`
+	OldSize  int64       `json:"old_size,omitempty"`
+	TreeSize int64       `json:"tree_size"`
+	Proof    []tlog.Hash `json:"proof"`
+}
+
+// gen builds a log of n records with Go, signs its checkpoint with two keys,
+// and emits proofs for our implementation to check.
+func gen(arg string) error {
+	n, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || n < 1 {
+		return fmt.Errorf("bad size %q", arg)
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, "oracle.example/log")
+	if err != nil {
+		return err
+	}
+	skey2, vkey2, err := note.GenerateKey(rand.Reader, "witness.example/w1")
+	if err != nil {
+		return err
+	}
+	m := &memory{}
+	out := generated{Skey: skey, Vkey: vkey, Vkey2: vkey2, Roots: map[int64]string{}}
+	for i := int64(0); i < n; i++ {
+		r := []byte(fmt.Sprintf("go record %d", i))
+		out.Records = append(out.Records, base64.StdEncoding.EncodeToString(r))
+		if err := m.add(i, r); err != nil {
+			return err
+		}
+	}
+	for t := int64(1); t <= n; t++ {
+		th, err := m.root(t)
+		if err != nil {
+			return err
+		}
+		out.Roots[t] = th.String()
+	}
+	out.Text = fmt.Sprintf("oracle.example/log\n%d\n%s\n", n, out.Roots[n])
+	s1, err := note.NewSigner(skey)
+	if err != nil {
+		return err
+	}
+	s2, err := note.NewSigner(skey2)
+	if err != nil {
+		return err
+	}
+	msg, err := note.Sign(&note.Note{Text: out.Text}, s1, s2)
+	if err != nil {
+		return err
+	}
+	out.Note = string(msg)
+	for t := int64(1); t <= n; t += 1 + t/7 {
+		for _, i := range []int64{0, t / 2, t - 1, 255, 256, 257} {
+			if i >= t {
+				continue
+			}
+			p, err := tlog.ProveRecord(t, i, m)
+			if err != nil {
+				return err
+			}
+			out.Inclusion = append(out.Inclusion, generatedProof{Index: i, TreeSize: t, Proof: p})
+		}
+		for _, old := range []int64{1, 2, t / 3, 255, 256, t - 1, t} {
+			if old < 1 || old > t {
+				continue
+			}
+			p, err := tlog.ProveTree(t, old, m)
+			if err != nil {
+				return err
+			}
+			out.Consistency = append(out.Consistency, generatedProof{OldSize: old, TreeSize: t, Proof: p})
+		}
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
+}

@@ -1,0 +1,132 @@
+//! The Go oracle: Go's `golang.org/x/mod/sumdb/tlog` and `note` (Debian's
+//! `golang-golang-x-mod-dev`), an implementation independent of ours, used by
+//! tests to check our tiles, hashes, proofs and notes, and to produce notes
+//! and proofs for our code to check.
+//!
+//! `make test` installs Go and the package. Without them the oracle tests
+//! fail with a message saying so: they must not pass silently.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+/// Where Debian installs Go packages for GOPATH mode.
+pub const GOPATH: &str = "/usr/share/gocode";
+
+/// What `oracle check` verified.
+#[derive(Debug, Deserialize)]
+pub struct CheckSummary {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash (base64).
+    pub root: String,
+    /// Checkpoint origin.
+    pub origin: String,
+    /// Full and current partial tiles compared with Go's.
+    pub tiles: u64,
+    /// Older partial tiles present and compared.
+    pub older_partials: u64,
+    /// Proofs checked with Go and compared with Go's own.
+    pub proofs: u64,
+}
+
+/// A proof Go built.
+#[derive(Debug, Deserialize)]
+pub struct GoProof {
+    /// Record index (inclusion proofs).
+    #[serde(default)]
+    pub index: u64,
+    /// Old tree size (consistency proofs).
+    #[serde(default)]
+    pub old_size: u64,
+    /// Tree size.
+    pub tree_size: u64,
+    /// Hashes, base64.
+    pub proof: Vec<String>,
+}
+
+/// A log Go built and signed.
+#[derive(Debug, Deserialize)]
+pub struct Generated {
+    /// Go's private key for the log (`PRIVATE+KEY+…`).
+    pub skey: String,
+    /// The log's verifier key.
+    pub vkey: String,
+    /// A second (witness) verifier key that also signed.
+    pub vkey2: String,
+    /// The checkpoint text.
+    pub text: String,
+    /// The checkpoint signed by both keys.
+    pub note: String,
+    /// The records, base64.
+    pub records: Vec<String>,
+    /// Inclusion proofs.
+    pub inclusion: Vec<GoProof>,
+    /// Consistency proofs.
+    pub consistency: Vec<GoProof>,
+    /// Root hash (base64) of every tree size 1..=n.
+    pub roots: std::collections::BTreeMap<u64, String>,
+}
+
+fn go_binary() -> Result<&'static Path, String> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(build).as_deref().map_err(Clone::clone)
+}
+
+fn build() -> Result<PathBuf, String> {
+    let missing = "the Go oracle needs `go` and Debian's golang-golang-x-mod-dev \
+                   (run `make setup`, or `apt-get install golang-go golang-golang-x-mod-dev`)";
+    if !Path::new(GOPATH).join("src/golang.org/x/mod/sumdb/tlog").is_dir() {
+        return Err(missing.into());
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("go/oracle.go");
+    let out = std::env::temp_dir().join(format!("service-fs-oracle-{}", std::process::id()));
+    let status = go()
+        .arg("build")
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .map_err(|e| format!("{missing}: running go: {e}"))?;
+    if !status.success() {
+        return Err(format!("building {} failed", src.display()));
+    }
+    Ok(out)
+}
+
+fn go() -> Command {
+    let mut c = Command::new("go");
+    c.env("GOPATH", GOPATH).env("GO111MODULE", "off").env("GOFLAGS", "");
+    if std::env::var_os("GOCACHE").is_none() {
+        c.env("GOCACHE", std::env::temp_dir().join("service-fs-gocache"));
+    }
+    c
+}
+
+fn run(args: &[&OsStr]) -> Result<String, String> {
+    let out = Command::new(go_binary()?).args(args).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    String::from_utf8(out.stdout).map_err(|e| e.to_string())
+}
+
+/// Checks a tlog-tiles directory with Go: opens the checkpoint with
+/// `verifier_key`, recomputes every hash from the entry bundles, compares
+/// every tile (and older partial tile present), the root, and each proof in
+/// `proofs` (JSON lines as `fsctl prove` prints them).
+pub fn check(dir: &Path, verifier_key: &str, proofs: &Path) -> Result<CheckSummary, String> {
+    let args = [OsStr::new("check"), dir.as_os_str(), OsStr::new(verifier_key), proofs.as_os_str()];
+    let out = run(&args)?;
+    serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}: {out}"))
+}
+
+/// Has Go build and sign a log of `n` records and prove things about it.
+pub fn generate(n: u64) -> Result<Generated, String> {
+    let n = n.to_string();
+    let out = run(&[OsStr::new("gen"), OsStr::new(&n)])?;
+    serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}"))
+}
