@@ -54,6 +54,9 @@ enum Command {
     Read {
         /// Tenant name.
         tenant: String,
+        /// Read the audit ledger instead (this read is audited too).
+        #[arg(long)]
+        audit: bool,
         /// First index to read.
         #[arg(long)]
         from: u64,
@@ -132,7 +135,9 @@ fn run(cli: Cli) -> Result<()> {
             io::stdout().write_all(&note)?;
             Ok(())
         }
-        Command::Read { tenant, from, max, format } => read(&root, &tenant, from, max, format),
+        Command::Read { tenant, audit, from, max, format } => {
+            read(&root, &tenant, audit, from, max, format)
+        }
         Command::Prove { tenant, index, old_size } => prove(&root, &tenant, index, old_size),
         Command::Verify { tenant, key } => verify(&root, &tenant, &key),
     }
@@ -206,22 +211,33 @@ fn append(root: &Root, tenant: &str, files: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-fn read(root: &Root, tenant: &str, from: u64, max: Option<u64>, format: Format) -> Result<()> {
+fn read(
+    root: &Root,
+    tenant: &str,
+    audit: bool,
+    from: u64,
+    max: Option<u64>,
+    format: Format,
+) -> Result<()> {
     let mut t = open(root, tenant)?;
     let credential = caller_credential();
     let caller = Caller { module: "fsctl", credential: &credential, request: None };
     let limit = Limit::entries(max.unwrap_or(u64::MAX));
     let mut out = BufWriter::new(io::stdout().lock());
     let mut failed: Option<io::Error> = None;
-    t.engine
-        .read_since(&caller, from, limit, &mut |i, r| {
-            if failed.is_none()
-                && let Err(e) = write_record(&mut out, format, i, r)
-            {
-                failed = Some(e);
-            }
-        })
-        .map_err(ledger_err)?;
+    let mut sink = |i, r: &[u8]| {
+        if failed.is_none()
+            && let Err(e) = write_record(&mut out, format, i, r)
+        {
+            failed = Some(e);
+        }
+    };
+    if audit {
+        t.engine.read_audit_since(&caller, from, limit, &mut sink)
+    } else {
+        t.engine.read_since(&caller, from, limit, &mut sink)
+    }
+    .map_err(ledger_err)?;
     if let Some(e) = failed {
         return Err(e.into());
     }

@@ -8,7 +8,7 @@ use ledger::store::{Recovery, StoreError, TileStore};
 use ledger::{Buffers, Caller, Engine, Error, Ledger, Limit, NoClock, Timestamp};
 use note::{Checkpoint, Signer};
 use proptest::prelude::*;
-use store_mem::{Faulty, MemStore};
+use store_mem::{Crash, Faulty, MemStore};
 use tlog::proof::{verify_consistency, verify_inclusion};
 use tlog::{Builder, Tile, leaf_hash};
 
@@ -413,7 +413,7 @@ fn crash_at_every_write_point() {
     let mut point = 0;
     loop {
         let mut finished = false;
-        for keep_unsynced in [false, true] {
+        for mode in [Crash::LoseUnsynced, Crash::KeepUnsynced, Crash::GarbleUnsynced] {
             let mut e = open_stores(
                 Faulty::new(log0.clone(), point),
                 Faulty::new(audit0.clone(), u64::MAX),
@@ -428,7 +428,7 @@ fn crash_at_every_write_point() {
             }
             let (l, a) = e.into_stores();
             let (mut l, a) = (l.into_inner(), a.into_inner());
-            l.crash(keep_unsynced);
+            l.crash(mode);
             let (mut e, rec) = Engine::open(l, a, signer(), NoClock, buffers(), MAX).unwrap();
             let mut want = base.clone();
             if acked {

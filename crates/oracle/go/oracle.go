@@ -4,6 +4,7 @@
 //
 //	oracle check DIR VERIFIER_KEY PROOFS.jsonl   check a tlog-tiles directory
 //	oracle gen N                                  a signed log and proofs, as JSON
+//	oracle bench SIZE COUNT RUNS                  time tlog.StoredHashes per record
 //
 // Built in GOPATH mode against Debian's golang-golang-x-mod-dev.
 package main
@@ -19,8 +20,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -33,6 +36,8 @@ func main() {
 		err = check(os.Args[2], os.Args[3], os.Args[4])
 	case len(os.Args) == 3 && os.Args[1] == "gen":
 		err = gen(os.Args[2])
+	case len(os.Args) == 5 && os.Args[1] == "bench":
+		err = bench(os.Args[2], os.Args[3], os.Args[4])
 	default:
 		err = fmt.Errorf("usage: oracle check DIR VKEY PROOFS | oracle gen N")
 	}
@@ -364,4 +369,44 @@ func gen(arg string) error {
 		}
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// bench times appending COUNT records of SIZE bytes with tlog.StoredHashes
+// into in-memory hash storage, and Go's SHA-256 of each record, RUNS times
+// each, and prints each run's nanoseconds per record.
+func bench(sizeArg, countArg, runsArg string) error {
+	size, err1 := strconv.Atoi(sizeArg)
+	count, err2 := strconv.Atoi(countArg)
+	runs, err3 := strconv.Atoi(runsArg)
+	if err1 != nil || err2 != nil || err3 != nil || size < 8 || count < 1 || runs < 1 {
+		return fmt.Errorf("bad bench arguments")
+	}
+	rec := make([]byte, size)
+	for i := range rec {
+		rec[i] = byte(i)
+	}
+	var perRecord, sha []float64
+	for r := 0; r < runs; r++ {
+		start := time.Now()
+		var acc byte
+		for i := 0; i < count; i++ {
+			binary.BigEndian.PutUint64(rec, uint64(i))
+			acc ^= sha256.Sum256(rec)[0]
+		}
+		sha = append(sha, float64(time.Since(start).Nanoseconds())/float64(count)+float64(acc&0))
+	}
+	for r := 0; r < runs; r++ {
+		m := &memory{hashes: make([]tlog.Hash, 0, 2*count+64)}
+		start := time.Now()
+		for i := 0; i < count; i++ {
+			binary.BigEndian.PutUint64(rec, uint64(i))
+			if err := m.add(int64(i), rec); err != nil {
+				return err
+			}
+		}
+		perRecord = append(perRecord, float64(time.Since(start).Nanoseconds())/float64(count))
+	}
+	sort.Float64s(perRecord)
+	sort.Float64s(sha)
+	return json.NewEncoder(os.Stdout).Encode(map[string][]float64{"ns_per_record": perRecord, "sha256_ns": sha})
 }

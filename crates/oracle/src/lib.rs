@@ -130,3 +130,25 @@ pub fn generate(n: u64) -> Result<Generated, String> {
     let out = run(&[OsStr::new("gen"), OsStr::new(&n)])?;
     serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}"))
 }
+
+/// Go's timings, nanoseconds per record, sorted.
+#[derive(Debug, Deserialize)]
+pub struct GoBench {
+    /// `tlog.StoredHashes` into in-memory storage.
+    pub ns_per_record: Vec<f64>,
+    /// Go's own SHA-256 of each record (its hashing bound).
+    pub sha256_ns: Vec<f64>,
+}
+
+/// Times Go's `tlog.StoredHashes` appending `count` records of `size` bytes
+/// to in-memory storage, and Go's SHA-256 of each record, `runs` times each.
+pub fn bench_stored_hashes(size: usize, count: usize, runs: usize) -> Result<GoBench, String> {
+    let args = [size.to_string(), count.to_string(), runs.to_string()];
+    let out = run(&[
+        OsStr::new("bench"),
+        OsStr::new(&args[0]),
+        OsStr::new(&args[1]),
+        OsStr::new(&args[2]),
+    ])?;
+    serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}"))
+}

@@ -31,6 +31,17 @@ pub struct MemStore {
     used: usize,
 }
 
+/// What a simulated power loss does to objects written but not synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crash {
+    /// They are gone.
+    LoseUnsynced,
+    /// They happen to survive intact.
+    KeepUnsynced,
+    /// Their names survive but their data does not (half-length, zeroed).
+    GarbleUnsynced,
+}
+
 /// The in-memory store never fails by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Never {}
@@ -54,11 +65,20 @@ impl MemStore {
         MemStore { capacity: Some(bytes), ..MemStore::default() }
     }
 
-    /// Simulates power loss: objects written but not synced are lost
-    /// (`keep_unsynced == false`) or happen to survive (`true`).
-    pub fn crash(&mut self, keep_unsynced: bool) {
-        if !keep_unsynced {
-            self.objects.retain(|_, o| o.durable);
+    /// Simulates power loss: what happens to objects written but not yet
+    /// synced depends on `mode`; synced objects and the checkpoint survive.
+    pub fn crash(&mut self, mode: Crash) {
+        match mode {
+            Crash::LoseUnsynced => self.objects.retain(|_, o| o.durable),
+            Crash::KeepUnsynced => {}
+            Crash::GarbleUnsynced => {
+                for o in self.objects.values_mut().filter(|o| !o.durable) {
+                    // A name that reached the disk before its data: truncated and zeroed.
+                    let half = o.data.len() / 2;
+                    o.data.truncate(half);
+                    o.data.fill(0);
+                }
+            }
         }
         for o in self.objects.values_mut() {
             o.durable = true;

@@ -1,11 +1,14 @@
 //! A tlog-tiles directory as a crash-safe, write-once tile store.
 //!
-//! Every object is written to a temporary file in its directory, fsynced,
-//! and then hard-linked into place, which fails if the name exists, so an
-//! object is never replaced. [`sync`](TileStore::sync) fsyncs the directories
-//! that gained entries; the checkpoint is replaced last (temp file, fsync,
-//! rename, directory fsync). [`recover`](TileStore::recover) removes
-//! temporary files and every object beyond the checkpoint's tree.
+//! Every object is written to a temporary file in its directory and then
+//! hard-linked into place, which fails if the name exists, so an object is
+//! never replaced. [`sync`](TileStore::sync) fsyncs the new files and then
+//! the directories that gained entries; only after that does the engine
+//! replace the checkpoint (temp file, fsync, rename, directory fsync).
+//! Deferring the file fsyncs to `sync` lets one journal commit cover a whole
+//! batch. A crash before the checkpoint is replaced can leave objects with
+//! incomplete content, but only beyond the checkpoint's tree, and
+//! [`recover`](TileStore::recover) removes those and every temporary file.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -46,6 +49,8 @@ fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError
 #[derive(Debug)]
 pub struct PosixStore {
     root: PathBuf,
+    /// Files written since the last sync.
+    dirty_files: Vec<PathBuf>,
     /// Directories that gained entries since the last sync.
     dirty_dirs: BTreeSet<PathBuf>,
 }
@@ -55,7 +60,9 @@ impl PosixStore {
     pub fn open(root: impl Into<PathBuf>) -> std::result::Result<PosixStore, IoError> {
         let root = root.into();
         match fs::metadata(&root) {
-            Ok(m) if m.is_dir() => Ok(PosixStore { root, dirty_dirs: BTreeSet::new() }),
+            Ok(m) if m.is_dir() => {
+                Ok(PosixStore { root, dirty_files: Vec::new(), dirty_dirs: BTreeSet::new() })
+            }
             Ok(_) => Err(IoError {
                 op: "opening",
                 path: root,
@@ -113,8 +120,8 @@ fn read_into(path: &Path, buf: &mut [u8]) -> Result<Option<usize>> {
     Ok(Some(len))
 }
 
-/// Writes `data` to a fresh temporary file next to `path` and fsyncs it.
-fn write_temp(path: &Path, data: &[u8]) -> Result<PathBuf> {
+/// Writes `data` to a fresh temporary file next to `path`, fsynced if `durable`.
+fn write_temp(path: &Path, data: &[u8], durable: bool) -> Result<PathBuf> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
     let temp = path.with_file_name(format!(".{name}{TEMP_SUFFIX}"));
     let mut f = OpenOptions::new()
@@ -124,12 +131,14 @@ fn write_temp(path: &Path, data: &[u8]) -> Result<PathBuf> {
         .open(&temp)
         .map_err(io_err("creating", &temp))?;
     f.write_all(data).map_err(io_err("writing", &temp))?;
-    f.sync_all().map_err(io_err("syncing", &temp))?;
+    if durable {
+        f.sync_all().map_err(io_err("syncing", &temp))?;
+    }
     Ok(temp)
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("syncing directory", dir))
+fn sync_path(path: &Path) -> Result<()> {
+    File::open(path).and_then(|f| f.sync_all()).map_err(io_err("syncing", path))
 }
 
 fn is_temp(name: &str) -> bool {
@@ -146,7 +155,7 @@ impl TileStore for PosixStore {
     fn put(&mut self, tile: &Tile, data: &[u8]) -> Result<()> {
         let path = self.path(tile);
         self.make_parents(&path)?;
-        let temp = write_temp(&path, data)?;
+        let temp = write_temp(&path, data, false)?;
         // A hard link never replaces an existing name: write-once even if
         // another process races us.
         let linked = fs::hard_link(&temp, &path);
@@ -156,6 +165,7 @@ impl TileStore for PosixStore {
                 if let Some(dir) = path.parent() {
                     self.dirty_dirs.insert(dir.to_path_buf());
                 }
+                self.dirty_files.push(path);
                 Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -171,8 +181,12 @@ impl TileStore for PosixStore {
     }
 
     fn sync(&mut self) -> Result<()> {
+        // Files first, then the directory entries that name them.
+        for file in std::mem::take(&mut self.dirty_files) {
+            sync_path(&file)?;
+        }
         for dir in std::mem::take(&mut self.dirty_dirs) {
-            sync_dir(&dir)?;
+            sync_path(&dir)?;
         }
         Ok(())
     }
@@ -192,9 +206,9 @@ impl TileStore for PosixStore {
         if stored.as_deref() == Some(new) {
             return Ok(());
         }
-        let temp = write_temp(&path, new)?;
+        let temp = write_temp(&path, new, true)?;
         fs::rename(&temp, &path).map_err(io_err("renaming", &temp))?;
-        sync_dir(&self.root)
+        sync_path(&self.root)
     }
 
     fn recover(&mut self) -> Result<Recovery> {
@@ -227,7 +241,7 @@ impl TileStore for PosixStore {
             touched.insert(path.parent().unwrap_or(&self.root).to_path_buf());
         }
         for dir in touched {
-            sync_dir(&dir)?;
+            sync_path(&dir)?;
         }
         Ok(rec)
     }

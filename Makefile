@@ -1,0 +1,34 @@
+# service-fs. Two commands: `make run` (set up and run the demo) and
+# `make test` (set up and run every test). Both install what they need.
+
+CARGO ?= cargo
+NOSTD_TARGET := aarch64-unknown-none
+NOSTD_CRATES := -p tlog -p note -p ledger
+
+.PHONY: setup run test lint nostd bench clean
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	$(CARGO) build --release --locked -p fsctl
+	scripts/demo.sh target/release/fsctl
+
+test: setup lint nostd
+	$(CARGO) test --workspace --locked
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	@test -z "$$(gofmt -l crates/oracle/go)" || { gofmt -l crates/oracle/go; echo "gofmt needed"; exit 1; }
+
+# Tier 2: the ledger core builds for a bare-metal target (no_std, no alloc).
+nostd:
+	$(CARGO) build --locked $(NOSTD_CRATES) --target $(NOSTD_TARGET)
+
+bench: setup
+	$(CARGO) build --release --locked -p bench
+	target/release/service-fs-bench --write docs/performance.md
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,317 @@
+//! `make bench`: service-fs throughput next to baselines measured in the
+//! same run, since these machines are noisy. Every figure is the median of
+//! several runs; the report goes to standard output and, with `--write`,
+//! to `docs/performance.md`.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use ledger::{Buffers, Engine, Ledger, NoClock};
+use ledger::{Recovery, StoreError, TileStore};
+use note::Signer;
+use sha2::{Digest, Sha256};
+use store_mem::{MemStore, Never};
+use store_posix::PosixStore;
+use tlog::Tile;
+
+/// Records per commit for the in-memory figures (group commit).
+const BATCH: usize = 4096;
+
+/// Tessera's POSIX driver, as its authors report it (12-core machine).
+const TESSERA_POSIX_WRITES_PER_SEC: f64 = 2_900.0;
+
+#[derive(Parser)]
+struct Args {
+    /// Write the report to this Markdown file.
+    #[arg(long)]
+    write: Option<PathBuf>,
+    /// Small counts, for a smoke test.
+    #[arg(long)]
+    quick: bool,
+    /// Directory for the durable benchmark (must be on the disk under test, not tmpfs).
+    #[arg(long, default_value = "target/bench-tmp")]
+    scratch: PathBuf,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `count` records of `size` bytes, distinct in their first 8 bytes.
+fn records(size: usize, count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let mut r: Vec<u8> = (0..size).map(|b| b as u8).collect();
+            r[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            r
+        })
+        .collect()
+}
+
+fn signer() -> Signer {
+    Signer::from_seed("bench.example/log", [7; 32]).unwrap_or_else(|_| unreachable!())
+}
+
+/// A store that keeps nothing: measures the engine alone (hashing, tiles,
+/// bundles, signed checkpoints) without the cost of holding the bytes.
+struct Discard;
+
+impl TileStore for Discard {
+    type Error = store_mem::Never;
+    fn get(&mut self, _: &Tile, _: &mut [u8]) -> Result<Option<usize>, StoreError<Never>> {
+        Ok(None)
+    }
+    fn put(&mut self, _: &Tile, _: &[u8]) -> Result<(), StoreError<Never>> {
+        Ok(())
+    }
+    fn sync(&mut self) -> Result<(), StoreError<Never>> {
+        Ok(())
+    }
+    fn get_checkpoint(&mut self, _: &mut [u8]) -> Result<Option<usize>, StoreError<Never>> {
+        Ok(None)
+    }
+    fn replace_checkpoint(&mut self, _: &[u8], _: &[u8]) -> Result<(), StoreError<Never>> {
+        Ok(())
+    }
+    fn recover(&mut self) -> Result<Recovery, StoreError<Never>> {
+        Ok(Recovery::default())
+    }
+}
+
+/// Nanoseconds per record appending `recs` in batches to an engine over `store`.
+fn engine_memory<S: TileStore>(
+    store: impl Fn() -> S,
+    recs: &[Vec<u8>],
+    batch: usize,
+) -> Result<f64> {
+    let (mut e, _) =
+        Engine::open(store(), store(), signer(), NoClock, Buffers::<Vec<u8>>::default(), 65535)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let start = Instant::now();
+    for chunk in recs.chunks(batch) {
+        e.append_batch(chunk.iter().map(Vec::as_slice)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(start.elapsed().as_nanos() as f64 / recs.len() as f64)
+}
+
+/// Nanoseconds per record for SHA-256 of each record: the hashing bound.
+fn sha256_raw(recs: &[Vec<u8>]) -> f64 {
+    let start = Instant::now();
+    let mut acc = 0u8;
+    for r in recs {
+        acc ^= Sha256::digest(r)[0];
+    }
+    std::hint::black_box(acc);
+    start.elapsed().as_nanos() as f64 / recs.len() as f64
+}
+
+/// Nanoseconds per record for the Merkle hashing alone: a leaf hash and
+/// (on average) one node hash, with the tile bookkeeping of `tlog::Builder`.
+fn merkle_only(recs: &[Vec<u8>]) -> f64 {
+    let mut b = tlog::Builder::new();
+    let start = Instant::now();
+    for r in recs {
+        let _ = b.push(tlog::leaf_hash(r));
+    }
+    std::hint::black_box(b.root());
+    start.elapsed().as_nanos() as f64 / recs.len() as f64
+}
+
+/// Durable appends per second to a POSIX ledger in `dir`.
+fn engine_posix(dir: &Path, recs: &[Vec<u8>], batch: usize) -> Result<f64> {
+    let _ = fs::remove_dir_all(dir);
+    for sub in ["log", "audit"] {
+        fs::create_dir_all(dir.join(sub))?;
+    }
+    let (mut e, _) = Engine::open(
+        PosixStore::open(dir.join("log"))?,
+        PosixStore::open(dir.join("audit"))?,
+        signer(),
+        NoClock,
+        Buffers::<Vec<u8>>::default(),
+        65535,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let start = Instant::now();
+    for chunk in recs.chunks(batch) {
+        e.append_batch(chunk.iter().map(Vec::as_slice)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let rate = recs.len() as f64 / start.elapsed().as_secs_f64();
+    drop(e);
+    fs::remove_dir_all(dir)?;
+    Ok(rate)
+}
+
+/// Raw `write` + `fsync` of a new 64-byte file, per second: the disk's bound.
+fn fsync_rate(dir: &Path, n: usize) -> Result<f64> {
+    fs::create_dir_all(dir)?;
+    let start = Instant::now();
+    for i in 0..n {
+        let mut f = File::create(dir.join(format!("f{i}")))?;
+        f.write_all(&[0u8; 64])?;
+        f.sync_all()?;
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    fs::remove_dir_all(dir)?;
+    Ok(rate)
+}
+
+struct Row {
+    what: String,
+    value: String,
+    ratio: String,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let (runs, scale) = if args.quick { (3, 20) } else { (7, 1) };
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+
+    for (size, count) in [(64usize, 200_000usize), (1024, 50_000)] {
+        let count = count / scale;
+        let recs = records(size, count);
+        let gob = oracle::bench_stored_hashes(size, count, runs).map_err(anyhow::Error::msg)?;
+        let (go, go_sha) = (median(gob.ns_per_record), median(gob.sha256_ns));
+        let sha: Vec<f64> = (0..runs).map(|_| sha256_raw(&recs)).collect();
+        let sha = median(sha);
+        let core = median(
+            (0..runs).map(|_| engine_memory(|| Discard, &recs, BATCH)).collect::<Result<_>>()?,
+        );
+        let mem = median(
+            (0..runs).map(|_| engine_memory(MemStore::new, &recs, BATCH)).collect::<Result<_>>()?,
+        );
+        let per_sec = |ns: f64| format!("{:.0} records/s ({ns:.0} ns each)", 1e9 / ns);
+        let vs = |ns: f64| {
+            format!("{:.2}x Go tlog; {:.0}% of the SHA-256 bound", go / ns, 100.0 * sha / ns)
+        };
+        rows.push(Row {
+            what: format!("engine core, {size}-byte records, batches of {BATCH} (store discards)"),
+            value: per_sec(core),
+            ratio: vs(core),
+        });
+        rows.push(Row {
+            what: format!("engine + in-memory store, {size}-byte records, batches of {BATCH}"),
+            value: per_sec(mem),
+            ratio: vs(mem),
+        });
+        rows.push(Row {
+            what: format!("Go tlog.StoredHashes, {size}-byte records"),
+            value: per_sec(go),
+            ratio: format!(
+                "baseline; {:.0}% of Go's own SHA-256 bound ({go_sha:.0} ns)",
+                100.0 * go_sha / go
+            ),
+        });
+        rows.push(Row {
+            what: format!("raw SHA-256 of each {size}-byte record"),
+            value: per_sec(sha),
+            ratio: "bound".into(),
+        });
+        let merkle = median((0..runs).map(|_| merkle_only(&recs)).collect());
+        rows.push(Row {
+            what: format!("Merkle hashing alone (tlog::Builder), {size}-byte records"),
+            value: per_sec(merkle),
+            ratio: format!(
+                "{:.0}% of the SHA-256 bound; the engine core is {:.0}% of it",
+                100.0 * sha / merkle,
+                100.0 * merkle / core
+            ),
+        });
+    }
+
+    let one = records(64, 2_000 / scale);
+    let single =
+        median((0..runs).map(|_| engine_memory(|| Discard, &one, 1)).collect::<Result<_>>()?);
+    rows.push(Row {
+        what: "engine core, 64-byte records, one commit (signed checkpoint) each".into(),
+        value: format!("{:.0} records/s ({single:.0} ns each)", 1e9 / single),
+        ratio: "signing dominates".into(),
+    });
+
+    let scratch = args.scratch.join(format!("run-{}", std::process::id()));
+    let fsyncs = median(
+        (0..3)
+            .map(|_| fsync_rate(&scratch.join("fsync"), 200 / scale.min(10)))
+            .collect::<Result<_>>()?,
+    );
+    rows.push(Row {
+        what: "raw write+fsync of a new file".into(),
+        value: format!("{fsyncs:.0} /s"),
+        ratio: "disk bound".into(),
+    });
+    for (batch, count) in [(1usize, 200usize), (64, 12_800), (1024, 204_800), (4096, 409_600)] {
+        let count = (count / scale).max(batch);
+        let recs = records(64, count);
+        let rate = median(
+            (0..3)
+                .map(|_| engine_posix(&scratch.join("ledger"), &recs, batch))
+                .collect::<Result<_>>()?,
+        );
+        rows.push(Row {
+            what: format!("durable POSIX appends, 64-byte records, batches of {batch}"),
+            value: format!("{rate:.0} appends/s"),
+            ratio: format!(
+                "{:.1}x Tessera POSIX ({TESSERA_POSIX_WRITES_PER_SEC:.0}/s); a commit takes {:.1} raw fsync times",
+                rate / TESSERA_POSIX_WRITES_PER_SEC,
+                fsyncs / (rate / batch as f64)
+            ),
+        });
+    }
+    let _ = fs::remove_dir_all(&scratch);
+    notes.push(format!(
+        "Machine: {} cores, {}. Runs: median of {runs} (durable: of 3).",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model()
+    ));
+
+    let report = render(&rows, &notes);
+    print!("{report}");
+    if let Some(path) = args.write {
+        let doc = fs::read_to_string(&path).unwrap_or_default();
+        fs::write(&path, splice(&doc, &report))
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn cpu_model() -> String {
+    fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn render(rows: &[Row], notes: &[String]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "| measurement | result | ratio |\n|---|---|---|");
+    for r in rows {
+        let _ = writeln!(s, "| {} | {} | {} |", r.what, r.value, r.ratio);
+    }
+    for n in notes {
+        let _ = writeln!(s, "\n{n}");
+    }
+    s
+}
+
+const BEGIN: &str = "<!-- bench:begin -->";
+const END: &str = "<!-- bench:end -->";
+
+/// Replaces the generated section of the document, keeping the prose around it.
+fn splice(doc: &str, report: &str) -> String {
+    match (doc.find(BEGIN), doc.find(END)) {
+        (Some(b), Some(e)) if b < e => format!("{}{BEGIN}\n{report}{}", &doc[..b], &doc[e..]),
+        _ => format!("{doc}\n{BEGIN}\n{report}{END}\n"),
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building and testing service-fs needs, idempotently, on a
+# fresh machine: the pinned Rust toolchain with its components and targets
+# (rustup never installs anything by itself here), and the Debian packages
+# the tests use (Go and golang.org/x/mod for the oracle, strace for the
+# crash tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+toolchain=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+if ! command -v rustup >/dev/null; then
+    echo "setup: rustup is required (https://rustup.rs)" >&2
+    exit 1
+fi
+rustup toolchain install "$toolchain" --profile minimal \
+    --component rustfmt,clippy --target aarch64-unknown-none 2>&1 | grep -v '^info: ' || true
+
+packages=(golang-go golang-golang-x-mod-dev strace)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
