@@ -177,16 +177,18 @@ fn main() -> Result<()> {
     for (size, count) in [(64usize, 200_000usize), (1024, 50_000)] {
         let count = count / scale;
         let recs = records(size, count);
-        let gob = oracle::bench_stored_hashes(size, count, runs).map_err(anyhow::Error::msg)?;
-        let (go, go_sha) = (median(gob.ns_per_record), median(gob.sha256_ns));
-        let sha: Vec<f64> = (0..runs).map(|_| sha256_raw(&recs)).collect();
-        let sha = median(sha);
-        let core = median(
-            (0..runs).map(|_| engine_memory(|| Discard, &recs, BATCH)).collect::<Result<_>>()?,
-        );
-        let mem = median(
-            (0..runs).map(|_| engine_memory(MemStore::new, &recs, BATCH)).collect::<Result<_>>()?,
-        );
+        // Interleave the measurements, so that noise hits them all alike.
+        let mut t: [Vec<f64>; 6] = Default::default();
+        for _ in 0..runs {
+            let g = oracle::bench_stored_hashes(size, count, 1).map_err(anyhow::Error::msg)?;
+            t[0].extend(g.ns_per_record);
+            t[1].extend(g.sha256_ns);
+            t[2].push(sha256_raw(&recs));
+            t[3].push(merkle_only(&recs));
+            t[4].push(engine_memory(|| Discard, &recs, BATCH)?);
+            t[5].push(engine_memory(MemStore::new, &recs, BATCH)?);
+        }
+        let [go, go_sha, sha, merkle, core, mem] = t.map(median);
         let per_sec = |ns: f64| format!("{:.0} records/s ({ns:.0} ns each)", 1e9 / ns);
         let vs = |ns: f64| {
             format!("{:.2}x Go tlog; {:.0}% of the SHA-256 bound", go / ns, 100.0 * sha / ns)
@@ -214,7 +216,6 @@ fn main() -> Result<()> {
             value: per_sec(sha),
             ratio: "bound".into(),
         });
-        let merkle = median((0..runs).map(|_| merkle_only(&recs)).collect());
         rows.push(Row {
             what: format!("Merkle hashing alone (tlog::Builder), {size}-byte records"),
             value: per_sec(merkle),
