@@ -16,7 +16,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 
@@ -48,19 +48,7 @@ fn run_killed(dir: &Path, args: &[&str], stdin: &[u8], syscall: &str, n: usize) 
     if n > 0 {
         cmd.args(["-e", &format!("inject={syscall}:signal=KILL:when={n}")]);
     }
-    let mut child = cmd
-        .arg(FSCTL)
-        .arg("--dir")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_input(cmd.arg(FSCTL), dir, args, stdin);
     let trace = std::fs::read_to_string(&log).unwrap_or_default();
     let mut per_thread = std::collections::BTreeMap::<&str, usize>::new();
     for line in trace.lines().filter(|l| l.contains(&format!(" {syscall}("))) {

@@ -10,8 +10,12 @@ pub const FSCTL: &str = env!("CARGO_BIN_EXE_fsctl");
 
 /// Runs `fsctl --dir DIR ARGS…` in `DIR` with `stdin`.
 pub fn fsctl(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(FSCTL)
-        .current_dir(dir)
+    run_with_input(Command::new(FSCTL).current_dir(dir), dir, args, stdin)
+}
+
+/// Runs `cmd` with `--dir DIR ARGS…` appended, feeding it `stdin`.
+pub fn run_with_input(cmd: &mut Command, dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = cmd
         .arg("--dir")
         .arg(dir)
         .args(args)
