@@ -79,7 +79,7 @@ impl TileStore for Discard {
     fn replace_checkpoint(&mut self, _: &[u8], _: &[u8]) -> Result<(), StoreError<Never>> {
         Ok(())
     }
-    fn recover(&mut self) -> Result<Recovery, StoreError<Never>> {
+    fn recover(&mut self, _: u64) -> Result<Recovery, StoreError<Never>> {
         Ok(Recovery::default())
     }
 }

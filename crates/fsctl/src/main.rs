@@ -150,9 +150,19 @@ fn ledger_err(e: ledger::Error<store_posix::IoError>) -> anyhow::Error {
 /// Opens a tenant, reporting on standard error what recovery repaired.
 fn open(root: &Root, tenant: &str) -> Result<Tenant> {
     let t = root.open(tenant)?;
-    for (name, rec) in [(LOG_DIR, t.recovered.log), (AUDIT_DIR, t.recovered.audit)] {
+    let logs = [
+        (LOG_DIR, t.recovered.log, t.engine.log()),
+        (AUDIT_DIR, t.recovered.audit, t.engine.audit()),
+    ];
+    for (name, rec, log) in logs {
         if rec.repaired() {
-            eprintln!("fsctl: {tenant}/{name}: {rec}");
+            let aside = log.store().quarantine();
+            let kept = if rec.removed_objects > 0 {
+                format!("; kept in {}", aside.display())
+            } else {
+                String::new()
+            };
+            eprintln!("fsctl: {tenant}/{name}: {rec}{kept}");
         }
     }
     Ok(t)

@@ -144,11 +144,41 @@ fn killed_during_recovery() {
     assert!(run.killed);
     let work = tmp.path().join("work");
     copy_dir(&crashed, &work);
-    let unlinks = run_killed(&work, &["checkpoint", "acme"], b"", "unlink", 0).calls;
-    assert!(unlinks >= 5, "recovery removes the orphans ({unlinks})");
-    for n in 1..=unlinks {
+    // Recovery moves the orphans aside (mkdir, rename) and deletes temp files (unlink).
+    let mut points = 0;
+    for syscall in ["mkdir", "rename", "unlink"] {
+        let calls = run_killed(&work, &["checkpoint", "acme"], b"", syscall, 0).calls;
+        for n in 1..=calls {
+            copy_dir(&crashed, &work);
+            assert!(run_killed(&work, &["checkpoint", "acme"], b"", syscall, n).killed);
+            check_recovers(&work, &key, 200, 300, false);
+            points += 1;
+        }
         copy_dir(&crashed, &work);
-        assert!(run_killed(&work, &["checkpoint", "acme"], b"", "unlink", n).killed);
-        check_recovers(&work, &key, 200, 300, false);
     }
+    assert!(points >= 5, "recovery has {points} write points");
+}
+
+#[test]
+fn directories_a_killed_writer_made_are_synced_by_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    std::fs::create_dir(&dir).unwrap();
+    let key = init(&dir);
+    ok(&dir, &["append", "acme"], &lines(0, 200));
+    // Killed before its checkpoint: it made tile/1/ and tile/1/000.p/, unsynced.
+    assert!(run_killed(&dir, &["append", "acme"], &lines(200, 300), "rename", 1).killed);
+    assert!(dir.join("acme/log/tile/1/000.p").is_dir());
+    // The next writer finds them existing, and must still fsync them.
+    let log = dir.with_extension("strace");
+    let mut strace = Command::new(strace());
+    strace.args(["-f", "-y", "-qq", "-e", "trace=fsync", "-o"]).arg(&log).arg(FSCTL);
+    let out = run_with_input(&mut strace, &dir, &["append", "acme"], &lines(200, 300));
+    assert!(out.status.success());
+    let trace = std::fs::read_to_string(&log).unwrap();
+    for d in ["log/tile", "log/tile/1", "log/tile/1/000.p", "log"] {
+        let suffix = format!("/acme/{d}>");
+        assert!(trace.lines().any(|l| l.contains(&suffix)), "{d} not fsynced:\n{trace}");
+    }
+    check_recovers(&dir, &key, 500, 0, true);
 }

@@ -109,9 +109,6 @@ pub trait Ledger {
     /// The signed checkpoint (C2SP signed note) of the current ledger.
     fn checkpoint(&mut self) -> Result<&[u8], Self::Error>;
 
-    /// The root hash of the ledger when it had `tree_size` records.
-    fn root(&mut self, tree_size: u64) -> Result<Hash, Self::Error>;
-
     /// Proves record `index` is in the ledger of `tree_size` records (audited).
     fn prove_inclusion(
         &mut self,

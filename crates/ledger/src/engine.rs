@@ -4,7 +4,7 @@ use core::fmt::Write;
 use core::ops::Range;
 
 use note::Signer;
-use tlog::{Hash, bundle};
+use tlog::bundle;
 
 use crate::api::{ConsistencyProof, InclusionProof, Ledger, Limit, ReadSummary};
 use crate::audit::{AuditRecord, Caller, Clock, MAX_AUDIT_RECORD, Op};
@@ -167,7 +167,7 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         I: IntoIterator<Item = &'e [u8]>,
         I::IntoIter: Clone,
     {
-        let records = records.into_iter();
+        let mut records = records.into_iter();
         let mut n = 0u64;
         for r in records.clone() {
             self.log.check_entry(r)?;
@@ -180,10 +180,13 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         if first.checked_add(n).is_none_or(|end| end > tlog::tree::MAX_TREE_SIZE) {
             return Err(Error::TreeFull);
         }
-        for r in records {
-            self.log.append(r)?;
+        // Past the first append the log's memory runs ahead of its store: any
+        // failure now leaves it poisoned until reopened.
+        let appended = records.try_for_each(|r| self.log.append(r).map(drop));
+        if let Err(e) = appended.and_then(|()| self.log.commit()) {
+            self.log.poison();
+            return Err(e);
         }
-        self.log.commit()?;
         Ok(first..first + n)
     }
 
@@ -200,10 +203,6 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
     fn checkpoint(&mut self) -> Result<&[u8], Self::Error> {
         self.log.commit()?;
         Ok(self.log.checkpoint())
-    }
-
-    fn root(&mut self, tree_size: u64) -> Result<Hash, Self::Error> {
-        self.log.root_at(tree_size)
     }
 
     fn prove_inclusion(

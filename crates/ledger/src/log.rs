@@ -72,12 +72,13 @@ pub struct Log<S, B> {
 }
 
 impl<S: TileStore, B: Buffer> Log<S, B> {
-    /// Opens the log in `store`, recovering it to its last checkpoint first,
-    /// and checking that checkpoint against `signer`'s key and the stored
-    /// partial tiles. An empty store gets a signed checkpoint of size 0.
-    /// `signer`'s name is the log's origin.
+    /// Opens the log in `store`: verifies the stored checkpoint against
+    /// `signer`'s key and origin, and only then recovers the store to it
+    /// (a checkpoint that does not verify changes nothing) and checks it
+    /// against the stored partial tiles. An empty store gets a signed
+    /// checkpoint of size 0. `signer`'s name is the log's origin.
     pub fn open(
-        mut store: S,
+        store: S,
         signer: Signer,
         buffers: LogBuffers<B>,
         max_entry: usize,
@@ -95,7 +96,6 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         }
         let tree =
             Builder::with_memory(edge).map_err(|_| Error::BufferTooSmall { needed: EDGE_BYTES })?;
-        let recovery = store.recover()?;
         let mut log = Log {
             store,
             signer,
@@ -114,18 +114,29 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
             poisoned: false,
         };
         let mut note = [0u8; MAX_NOTE];
-        match log.store.get_checkpoint(&mut note) {
-            Ok(None) => log.commit()?,
-            Ok(Some(len)) => log.restore(&note[..len])?,
+        let recovery = match log.store.get_checkpoint(&mut note) {
+            Ok(None) => {
+                let recovery = log.store.recover(0)?;
+                log.commit()?;
+                recovery
+            }
+            Ok(Some(len)) => {
+                let stored = &note[..len];
+                let size = log.verify_checkpoint(stored)?.size;
+                let recovery = log.store.recover(size)?;
+                log.restore(stored)?;
+                recovery
+            }
             Err(StoreError::TooSmall { .. }) => {
                 return Err(corrupt(None, "checkpoint is larger than any this ledger writes"));
             }
             Err(e) => return Err(e.into()),
-        }
+        };
         Ok((log, recovery))
     }
 
-    fn restore(&mut self, stored: &[u8]) -> Result<(), S> {
+    /// Opens a stored checkpoint with this log's key and checks its origin.
+    fn verify_checkpoint<'n>(&self, stored: &'n [u8]) -> Result<Checkpoint<'n>, S> {
         let verifier = self.signer.verifier();
         let opened = note::open(stored, &[&verifier])
             .map_err(|_| corrupt(None, "checkpoint is not signed by this ledger's key"))?;
@@ -134,6 +145,11 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         if cp.origin != self.signer.name() {
             return Err(corrupt(None, "checkpoint origin is not this ledger's"));
         }
+        Ok(cp)
+    }
+
+    fn restore(&mut self, stored: &[u8]) -> Result<(), S> {
+        let cp = self.verify_checkpoint(stored)?;
         let store = &mut self.store;
         self.tree.reload(cp.size, |t, buf| read_exact(store, &t, buf)).map_err(|e| match e {
             BuilderError::Read(e) => e,
@@ -199,10 +215,26 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         if self.poisoned { Err(Error::Poisoned) } else { Ok(()) }
     }
 
+    /// Reads and proofs need the committed state alone in memory: not
+    /// poisoned, no appends pending.
+    fn readable(&self) -> Result<(), S> {
+        self.usable()?;
+        if self.tree.size() != self.committed {
+            return Err(Error::InvalidArgument("appends are pending: commit before reading"));
+        }
+        Ok(())
+    }
+
+    /// Marks the log unusable: its memory no longer matches its store, so
+    /// only reopening (which recovers the store) may use it again.
+    pub fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
     /// Marks the log unusable when a write failed half-way.
     fn poison_on_err<T>(&mut self, r: Result<T, S>) -> Result<T, S> {
         if r.is_err() {
-            self.poisoned = true;
+            self.poison();
         }
         r
     }
@@ -298,18 +330,26 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         end: u64,
         f: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), S> {
+        self.readable()?;
         if end > self.committed || from > end {
             return Err(Error::OutOfRange { index: end.max(from), size: self.committed });
         }
         let mut i = from;
         while i < end {
-            let bytes = self.bundle_bytes(i / TILE_WIDTH)?;
+            let k = i / TILE_WIDTH;
+            let bytes = self.bundle_bytes(k)?;
             // Bundles are checked when loaded: they parse and have every entry.
             for e in bundle::entries(bytes).skip((i % TILE_WIDTH) as usize).flatten() {
                 if i >= end || !f(i, e) {
                     return Ok(());
                 }
                 i += 1;
+            }
+            if i < end && i / TILE_WIDTH == k {
+                return Err(corrupt(
+                    Some(Tile::entries(k, TILE_WIDTH as u16)),
+                    "bundle ended early",
+                ));
             }
         }
         Ok(())
@@ -371,17 +411,21 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
 
     /// The hash of the complete subtree (`level`, `index`) of the committed tree.
     pub fn node(&mut self, level: u8, index: u64) -> Result<Hash, S> {
-        let tile_level = level / 8;
-        let k = u32::from(level % 8);
+        self.readable()?;
+        let size = self.committed;
+        let out_of_range = || Error::OutOfRange { index, size };
+        let end = index.checked_add(1).and_then(|n| n.checked_mul(1u64.checked_shl(level.into())?));
+        if end.is_none_or(|end| end > self.committed) {
+            return Err(out_of_range());
+        }
+        // In range, so the node's bottom row lies in one tile of this tree.
+        let (tile_level, k) = (level / 8, u32::from(level % 8));
         let first = index << k;
         let t = first / TILE_WIDTH;
         self.ensure_held(tile_level, t)?;
-        let data = self
-            .held_tile(tile_level, t)
-            .ok_or(Error::OutOfRange { index, size: self.committed })?;
+        let data = self.held_tile(tile_level, t).ok_or_else(out_of_range)?;
         let start = (first % TILE_WIDTH) as usize * HASH_SIZE;
-        let bytes = data.get(start..start + (HASH_SIZE << k));
-        bytes.map(subtree_hash).ok_or(Error::OutOfRange { index, size: self.committed })
+        data.get(start..start + (HASH_SIZE << k)).map(subtree_hash).ok_or_else(out_of_range)
     }
 
     fn ensure_held(&mut self, level: u8, index: u64) -> Result<(), S> {
@@ -394,12 +438,14 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
 
     /// The root hash of the tree of `size` ≤ committed entries.
     pub fn root_at(&mut self, size: u64) -> Result<Hash, S> {
+        self.readable()?;
         self.check_size(size)?;
         tree_hash(size, &mut Nodes(self))
     }
 
     /// Proves entry `index` is in the tree of `size` ≤ committed entries.
     pub fn prove_inclusion(&mut self, size: u64, index: u64) -> Result<Proof, S> {
+        self.readable()?;
         self.check_size(size)?;
         if index >= size {
             return Err(Error::OutOfRange { index, size });
@@ -409,6 +455,7 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
 
     /// Proves the tree of `old` entries is a prefix of the tree of `size`.
     pub fn prove_consistency(&mut self, size: u64, old: u64) -> Result<Proof, S> {
+        self.readable()?;
         self.check_size(size)?;
         if old == 0 || old > size {
             return Err(Error::InvalidArgument(

@@ -44,10 +44,13 @@ pub trait TileStore {
         new: &[u8],
     ) -> Result<(), StoreError<Self::Error>>;
 
-    /// Brings the store back to its checkpoint: discards objects beyond the
-    /// checkpoint's tree and half-written data. With no checkpoint, the store
-    /// must hold no objects.
-    fn recover(&mut self) -> Result<Recovery, StoreError<Self::Error>>;
+    /// Brings the store back to the tree of `size` entries, the size of its
+    /// checkpoint, which the caller has verified (never recover to a size
+    /// read from an unverified checkpoint): removes objects beyond that tree
+    /// and half-written data. `size` 0 with no checkpoint: the store must
+    /// hold no objects ([`StoreError::NoCheckpoint`] otherwise). A stored
+    /// checkpoint of another size is [`StoreError::CheckpointChanged`].
+    fn recover(&mut self, size: u64) -> Result<Recovery, StoreError<Self::Error>>;
 }
 
 /// What [`TileStore::recover`] found and removed.
@@ -73,7 +76,8 @@ impl Recovery {
     /// Notes that `tile` was removed as uncommitted.
     pub fn removed(&mut self, tile: &Tile) {
         self.removed_objects += 1;
-        let count = tile.index * tlog::TILE_WIDTH + u64::from(tile.width);
+        let count =
+            tile.index.saturating_mul(tlog::TILE_WIDTH).saturating_add(u64::from(tile.width));
         let extent = count.saturating_mul(1u64 << (8 * u32::from(tile.level()).min(7)));
         self.orphan_extent = self.orphan_extent.max(extent);
     }
@@ -146,6 +150,16 @@ impl<E: fmt::Display> fmt::Display for StoreError<E> {
             StoreError::Backend(e) => write!(f, "{e}"),
         }
     }
+}
+
+/// The check every store makes before recovering: `size` is the size of
+/// the stored checkpoint (or 0 with none).
+pub fn check_recover_size<E>(stored: Option<&[u8]>, size: u64) -> Result<(), StoreError<E>> {
+    let stored_size = match stored {
+        Some(cp) => note::Checkpoint::peek_size(cp).ok_or(StoreError::BadCheckpoint)?,
+        None => 0,
+    };
+    if stored_size == size { Ok(()) } else { Err(StoreError::CheckpointChanged) }
 }
 
 /// The checks every store makes before replacing a checkpoint: the stored

@@ -55,6 +55,15 @@ fn read_all<L: Ledger>(e: &mut L, from: u64) -> Vec<(u64, Vec<u8>)> {
     out
 }
 
+/// The root of `records`, computed independently of the engine.
+fn root_of(records: &[Vec<u8>]) -> tlog::Hash {
+    let mut b = Builder::new();
+    for r in records {
+        b.push(leaf_hash(r)).unwrap();
+    }
+    b.root()
+}
+
 /// The checkpoint opens with the tenant key and its root is the root of the records.
 fn check_checkpoint(note: &[u8], records: &[Vec<u8>]) {
     let v = signer().verifier();
@@ -62,11 +71,7 @@ fn check_checkpoint(note: &[u8], records: &[Vec<u8>]) {
     let cp = Checkpoint::parse(opened.text).unwrap();
     assert_eq!(cp.origin, "service-fs/acme");
     assert_eq!(cp.size, records.len() as u64);
-    let mut b = Builder::new();
-    for r in records {
-        b.push(leaf_hash(r)).unwrap();
-    }
-    assert_eq!(cp.root, b.root());
+    assert_eq!(cp.root, root_of(records));
 }
 
 #[test]
@@ -116,9 +121,9 @@ fn proofs_verify_against_checkpoints() {
     let mut e = fresh();
     let records: Vec<Vec<u8>> = (0..700).map(record).collect();
     e.append_batch(records[..300].iter().map(Vec::as_slice)).unwrap();
-    let old_root = e.root(300).unwrap();
+    let old_root = root_of(&records[..300]);
     e.append_batch(records[300..].iter().map(Vec::as_slice)).unwrap();
-    let root = e.root(700).unwrap();
+    let root = root_of(&records);
     for i in [0u64, 1, 255, 256, 299, 511, 512, 699] {
         let p = e.prove_inclusion(&READER, i, 700).unwrap();
         assert_eq!((p.root, p.leaf_hash), (root, leaf_hash(&records[i as usize])));
@@ -235,8 +240,8 @@ impl<S: TileStore> TileStore for Counting<S> {
         self.1.set(self.1.get() + 1);
         self.0.replace_checkpoint(old, new)
     }
-    fn recover(&mut self) -> Result<Recovery, StoreError<S::Error>> {
-        self.0.recover()
+    fn recover(&mut self, size: u64) -> Result<Recovery, StoreError<S::Error>> {
+        self.0.recover(size)
     }
 }
 
@@ -286,7 +291,6 @@ fn bad_input_changes_nothing() {
     assert!(matches!(e.prove_inclusion(&READER, 0, 3), Err(Error::OutOfRange { .. })));
     assert!(matches!(e.prove_consistency(&READER, 0, 2), Err(Error::InvalidArgument(_))));
     assert!(matches!(e.prove_consistency(&READER, 1, 3), Err(Error::OutOfRange { .. })));
-    assert!(matches!(e.root(3), Err(Error::OutOfRange { .. })));
     let bad = Caller { module: "has space", ..READER };
     assert_eq!(e.read_since(&bad, 0, Limit::NONE, &mut |_, _| {}).unwrap_err(), Error::BadCaller);
     assert_eq!(state(&mut e), before);
@@ -368,8 +372,8 @@ impl TileStore for Shared {
     ) -> Result<(), StoreError<Self::Error>> {
         self.0.borrow_mut().replace_checkpoint(old, new)
     }
-    fn recover(&mut self) -> Result<Recovery, StoreError<Self::Error>> {
-        self.0.borrow_mut().recover()
+    fn recover(&mut self, size: u64) -> Result<Recovery, StoreError<Self::Error>> {
+        self.0.borrow_mut().recover(size)
     }
 }
 
@@ -523,4 +527,59 @@ proptest! {
         }
         prop_assert_eq!(one.checkpoint().unwrap(), many.checkpoint().unwrap());
     }
+}
+
+#[test]
+fn a_failed_commit_serves_nothing_until_reopened() {
+    // The second batch fills bundle 0 (written at once) and then the store is full.
+    let mut found = None;
+    for cap in (9_000..40_000).step_by(64) {
+        let mut e = open_stores(MemStore::with_capacity(cap), MemStore::new()).unwrap();
+        let a: Vec<Vec<u8>> = (0..250).map(record).collect();
+        if e.append_batch(a.iter().map(Vec::as_slice)).is_err() {
+            continue;
+        }
+        let b: Vec<Vec<u8>> = (250..260).map(record).collect();
+        if e.append_batch(b.iter().map(Vec::as_slice)).is_err() && e.log().pending_size() == 260 {
+            found = Some((e, a));
+            break;
+        }
+    }
+    let (mut e, committed) = found.expect("a capacity that fails mid-batch");
+    assert_eq!(e.size(), 250);
+    let err =
+        e.read_since(&READER, 0, Limit::entries(2), &mut |_, _| panic!("served")).unwrap_err();
+    assert_eq!(err, Error::Poisoned);
+    assert_eq!(e.prove_inclusion(&READER, 0, 250).unwrap_err(), Error::Poisoned);
+    assert_eq!(e.checkpoint().unwrap_err(), Error::Poisoned);
+    let mut e = reopen(e);
+    let got: Vec<Vec<u8>> = read_all(&mut e, 0).into_iter().map(|(_, r)| r).collect();
+    assert_eq!(got, committed);
+}
+
+#[test]
+fn a_log_refuses_reads_while_appends_are_pending_and_out_of_range_nodes() {
+    let (mut log, _) =
+        ledger::Log::open(MemStore::new(), signer(), ledger::LogBuffers::<Vec<u8>>::default(), MAX)
+            .unwrap();
+    for i in 0..250 {
+        log.append(&record(i)).unwrap();
+    }
+    log.commit().unwrap();
+    for i in 250..260 {
+        log.append(&record(i)).unwrap();
+    }
+    assert!(matches!(log.walk(0, 1, &mut |_, _| panic!("served")), Err(Error::InvalidArgument(_))));
+    log.commit().unwrap();
+    let mut first = vec![];
+    log.walk(0, 1, &mut |_, r| {
+        first.push(r.to_vec());
+        true
+    })
+    .unwrap();
+    assert_eq!(first, vec![record(0)]);
+    assert!(matches!(log.node(1, (1 << 63) + 3), Err(Error::OutOfRange { .. })));
+    assert!(matches!(log.node(60, 0), Err(Error::OutOfRange { .. })));
+    assert!(matches!(log.node(0, 260), Err(Error::OutOfRange { .. })));
+    assert_eq!(log.node(0, 259).unwrap(), leaf_hash(&record(259)));
 }

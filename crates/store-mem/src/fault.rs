@@ -115,8 +115,8 @@ impl<S: TileStore> TileStore for Faulty<S> {
         lift(self.inner.replace_checkpoint(expected, new))
     }
 
-    fn recover(&mut self) -> Result<Recovery, S::Error> {
+    fn recover(&mut self, size: u64) -> Result<Recovery, S::Error> {
         self.alive()?;
-        lift(self.inner.recover())
+        lift(self.inner.recover(size))
     }
 }

@@ -13,7 +13,9 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::fmt;
 
-use ledger::store::{Recovery, StoreError, TileStore, check_checkpoint_replace};
+use ledger::store::{
+    Recovery, StoreError, TileStore, check_checkpoint_replace, check_recover_size,
+};
 use tlog::Tile;
 
 #[derive(Clone)]
@@ -160,15 +162,11 @@ impl TileStore for MemStore {
         Ok(())
     }
 
-    fn recover(&mut self) -> Result<Recovery> {
-        let Some(cp) = &self.checkpoint else {
-            return if self.objects.is_empty() {
-                Ok(Recovery::default())
-            } else {
-                Err(StoreError::NoCheckpoint)
-            };
-        };
-        let size = note::Checkpoint::peek_size(cp).ok_or(StoreError::BadCheckpoint)?;
+    fn recover(&mut self, size: u64) -> Result<Recovery> {
+        check_recover_size(self.checkpoint.as_deref(), size)?;
+        if self.checkpoint.is_none() && !self.objects.is_empty() {
+            return Err(StoreError::NoCheckpoint);
+        }
         let mut rec = Recovery { size, ..Recovery::default() };
         let beyond: Vec<Tile> = self.objects.keys().filter(|t| !t.within(size)).copied().collect();
         for t in beyond {

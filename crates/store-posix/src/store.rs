@@ -8,14 +8,21 @@
 //! Deferring the file fsyncs to `sync` lets one journal commit cover a whole
 //! batch. A crash before the checkpoint is replaced can leave objects with
 //! incomplete content, but only beyond the checkpoint's tree, and
-//! [`recover`](TileStore::recover) removes those and every temporary file.
+//! [`recover`](TileStore::recover) moves those aside (never deletes them:
+//! `<root>.recovered/<time>/`, outside the served tree) and removes
+//! temporary files. One store at a time writes a directory: it holds an
+//! exclusive `flock` on it.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use ledger::store::{Recovery, StoreError, TileStore, check_checkpoint_replace};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ledger::store::{
+    Recovery, StoreError, TileStore, check_checkpoint_replace, check_recover_size,
+};
 use tlog::Tile;
 
 /// The checkpoint's file name.
@@ -49,6 +56,10 @@ fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError
 #[derive(Debug)]
 pub struct PosixStore {
     root: PathBuf,
+    /// Held for the store's lifetime: an exclusive lock on `root`.
+    _lock: File,
+    /// Directories this process has fsynced (and not changed since).
+    durable_dirs: BTreeSet<PathBuf>,
     /// Files written since the last sync.
     dirty_files: Vec<PathBuf>,
     /// Directories that gained entries since the last sync.
@@ -56,25 +67,58 @@ pub struct PosixStore {
 }
 
 impl PosixStore {
-    /// A store in `root`, which must exist.
+    /// A store in `root`, which must exist; fails if another store has it open.
     pub fn open(root: impl Into<PathBuf>) -> std::result::Result<PosixStore, IoError> {
         let root = root.into();
-        match fs::metadata(&root) {
-            Ok(m) if m.is_dir() => {
-                Ok(PosixStore { root, dirty_files: Vec::new(), dirty_dirs: BTreeSet::new() })
-            }
-            Ok(_) => Err(IoError {
-                op: "opening",
-                path: root,
-                source: io::Error::other("not a directory"),
-            }),
-            Err(source) => Err(IoError { op: "opening", path: root, source }),
+        let err = |op, source| IoError { op, path: root.clone(), source };
+        let meta = fs::metadata(&root).map_err(|e| err("opening", e))?;
+        if !meta.is_dir() {
+            return Err(err("opening", io::Error::other("not a directory")));
         }
+        let lock = File::open(&root).map_err(|e| err("opening", e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(err("locking", io::Error::other("another writer has it open")));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(err("locking", e)),
+        }
+        Ok(PosixStore {
+            root,
+            _lock: lock,
+            durable_dirs: BTreeSet::new(),
+            dirty_files: Vec::new(),
+            dirty_dirs: BTreeSet::new(),
+        })
     }
 
     /// The directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where recovery moves uncommitted objects: `<root>.recovered`, beside
+    /// the served tree.
+    pub fn quarantine(&self) -> PathBuf {
+        let mut name = self.root.file_name().unwrap_or_default().to_os_string();
+        name.push(".recovered");
+        self.root.with_file_name(name)
+    }
+
+    /// Marks every directory from `file`'s up to the root for the next
+    /// sync, unless this process already made it durable: a directory
+    /// created by an earlier, crashed writer may never have been fsynced.
+    fn mark_ancestors(&mut self, file: &Path) {
+        let mut dir = file.parent();
+        while let Some(d) = dir {
+            if !self.durable_dirs.contains(d) {
+                self.dirty_dirs.insert(d.to_path_buf());
+            }
+            if d == self.root {
+                break;
+            }
+            dir = d.parent();
+        }
     }
 
     fn path(&self, tile: &Tile) -> PathBuf {
@@ -100,6 +144,7 @@ impl PosixStore {
                 Err(e) => return Err(io_err("creating directory", d)(e)),
             }
             if let Some(p) = d.parent() {
+                self.durable_dirs.remove(p);
                 self.dirty_dirs.insert(p.to_path_buf());
             }
         }
@@ -187,9 +232,11 @@ impl TileStore for PosixStore {
         let _ = fs::remove_file(&temp);
         match linked {
             Ok(()) => {
+                // The file's directory gained an entry, whatever this process knew of it.
                 if let Some(dir) = path.parent() {
-                    self.dirty_dirs.insert(dir.to_path_buf());
+                    self.durable_dirs.remove(dir);
                 }
+                self.mark_ancestors(&path);
                 self.dirty_files.push(path);
                 Ok(())
             }
@@ -210,7 +257,9 @@ impl TileStore for PosixStore {
         let files = std::mem::take(&mut self.dirty_files);
         sync_all(&files)?;
         let dirs: Vec<PathBuf> = std::mem::take(&mut self.dirty_dirs).into_iter().collect();
-        sync_all(&dirs)
+        sync_all(&dirs)?;
+        self.durable_dirs.extend(dirs);
+        Ok(())
     }
 
     fn get_checkpoint(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
@@ -233,12 +282,25 @@ impl TileStore for PosixStore {
         sync_path(&self.root)
     }
 
-    fn recover(&mut self) -> Result<Recovery> {
-        let mut rec = Recovery::default();
+    fn recover(&mut self, size: u64) -> Result<Recovery> {
+        let checkpoint = self.root.join(CHECKPOINT);
+        let stored = match fs::read(&checkpoint) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err("reading", &checkpoint)(e)),
+        };
+        check_recover_size(stored.as_deref(), size)?;
+        if stored.is_some() {
+            // A crashed writer may have renamed it without syncing: make the
+            // checkpoint durable before anything is served from it.
+            sync_path(&checkpoint)?;
+            sync_path(&self.root)?;
+        }
         let mut files = Vec::new();
         walk(&self.root, &self.root, &mut files)?;
+        let mut rec = Recovery { size, ..Recovery::default() };
         let mut touched = BTreeSet::new();
-        let mut tiles = Vec::new();
+        let mut beyond = Vec::new();
         for rel in files {
             let path = self.root.join(&rel);
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -247,24 +309,29 @@ impl TileStore for PosixStore {
                 rec.removed_partial_writes += 1;
                 touched.insert(path.parent().unwrap_or(&self.root).to_path_buf());
             } else if let Some(t) = rel.to_str().and_then(Tile::parse) {
-                tiles.push((t, path));
+                if stored.is_none() {
+                    return Err(StoreError::NoCheckpoint);
+                }
+                if !t.within(size) {
+                    beyond.push((t, rel));
+                }
             }
         }
-        let mut buf = [0u8; ledger::log::MAX_NOTE];
-        let size = match self.get_checkpoint(&mut buf)? {
-            Some(n) => note::Checkpoint::peek_size(&buf[..n]).ok_or(StoreError::BadCheckpoint)?,
-            None if tiles.is_empty() => 0,
-            None => return Err(StoreError::NoCheckpoint),
-        };
-        rec.size = size;
-        for (t, path) in tiles.into_iter().filter(|(t, _)| !t.within(size)) {
-            fs::remove_file(&path).map_err(io_err("removing", &path))?;
-            rec.removed(&t);
-            touched.insert(path.parent().unwrap_or(&self.root).to_path_buf());
+        if !beyond.is_empty() {
+            let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+            let aside = self.quarantine().join(stamp.to_string());
+            for (t, rel) in beyond {
+                let (from, to) = (self.root.join(&rel), aside.join(&rel));
+                if let Some(parent) = to.parent() {
+                    fs::create_dir_all(parent).map_err(io_err("creating directory", parent))?;
+                }
+                fs::rename(&from, &to).map_err(io_err("moving aside", &from))?;
+                rec.removed(&t);
+                touched.insert(from.parent().unwrap_or(&self.root).to_path_buf());
+            }
         }
-        for dir in touched {
-            sync_path(&dir)?;
-        }
+        let touched: Vec<PathBuf> = touched.into_iter().collect();
+        sync_all(&touched)?;
         Ok(rec)
     }
 }
@@ -290,7 +357,9 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, PosixStore) {
         let dir = tempfile::tempdir().unwrap();
-        let s = PosixStore::open(dir.path()).unwrap();
+        let root = dir.path().join("log");
+        fs::create_dir(&root).unwrap();
+        let s = PosixStore::open(root).unwrap();
         (dir, s)
     }
 
@@ -303,7 +372,7 @@ mod tests {
         assert!(matches!(s.put(&t, b"other"), Err(StoreError::Conflict)));
         assert!(matches!(s.put(&t, b"hell"), Err(StoreError::Conflict)));
         s.sync().unwrap();
-        assert_eq!(fs::read(dir.path().join("tile/0/x001/234.p/5")).unwrap(), b"hello");
+        assert_eq!(fs::read(dir.path().join("log/tile/0/x001/234.p/5")).unwrap(), b"hello");
         let mut buf = [0u8; 3];
         assert!(matches!(s.get(&t, &mut buf), Err(StoreError::TooSmall { needed: 5 })));
         let mut buf = [0u8; 8];
@@ -331,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn recover_removes_what_the_checkpoint_does_not_cover() {
+    fn recover_moves_aside_what_the_checkpoint_does_not_cover() {
         let (dir, mut s) = store();
         for t in [
             Tile::entries(0, 3),
@@ -341,19 +410,32 @@ mod tests {
         ] {
             s.put(&t, b"x").unwrap();
         }
-        assert!(matches!(s.recover(), Err(StoreError::NoCheckpoint)));
-        fs::write(dir.path().join("tile/0/.000.tmp"), b"half").unwrap();
-        fs::write(dir.path().join("README"), b"not ours").unwrap();
+        assert!(matches!(s.recover(0), Err(StoreError::NoCheckpoint)));
+        fs::write(dir.path().join("log/tile/0/.000.tmp"), b"half").unwrap();
+        fs::write(dir.path().join("log/README"), b"not ours").unwrap();
         s.replace_checkpoint(b"", &note(4)).unwrap();
-        let rec = s.recover().unwrap();
+        assert!(matches!(s.recover(3), Err(StoreError::CheckpointChanged)));
+        let rec = s.recover(4).unwrap();
         assert_eq!(
             (rec.size, rec.removed_objects, rec.removed_partial_writes, rec.orphan_extent),
             (4, 2, 1, 256)
         );
-        assert!(dir.path().join("tile/entries/000.p/3").exists());
-        assert!(!dir.path().join("tile/entries/000.p/5").exists());
-        assert!(!dir.path().join("tile/0/000").exists());
-        assert!(dir.path().join("README").exists());
-        assert!(!s.recover().unwrap().repaired());
+        assert!(dir.path().join("log/tile/entries/000.p/3").exists());
+        assert!(!dir.path().join("log/tile/entries/000.p/5").exists());
+        assert!(!dir.path().join("log/tile/0/000").exists());
+        assert!(dir.path().join("log/README").exists());
+        // Nothing is deleted: uncommitted objects are kept beside the tree.
+        let aside: Vec<_> =
+            fs::read_dir(s.quarantine()).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(aside.len(), 1);
+        assert_eq!(fs::read(aside[0].join("tile/0/000")).unwrap(), b"x");
+        assert!(!s.recover(4).unwrap().repaired());
+    }
+
+    #[test]
+    fn one_writer_per_directory() {
+        let (dir, _s) = store();
+        let err = PosixStore::open(dir.path().join("log")).unwrap_err().to_string();
+        assert!(err.contains("another writer"), "{err}");
     }
 }

@@ -321,7 +321,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Builder<T> {
         let tile_level = l / TILE_HEIGHT;
         let k = l % TILE_HEIGHT;
         let (tile, data) = self.tile(tile_level as u8)?;
-        let first = index.checked_shl(k)?;
+        let first = index.checked_mul(1 << k)?;
         let start = first.checked_sub(tile.index * TILE_WIDTH)?;
         let end = start + (1 << k);
         if end > u64::from(tile.width) {

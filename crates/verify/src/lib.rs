@@ -155,16 +155,18 @@ pub fn verify(src: &impl Source, key: &Verifier) -> Result<Report, Discrepancy> 
         };
     }
     // The entries do not reproduce the signed tree: blame the first entry that
-    // disagrees with the stored tiles, if those match the signature.
-    match pass.first_leaf_error {
-        Some(mut d) => {
-            let k = d.index.unwrap_or(0) / TILE_WIDTH;
-            if stored_tile_matches_root(src, cp.size, &cp.root, k) {
-                d.what.push_str(", which matches the signed checkpoint");
-            }
+    // disagrees with a stored level-0 tile that itself matches the signature.
+    let trusted = pass.leaf_errors.iter().position(|d| {
+        stored_tile_matches_root(src, cp.size, &cp.root, d.index.unwrap_or(0) / TILE_WIDTH)
+    });
+    match (trusted, pass.leaf_errors.first()) {
+        (Some(i), _) => {
+            let mut d = pass.leaf_errors.swap_remove(i);
+            d.what.push_str(", which matches the signed checkpoint");
             Err(d)
         }
-        None => Err(Discrepancy {
+        (None, Some(d)) => Err(d.clone()),
+        (None, None) => Err(Discrepancy {
             path: "checkpoint".into(),
             index: None,
             what: "the entries and tiles do not hash to the signed root".into(),
@@ -213,14 +215,15 @@ struct Recompute<'a, S> {
     tree: Builder<Vec<u8>>,
     /// The first stored hash tile (or older partial) that differs.
     first_tile_error: Option<Discrepancy>,
-    /// The first entry whose leaf hash differs from the stored level-0 tile.
-    first_leaf_error: Option<Discrepancy>,
+    /// The first entry of each bundle whose leaf hash differs from the
+    /// stored level-0 tile.
+    leaf_errors: Vec<Discrepancy>,
 }
 
 impl<'a, S: Source> Recompute<'a, S> {
     fn new(src: &'a S, size: u64, older: Older) -> Self {
         let tree = Builder::with_memory(vec![0; EDGE_BYTES]).unwrap_or_else(|_| unreachable!());
-        Recompute { src, size, older, tree, first_tile_error: None, first_leaf_error: None }
+        Recompute { src, size, older, tree, first_tile_error: None, leaf_errors: Vec::new() }
     }
 
     fn run(&mut self, report: &mut Report) -> Result<(), Discrepancy> {
@@ -250,15 +253,20 @@ impl<'a, S: Source> Recompute<'a, S> {
         Ok(())
     }
 
-    /// Remembers the first entry whose leaf hash is not in the stored tile.
+    /// Remembers the first entry of a bundle whose leaf hash is not in the
+    /// stored tile.
     fn note_leaf(&mut self, bundle: &Tile, i: usize, leaf: &Hash, stored0: Option<&[u8]>) {
         let stored = stored0.and_then(|d| hash_at(d, i));
-        if self.first_leaf_error.is_some() || stored == Some(*leaf) {
+        let index = bundle.index * TILE_WIDTH + i as u64;
+        let seen = self
+            .leaf_errors
+            .last()
+            .is_some_and(|d| d.index.unwrap_or(0) / TILE_WIDTH == bundle.index);
+        if seen || stored == Some(*leaf) {
             return;
         }
-        let index = bundle.index * TILE_WIDTH + i as u64;
         let tile0 = Tile::hashes(0, bundle.index, bundle.width).path();
-        self.first_leaf_error = Some(mismatch(
+        self.leaf_errors.push(mismatch(
             bundle.path().as_str(),
             index,
             format!("entry {index} does not hash to its leaf in {tile0}"),

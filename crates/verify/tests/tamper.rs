@@ -102,3 +102,20 @@ fn a_rewritten_history_is_caught_at_the_checkpoint() {
     assert_eq!(err.path, "checkpoint");
     assert!(err.to_string().contains("do not hash to the signed root"), "{err}");
 }
+
+#[test]
+fn with_two_faults_the_bundle_is_blamed_only_if_its_tile_is_trusted() {
+    // Tile 0 and bundle 1 both changed: the bundle at fault is 1 (its tile
+    // still matches the signed root), not bundle 0 (whose tile was forged).
+    let tmp = tempfile::tempdir().unwrap();
+    let key = ledger(tmp.path());
+    let log = tmp.path().join("acme/log");
+    for (file, at) in [("tile/0/000", 100), ("tile/entries/001", 40)] {
+        let mut data = fs::read(log.join(file)).unwrap();
+        data[at] ^= 1;
+        fs::write(log.join(file), data).unwrap();
+    }
+    let err = verify(&Dir(log), &key).unwrap_err();
+    assert_eq!(err.path, "tile/entries/001", "{err}");
+    assert!(err.to_string().contains("which matches the signed checkpoint"), "{err}");
+}
