@@ -189,7 +189,7 @@ fn sync_path(path: &Path) -> Result<()> {
 /// Fsyncs `paths` from a few threads at once: concurrent fsyncs share
 /// journal commits and device flushes, where one after another each pays.
 fn sync_all(paths: &[PathBuf]) -> Result<()> {
-    const THREADS: usize = 8;
+    const THREADS: usize = 32;
     if paths.len() <= 1 {
         return paths.iter().try_for_each(|p| sync_path(p));
     }
