@@ -1,0 +1,90 @@
+//! `ledger_<tenant>` → `psdb`: the L1 tile store. The namespace of a request
+//! is the channel it arrives on; nothing in a request names another.
+//!
+//! Tile coordinates travel in MR0..MR2 (see [`encode_tile`]); object bytes in
+//! the ledger–psdb buffer from offset 0.
+
+use tlog::{Tile, TileKind};
+
+/// Request labels.
+pub mod label {
+    /// Read an object. MR0..2 = tile. Reply MR0 = length; bytes in the buffer.
+    pub const GET: u64 = 1;
+    /// Store an object (write-once). MR0..2 = tile, MR3 = length; bytes in the buffer.
+    pub const PUT: u64 = 2;
+    /// Make earlier puts durable.
+    pub const SYNC: u64 = 3;
+    /// Read the checkpoint. Reply MR0 = length; bytes in the buffer.
+    pub const GET_CHECKPOINT: u64 = 4;
+    /// Replace the checkpoint. The buffer holds the expected checkpoint
+    /// (MR0 bytes, 0 when none is expected) followed by the new one (MR1 bytes).
+    pub const REPLACE_CHECKPOINT: u64 = 5;
+    /// Recover to the tree of MR0 entries. Reply MR0 = objects removed,
+    /// MR1 = largest tree size a removed object belonged to.
+    pub const RECOVER: u64 = 6;
+}
+
+/// `MR0` value for entry bundles (hash tiles use their level, 0..=63).
+pub const ENTRIES: u64 = 0xFF;
+
+/// Reply status codes.
+pub mod status {
+    /// Done.
+    pub const OK: u64 = 0;
+    /// No such object (or no checkpoint).
+    pub const NOT_FOUND: u64 = 1;
+    /// A different object exists under that name.
+    pub const CONFLICT: u64 = 2;
+    /// The stored checkpoint is not the expected one.
+    pub const CHECKPOINT_CHANGED: u64 = 3;
+    /// The new checkpoint is not for a larger tree. MR0 = stored size, MR1 = offered.
+    pub const NOT_LARGER: u64 = 4;
+    /// A checkpoint without a readable tree size.
+    pub const BAD_CHECKPOINT: u64 = 5;
+    /// Out of storage.
+    pub const FULL: u64 = 6;
+    /// The object does not fit the buffer. MR0 = its size.
+    pub const TOO_SMALL: u64 = 7;
+    /// Objects but no checkpoint.
+    pub const NO_CHECKPOINT: u64 = 8;
+    /// Malformed request: unknown label, bad tile, length beyond the buffer.
+    pub const BAD_REQUEST: u64 = 9;
+}
+
+/// The registers naming `tile`.
+pub fn encode_tile(tile: &Tile) -> [u64; 3] {
+    let kind = match tile.kind {
+        TileKind::Hashes { level } => u64::from(level),
+        TileKind::Entries => ENTRIES,
+    };
+    [kind, tile.index, u64::from(tile.width)]
+}
+
+/// The tile named by registers; `None` for anything that is not one.
+pub fn decode_tile(mrs: [u64; 3]) -> Option<Tile> {
+    let kind = match mrs[0] {
+        ENTRIES => TileKind::Entries,
+        level @ 0..=63 => TileKind::Hashes { level: level as u8 },
+        _ => return None,
+    };
+    let width = u16::try_from(mrs[2]).ok().filter(|w| (1..=256).contains(w))?;
+    let tile = Tile { kind, index: mrs[1], width };
+    // Only tiles a path can name (index within u64 paths, level ≤ 63).
+    Tile::parse(&tile.path()).filter(|t| *t == tile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_round_trip_and_junk_is_refused() {
+        for t in [Tile::entries(5, 256), Tile::hashes(3, 1234, 17), Tile::hashes(0, u64::MAX, 1)] {
+            assert_eq!(decode_tile(encode_tile(&t)), Some(t));
+        }
+        assert_eq!(decode_tile([64, 0, 1]), None);
+        assert_eq!(decode_tile([0, 0, 0]), None);
+        assert_eq!(decode_tile([0, 0, 257]), None);
+        assert_eq!(decode_tile([0xFE, 0, 1]), None);
+    }
+}

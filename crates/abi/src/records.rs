@@ -1,0 +1,98 @@
+//! Records in a shared buffer: C2SP entry-bundle framing, each record a
+//! big-endian `u16` length followed by its bytes, back to back.
+
+use tlog::bundle;
+
+/// Why the records in a buffer are not what the registers say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FramingError {
+    /// The byte count is larger than the buffer.
+    BeyondBuffer,
+    /// The framing ends inside a record.
+    Truncated,
+    /// The count of records differs from the framing.
+    CountMismatch,
+    /// A record is empty.
+    Empty,
+}
+
+/// Checks that `buf[..bytes]` holds exactly `count` non-empty records and
+/// returns an iterator over them.
+pub fn parse(buf: &[u8], count: u64, bytes: u64) -> Result<bundle::Entries<'_>, FramingError> {
+    let bytes = usize::try_from(bytes).map_err(|_| FramingError::BeyondBuffer)?;
+    let data = buf.get(..bytes).ok_or(FramingError::BeyondBuffer)?;
+    let mut n = 0u64;
+    for e in bundle::entries(data) {
+        let e = e.map_err(|_| FramingError::Truncated)?;
+        if e.is_empty() {
+            return Err(FramingError::Empty);
+        }
+        n += 1;
+    }
+    if n != count {
+        return Err(FramingError::CountMismatch);
+    }
+    Ok(bundle::entries(data))
+}
+
+/// Writes records into a buffer, refusing any that would not fit.
+pub struct Writer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    count: u64,
+}
+
+impl<'a> Writer<'a> {
+    /// An empty writer over `buf`.
+    pub fn new(buf: &'a mut [u8]) -> Writer<'a> {
+        Writer { buf, len: 0, count: 0 }
+    }
+
+    /// Appends one record; `false` (and nothing written) if it does not fit.
+    pub fn push(&mut self, record: &[u8]) -> bool {
+        match bundle::put(self.buf, self.len, record) {
+            Some(end) => {
+                self.len = end;
+                self.count += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Bytes written.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Records written.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_is_checked_against_the_registers() {
+        let mut buf = [0u8; 16];
+        let mut w = Writer::new(&mut buf);
+        assert!(w.push(b"ab") && w.push(b"c"));
+        assert!(!w.push(b"0123456789abc"));
+        let (n, len) = (w.count(), w.len() as u64);
+        assert_eq!((n, len), (2, 7));
+        assert_eq!(parse(&buf, 2, 7).unwrap().count(), 2);
+        assert_eq!(parse(&buf, 3, 7).err(), Some(FramingError::CountMismatch));
+        assert_eq!(parse(&buf, 2, 6).err(), Some(FramingError::Truncated));
+        assert_eq!(parse(&buf, 2, 17).err(), Some(FramingError::BeyondBuffer));
+        assert_eq!(parse(&buf, 2, u64::MAX).err(), Some(FramingError::BeyondBuffer));
+        assert_eq!(parse(&[0, 0], 1, 2).err(), Some(FramingError::Empty));
+    }
+}

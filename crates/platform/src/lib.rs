@@ -1,0 +1,135 @@
+//! The platform of a service-fs protection domain.
+//!
+//! PD logic is written against [`Pd`] (Microkit's entry points) and
+//! [`Platform`] (what a PD may do: notify, call, print, read the clock); the
+//! seL4 glue implements them with `sel4-microkit`, the host simulator with
+//! processes and shared mappings. The logic never learns which.
+#![no_std]
+
+mod region;
+
+pub use region::{Access, SharedRegion};
+
+/// Channel ids a PD may use (Microkit: 0..=61).
+pub const MAX_CHANNELS: u8 = 62;
+/// Message registers a message carries at most here (Microkit allows 64).
+pub const MAX_MRS: usize = 8;
+
+/// A Microkit channel id, as the system description gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Channel(u8);
+
+impl Channel {
+    /// A channel id; `None` beyond [`MAX_CHANNELS`].
+    pub const fn new(id: u8) -> Option<Channel> {
+        if id < MAX_CHANNELS { Some(Channel(id)) } else { None }
+    }
+
+    /// The id.
+    pub const fn id(self) -> u8 {
+        self.0
+    }
+}
+
+/// The channels a notification arrived on (Microkit delivers a whole badge).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChannelSet(pub u64);
+
+impl ChannelSet {
+    /// Whether `ch` is in the set.
+    pub fn contains(self, ch: Channel) -> bool {
+        self.0 >> ch.id() & 1 == 1
+    }
+
+    /// The channels in the set.
+    pub fn iter(self) -> impl Iterator<Item = Channel> {
+        (0..MAX_CHANNELS).filter_map(Channel::new).filter(move |c| self.contains(*c))
+    }
+}
+
+/// A child PD (Microkit `id` of a nested protection domain).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Child(pub u8);
+
+/// A message: label and message registers (`count` of them used).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Msg {
+    /// Request label, or reply status.
+    pub label: u64,
+    /// Message registers used.
+    pub count: usize,
+    /// Their values; registers at or beyond `count` are zero.
+    pub mrs: [u64; MAX_MRS],
+}
+
+impl Msg {
+    /// A message with the given label and registers (at most [`MAX_MRS`]).
+    pub fn new(label: u64, mrs: &[u64]) -> Msg {
+        let mut m = Msg { label, count: mrs.len().min(MAX_MRS), mrs: [0; MAX_MRS] };
+        m.mrs[..m.count].copy_from_slice(&mrs[..m.count]);
+        m
+    }
+
+    /// Register `i`, zero when not sent.
+    pub fn mr(&self, i: usize) -> u64 {
+        if i < self.count { self.mrs[i] } else { 0 }
+    }
+}
+
+/// Wall-clock time, and where it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Time {
+    /// Milliseconds since the Unix epoch, if the source knows wall-clock time.
+    pub unix_ms: Option<u64>,
+    /// The source, e.g. `host-realtime` or `none`.
+    pub source: &'static str,
+}
+
+/// What a PD may ask of where it runs. Anything the system description does
+/// not grant (a channel without `notify`, a call without `pp`) stops the PD.
+pub trait Platform {
+    /// Notifies the PD at the other end of `ch`.
+    fn notify(&mut self, ch: Channel);
+    /// Protected procedure call to the PD at the other end of `ch` (which
+    /// has a higher priority); returns its reply.
+    fn ppcall(&mut self, ch: Channel, msg: Msg) -> Msg;
+    /// Writes to the debug console.
+    fn print(&mut self, s: &str);
+    /// The time, if this platform has a clock.
+    fn time(&mut self) -> Time;
+}
+
+impl core::fmt::Write for dyn Platform + '_ {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.print(s);
+        Ok(())
+    }
+}
+
+/// A protection domain's logic: Microkit's event handlers. `init` is the
+/// PD's constructor.
+pub trait Pd {
+    /// A notification arrived on `channels`.
+    fn notified(&mut self, p: &mut dyn Platform, channels: ChannelSet) {
+        let _ = (p, channels);
+    }
+
+    /// A protected procedure call arrived on `ch`; returns the reply.
+    fn protected(&mut self, p: &mut dyn Platform, ch: Channel, msg: Msg) -> Msg {
+        let _ = (p, ch, msg);
+        Msg::new(u64::MAX, &[])
+    }
+
+    /// A child PD faulted; `Some` replies to (resumes) it.
+    fn fault(&mut self, p: &mut dyn Platform, child: Child, msg: Msg) -> Option<Msg> {
+        let _ = (p, child, msg);
+        None
+    }
+}
+
+/// Where a PD finds its shared memory regions: by the symbol the system
+/// description's `setvar_vaddr` names for each mapping.
+pub trait Regions {
+    /// The region mapped at `symbol`, taken (a second take is `None`).
+    fn take(&mut self, symbol: &str) -> Option<SharedRegion>;
+}

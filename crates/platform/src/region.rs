@@ -1,0 +1,146 @@
+//! Shared memory regions.
+
+use core::ptr::NonNull;
+
+/// How a PD may access a region, as its `map` element's `perms` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `perms="r"`.
+    ReadOnly,
+    /// `perms="rw"`.
+    ReadWrite,
+}
+
+/// Memory shared with another PD. The other side may change it at any time,
+/// so it is never lent out as a Rust reference: bytes are copied in and out,
+/// bounds-checked, at the moments the protocol says the other side is idle.
+#[derive(Debug)]
+pub struct SharedRegion {
+    base: NonNull<u8>,
+    len: usize,
+    access: Access,
+}
+
+impl SharedRegion {
+    /// Wraps a mapping.
+    ///
+    /// # Safety
+    /// `base..base + len` must stay mapped (writable if `access` is
+    /// `ReadWrite`) for the life of the PD, and no other `SharedRegion` in
+    /// this PD may cover it.
+    #[allow(unsafe_code)]
+    pub unsafe fn new(base: NonNull<u8>, len: usize, access: Access) -> SharedRegion {
+        SharedRegion { base, len, access }
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the region is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The access the mapping grants.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    fn check(&self, offset: usize, len: usize) -> Option<()> {
+        (offset.checked_add(len)? <= self.len).then_some(())
+    }
+
+    /// Copies `out.len()` bytes from `offset`; `None` if beyond the region.
+    pub fn read(&self, offset: usize, out: &mut [u8]) -> Option<()> {
+        self.check(offset, out.len())?;
+        // SAFETY: in bounds (checked) of a mapping valid for the PD's life;
+        // `out` is private memory, so the ranges cannot overlap.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.base.as_ptr().add(offset),
+                out.as_mut_ptr(),
+                out.len(),
+            )
+        };
+        Some(())
+    }
+
+    /// Copies `data` to `offset`; `None` if beyond the region or read-only.
+    pub fn write(&mut self, offset: usize, data: &[u8]) -> Option<()> {
+        if self.access != Access::ReadWrite {
+            return None;
+        }
+        self.check(offset, data.len())?;
+        // SAFETY: in bounds of a writable mapping (checked); `data` is
+        // private memory.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.base.as_ptr().add(offset),
+                data.len(),
+            )
+        };
+        Some(())
+    }
+
+    /// Reads a little-endian `u64` at `offset`.
+    pub fn read_u64(&self, offset: usize) -> Option<u64> {
+        let mut b = [0u8; 8];
+        self.read(offset, &mut b)?;
+        Some(u64::from_le_bytes(b))
+    }
+
+    /// Copies `len` bytes from `from` in this region to `to` in `dst`.
+    pub fn copy_to(
+        &self,
+        from: usize,
+        dst: &mut SharedRegion,
+        to: usize,
+        len: usize,
+    ) -> Option<()> {
+        self.check(from, len)?;
+        if dst.access != Access::ReadWrite {
+            return None;
+        }
+        dst.check(to, len)?;
+        // SAFETY: both ranges in bounds (checked); distinct regions of this
+        // PD never overlap (constructor contract), and `copy` tolerates it anyway.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::ptr::copy(self.base.as_ptr().add(from), dst.base.as_ptr().add(to), len)
+        };
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn bounds_and_access_are_checked() {
+        let mut a = [0u8; 16];
+        let mut b = [0u8; 8];
+        let mut ra = unsafe {
+            SharedRegion::new(NonNull::new(a.as_mut_ptr()).unwrap(), 16, Access::ReadWrite)
+        };
+        let mut rb = unsafe {
+            SharedRegion::new(NonNull::new(b.as_mut_ptr()).unwrap(), 8, Access::ReadOnly)
+        };
+        assert!(ra.write(12, b"abcd").is_some());
+        assert!(ra.write(13, b"abcd").is_none());
+        assert!(ra.write(usize::MAX, b"a").is_none());
+        let mut out = [0u8; 4];
+        assert!(ra.read(12, &mut out).is_some());
+        assert_eq!(&out, b"abcd");
+        assert!(rb.write(0, b"x").is_none());
+        assert!(ra.copy_to(12, &mut rb, 0, 4).is_none());
+        assert!(rb.copy_to(0, &mut ra, 0, 8).is_some());
+        assert!(rb.copy_to(4, &mut ra, 0, 8).is_none());
+    }
+}

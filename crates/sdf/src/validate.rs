@@ -1,0 +1,177 @@
+//! The rules that relate elements to each other, as the Microkit tool checks them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::SdfError;
+use crate::model::{MAX_PDS, PAGE_SIZES, PD_MAX_ID, PD_MAX_PRIORITY, ProtectionDomain, System};
+
+/// Highest virtual address a mapping may reach (AArch64 and RISC-V Sv39
+/// user space, less room for the stack and IPC buffer).
+const MAX_VADDR: u64 = 0x40_0000_0000 - 0x100_0000;
+
+impl System {
+    /// Checks the system as the Microkit tool would; returns warnings
+    /// (unused memory regions) or the first error.
+    pub fn validate(&self) -> Result<Vec<String>, SdfError> {
+        let err = |pos, msg: String| SdfError::at(&self.file, pos, msg);
+        let pds = self.all_pds();
+        if pds.is_empty() {
+            return Err(err(
+                Default::default(),
+                "at least one protection domain must be defined".into(),
+            ));
+        }
+        if pds.len() > MAX_PDS {
+            return Err(err(pds[MAX_PDS].pos, format!("more than {MAX_PDS} protection domains")));
+        }
+        let mut names = BTreeSet::new();
+        for pd in &pds {
+            if !names.insert(pd.name.as_str()) {
+                return Err(err(pd.pos, format!("duplicate protection domain name '{}'", pd.name)));
+            }
+            self.check_pd(pd)?;
+        }
+        let mut mrs = BTreeSet::new();
+        for mr in &self.memory_regions {
+            if !mrs.insert(mr.name.as_str()) {
+                return Err(err(mr.pos, format!("duplicate memory region name '{}'", mr.name)));
+            }
+            if !PAGE_SIZES.contains(&mr.page_size) {
+                return Err(err(mr.pos, format!("page size {:#x} not supported", mr.page_size)));
+            }
+            if mr.size == 0 || !mr.size.is_multiple_of(mr.page_size) {
+                return Err(err(
+                    mr.pos,
+                    format!("size {:#x} is not a multiple of the page size", mr.size),
+                ));
+            }
+        }
+        self.check_channels()?;
+        let used: BTreeSet<&str> =
+            pds.iter().flat_map(|p| p.maps.iter().map(|m| m.mr.as_str())).collect();
+        Ok(self
+            .memory_regions
+            .iter()
+            .filter(|m| !used.contains(m.name.as_str()))
+            .map(|m| {
+                format!(
+                    "{}:{}:{}: unused memory region '{}'",
+                    self.file, m.pos.line, m.pos.col, m.name
+                )
+            })
+            .collect())
+    }
+
+    fn check_pd(&self, pd: &ProtectionDomain) -> Result<(), SdfError> {
+        let err = |pos, msg: String| SdfError::at(&self.file, pos, msg);
+        if pd.priority > PD_MAX_PRIORITY {
+            return Err(err(
+                pd.pos,
+                format!("priority {} is above {PD_MAX_PRIORITY}", pd.priority),
+            ));
+        }
+        if pd.name.len() > 64 {
+            return Err(err(pd.pos, format!("PD name '{}' is longer than 64 characters", pd.name)));
+        }
+        if !pd.stack_size.is_multiple_of(0x1000) || !(0x1000..=0x100_0000).contains(&pd.stack_size) {
+            return Err(err(
+                pd.pos,
+                format!("stack size {:#x} must be 4 KiB..16 MiB in 4 KiB steps", pd.stack_size),
+            ));
+        }
+        let mut ranges: Vec<(u64, u64, &str)> = Vec::new();
+        let mut symbols = BTreeSet::new();
+        for m in &pd.maps {
+            let Some(mr) = self.memory_region(&m.mr) else {
+                return Err(err(m.pos, format!("invalid memory region name '{}' on <map>", m.mr)));
+            };
+            if !m.vaddr.is_multiple_of(mr.page_size) {
+                return Err(err(
+                    m.pos,
+                    format!("vaddr {:#x} is not aligned to the page size of '{}'", m.vaddr, m.mr),
+                ));
+            }
+            let end = m.vaddr.checked_add(mr.size).filter(|&e| e <= MAX_VADDR);
+            let Some(end) = end else {
+                return Err(err(
+                    m.pos,
+                    format!("map of '{}' at {:#x} exceeds the address space", m.mr, m.vaddr),
+                ));
+            };
+            if let Some((_, _, other)) = ranges.iter().find(|(s, e, _)| m.vaddr < *e && *s < end) {
+                return Err(err(
+                    m.pos,
+                    format!(
+                        "map of '{}' [{:#x}..{end:#x}) overlaps the map of '{other}' in PD '{}'",
+                        m.mr, m.vaddr, pd.name
+                    ),
+                ));
+            }
+            ranges.push((m.vaddr, end, &m.mr));
+            if let Some(sym) = &m.setvar_vaddr
+                && !symbols.insert(sym.as_str())
+            {
+                return Err(err(
+                    m.pos,
+                    format!("setvar on symbol '{sym}' already exists in PD '{}'", pd.name),
+                ));
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for c in &pd.children {
+            let id = c.id.unwrap_or(u8::MAX);
+            if id > PD_MAX_ID {
+                return Err(err(c.pos, format!("child id {id} must be < 62")));
+            }
+            if !ids.insert(id) {
+                return Err(err(c.pos, format!("duplicate child id {id} in PD '{}'", pd.name)));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_channels(&self) -> Result<(), SdfError> {
+        let err = |pos, msg: String| SdfError::at(&self.file, pos, msg);
+        let mut ids: BTreeMap<&str, BTreeSet<u8>> = BTreeMap::new();
+        for ch in &self.channels {
+            let [a, b] = &ch.ends;
+            for end in [a, b] {
+                if self.pd(&end.pd).is_none() {
+                    return Err(err(end.pos, format!("invalid PD name '{}' on <end>", end.pd)));
+                }
+                if end.id > PD_MAX_ID {
+                    return Err(err(end.pos, format!("id {} must be < 62", end.id)));
+                }
+                if !ids.entry(end.pd.as_str()).or_default().insert(end.id) {
+                    return Err(err(
+                        end.pos,
+                        format!(
+                            "duplicate channel id: {} in protection domain: '{}'",
+                            end.id, end.pd
+                        ),
+                    ));
+                }
+            }
+            if a.pd == b.pd {
+                return Err(err(ch.pos, format!("a channel from PD '{}' to itself", a.pd)));
+            }
+            if a.pp && b.pp {
+                return Err(err(ch.pos, "cannot ppc bidirectionally".into()));
+            }
+            for (caller, callee) in [(a, b), (b, a)] {
+                let (cp, ep) = (self.pd(&caller.pd), self.pd(&callee.pd));
+                let (Some(cp), Some(ep)) = (cp, ep) else { continue };
+                if caller.pp && cp.priority >= ep.priority {
+                    return Err(err(
+                        caller.pos,
+                        format!(
+                            "PPCs must be to protection domains of strictly higher priorities; channel with PPC exists from pd {} (priority: {}) to pd {} (priority: {})",
+                            cp.name, cp.priority, ep.name, ep.priority
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
