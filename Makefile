@@ -5,7 +5,7 @@ CARGO ?= cargo
 NOSTD_TARGET := aarch64-unknown-none
 NOSTD_CRATES := -p tlog -p note -p ledger
 
-.PHONY: setup run test lint nostd bench clean
+.PHONY: setup run test lint nostd bench system clean
 
 setup:
 	@scripts/setup.sh
@@ -25,6 +25,10 @@ lint:
 # Tier 2: the ledger core builds for a bare-metal target (no_std, no alloc).
 nostd:
 	$(CARGO) build --locked $(NOSTD_CRATES) --target $(NOSTD_TARGET)
+
+# Regenerate system.xml and the system crate's tables from tenants.toml.
+system: setup
+	$(CARGO) run -q --locked -p sysgen
 
 bench: setup
 	$(CARGO) build --release --locked -p bench

@@ -73,7 +73,8 @@ impl System {
         if pd.name.len() > 64 {
             return Err(err(pd.pos, format!("PD name '{}' is longer than 64 characters", pd.name)));
         }
-        if !pd.stack_size.is_multiple_of(0x1000) || !(0x1000..=0x100_0000).contains(&pd.stack_size) {
+        if !pd.stack_size.is_multiple_of(0x1000) || !(0x1000..=0x100_0000).contains(&pd.stack_size)
+        {
             return Err(err(
                 pd.pos,
                 format!("stack size {:#x} must be 4 KiB..16 MiB in 4 KiB steps", pd.stack_size),

@@ -1,0 +1,41 @@
+//! `sysgen`: regenerates `system.xml` and `crates/system/src/generated.rs`
+//! from `tenants.toml` (`make system`), or with `--check` says whether they
+//! are up to date.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Generate the Microkit system description from tenants.toml.
+#[derive(Parser)]
+struct Args {
+    /// The repository root (holding tenants.toml).
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Only check that the committed files are up to date.
+    #[arg(long)]
+    check: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = if args.check {
+        sysgen::stale(&args.root).map(|stale| {
+            for f in &stale {
+                eprintln!("sysgen: {f} is stale: run `make system`");
+            }
+            stale.is_empty()
+        })
+    } else {
+        sysgen::write(&args.root).map(|()| true)
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("sysgen: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The tables protection domains need about the system they run in: which
+//! channel is whose, with which rights, and which region is which. The data
+//! is generated from `tenants.toml` together with `system.xml` (`make
+//! system`), so the two always agree; a test fails when either is stale.
+#![no_std]
+
+pub use abi::client::Role;
+
+#[rustfmt::skip]
+mod generated;
+pub use generated::*;
+
+/// A tenant.
+#[derive(Debug)]
+pub struct Tenant {
+    /// Its name.
+    pub name: &'static str,
+    /// Checkpoint origin and key name of its ledger.
+    pub origin: &'static str,
+    /// Its ledger PD.
+    pub ledger_pd: &'static str,
+}
+
+/// A module identity: one client channel into `wire`.
+#[derive(Debug)]
+pub struct Identity {
+    /// Index into [`TENANTS`].
+    pub tenant: usize,
+    /// Module name, `<tenant>.<module>`.
+    pub module: &'static str,
+    /// Its role.
+    pub role: Role,
+    /// The channel id in `wire`.
+    pub wire_channel: u8,
+    /// The client PD holding it.
+    pub client_pd: &'static str,
+    /// The channel id in the client PD.
+    pub client_channel: u8,
+    /// Symbol of the shared buffer in the client PD.
+    pub client_symbol: &'static str,
+    /// Symbol of the shared buffer in `wire`.
+    pub wire_symbol: &'static str,
+}
+
+/// `wire`'s channel to a tenant's ledger.
+#[derive(Debug)]
+pub struct WireLedger {
+    /// Index into [`TENANTS`].
+    pub tenant: usize,
+    /// The channel id in `wire`.
+    pub channel: u8,
+    /// Symbol of the wire–ledger buffer in `wire`.
+    pub symbol: &'static str,
+}
+
+/// A psdb namespace: one channel from a ledger.
+#[derive(Debug)]
+pub struct Namespace {
+    /// Index into [`TENANTS`].
+    pub tenant: usize,
+    /// The audit log's (rather than the records').
+    pub audit: bool,
+    /// The channel id in `psdb`.
+    pub channel: u8,
+    /// Symbol of the ledger–psdb buffer in `psdb`.
+    pub symbol: &'static str,
+}
+
+/// Channel ids in every ledger PD.
+pub mod ledger_channels {
+    /// From `wire`.
+    pub const WIRE: u8 = 0;
+    /// To `psdb`, the records' namespace.
+    pub const PSDB_LOG: u8 = 1;
+    /// To `psdb`, the audit log's namespace.
+    pub const PSDB_AUDIT: u8 = 2;
+}
+
+/// Region symbols in every ledger PD.
+pub mod ledger_symbols {
+    /// The wire–ledger buffer.
+    pub const WIRE: &str = "wire_buf";
+    /// The ledger–psdb buffer.
+    pub const PSDB: &str = "psdb_buf";
+    /// The signing key seed (read-only, filled at boot).
+    pub const KEY: &str = "key";
+}
+
+/// The tenant whose ledger PD is `pd`.
+pub fn tenant_of_ledger(pd: &str) -> Option<usize> {
+    TENANTS.iter().position(|t| t.ledger_pd == pd)
+}
+
+/// The identities a client PD holds.
+pub fn identities_of(pd: &str) -> impl Iterator<Item = &'static Identity> + '_ {
+    IDENTITIES.iter().filter(move |i| i.client_pd == pd)
+}
