@@ -26,6 +26,37 @@ pub struct Buffers<B> {
     pub audit: LogBuffers<B>,
 }
 
+impl<'a> Buffers<&'a mut [u8]> {
+    /// Bytes [`Buffers::carve`] needs for records up to `max_entry` bytes.
+    pub const fn bytes_needed(max_entry: usize) -> usize {
+        use crate::log::bundle_capacity;
+        use tlog::tree::EDGE_BYTES;
+        4 * EDGE_BYTES + 2 * bundle_capacity(max_entry) + 2 * bundle_capacity(MAX_AUDIT_RECORD)
+    }
+
+    /// Cuts the engine's buffers out of one block of memory (for a PD's
+    /// private region); returns them and what is left, or `None` if `mem` is
+    /// smaller than [`Buffers::bytes_needed`].
+    pub fn carve(mem: &'a mut [u8], max_entry: usize) -> Option<(Self, &'a mut [u8])> {
+        use crate::log::bundle_capacity;
+        use tlog::tree::EDGE_BYTES;
+        if mem.len() < Self::bytes_needed(max_entry) {
+            return None;
+        }
+        let (log_b, mem) = mem.split_at_mut(bundle_capacity(max_entry));
+        let (log_s, mem) = mem.split_at_mut(bundle_capacity(max_entry));
+        let (audit_b, mem) = mem.split_at_mut(bundle_capacity(MAX_AUDIT_RECORD));
+        let (audit_s, mem) = mem.split_at_mut(bundle_capacity(MAX_AUDIT_RECORD));
+        let (e1, mem) = mem.split_at_mut(EDGE_BYTES);
+        let (c1, mem) = mem.split_at_mut(EDGE_BYTES);
+        let (e2, mem) = mem.split_at_mut(EDGE_BYTES);
+        let (c2, rest) = mem.split_at_mut(EDGE_BYTES);
+        let log = LogBuffers { bundle: log_b, scratch: log_s, edge: e1, cache: c1 };
+        let audit = LogBuffers { bundle: audit_b, scratch: audit_s, edge: e2, cache: c2 };
+        Some((Buffers { log, audit }, rest))
+    }
+}
+
 /// What opening a tenant's ledger repaired.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Recovered {

@@ -4,9 +4,12 @@
 //! [`Platform`] (what a PD may do: notify, call, print, read the clock); the
 //! seL4 glue implements them with `sel4-microkit`, the host simulator with
 //! processes and shared mappings. The logic never learns which.
-#![no_std]
+#![cfg_attr(not(feature = "host"), no_std)]
 
 mod region;
+
+#[cfg(feature = "host")]
+pub mod host;
 
 pub use region::{Access, SharedRegion};
 
@@ -85,51 +88,61 @@ pub struct Time {
     pub source: &'static str,
 }
 
-/// What a PD may ask of where it runs. Anything the system description does
+/// What a PD may ask of where it runs: a cheap handle (on seL4 the calls are
+/// global, in the simulator the connection is the process's), so PD logic
+/// keeps a copy wherever it needs one. Anything the system description does
 /// not grant (a channel without `notify`, a call without `pp`) stops the PD.
-pub trait Platform {
+pub trait Platform: Copy {
+    /// The PD's name in the system description.
+    fn pd_name(&self) -> &str;
     /// Notifies the PD at the other end of `ch`.
-    fn notify(&mut self, ch: Channel);
+    fn notify(&self, ch: Channel);
     /// Protected procedure call to the PD at the other end of `ch` (which
     /// has a higher priority); returns its reply.
-    fn ppcall(&mut self, ch: Channel, msg: Msg) -> Msg;
+    fn ppcall(&self, ch: Channel, msg: Msg) -> Msg;
     /// Writes to the debug console.
-    fn print(&mut self, s: &str);
+    fn print(&self, s: &str);
     /// The time, if this platform has a clock.
-    fn time(&mut self) -> Time;
+    fn time(&self) -> Time;
 }
 
-impl core::fmt::Write for dyn Platform + '_ {
+/// Formats to a platform's console: `write!(Console(p), …)`.
+pub struct Console<P>(pub P);
+
+impl<P: Platform> core::fmt::Write for Console<P> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.print(s);
+        self.0.print(s);
         Ok(())
     }
 }
 
-/// A protection domain's logic: Microkit's event handlers. `init` is the
-/// PD's constructor.
+/// A protection domain's logic: Microkit's event handlers. Each PD crate's
+/// `init` function is its constructor.
 pub trait Pd {
     /// A notification arrived on `channels`.
-    fn notified(&mut self, p: &mut dyn Platform, channels: ChannelSet) {
-        let _ = (p, channels);
+    fn notified(&mut self, channels: ChannelSet) {
+        let _ = channels;
     }
 
     /// A protected procedure call arrived on `ch`; returns the reply.
-    fn protected(&mut self, p: &mut dyn Platform, ch: Channel, msg: Msg) -> Msg {
-        let _ = (p, ch, msg);
+    fn protected(&mut self, ch: Channel, msg: Msg) -> Msg {
+        let _ = (ch, msg);
         Msg::new(u64::MAX, &[])
     }
 
     /// A child PD faulted; `Some` replies to (resumes) it.
-    fn fault(&mut self, p: &mut dyn Platform, child: Child, msg: Msg) -> Option<Msg> {
-        let _ = (p, child, msg);
+    fn fault(&mut self, child: Child, msg: Msg) -> Option<Msg> {
+        let _ = (child, msg);
         None
     }
 }
 
-/// Where a PD finds its shared memory regions: by the symbol the system
+/// Where a PD finds its memory regions: by the symbol the system
 /// description's `setvar_vaddr` names for each mapping.
 pub trait Regions {
-    /// The region mapped at `symbol`, taken (a second take is `None`).
-    fn take(&mut self, symbol: &str) -> Option<SharedRegion>;
+    /// A region shared with another PD, taken (a second take is `None`).
+    fn shared(&mut self, symbol: &str) -> Option<SharedRegion>;
+    /// A region mapped into this PD alone, writable, as plain memory;
+    /// taken (a second take is `None`).
+    fn private(&mut self, symbol: &str) -> Option<&'static mut [u8]>;
 }

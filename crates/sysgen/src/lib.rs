@@ -271,15 +271,18 @@ impl<'a> Builder<'a> {
         let sys = &cfg.system;
         let bundle = 256 * (2 + sys.max_record as u64);
         self.region("psdb_store", sys.psdb_storage, None);
+        let ledger_mem =
+            ledger::Buffers::<&mut [u8]>::bytes_needed(sys.max_record) as u64 + sys.client_buffer;
         for t in &cfg.tenant {
-            self.region(
-                &format!("key_{}", t.name),
-                PAGE,
-                Some(format!("build/keys/{}.seed", t.name)),
-            );
+            let seed = format!("build/keys/{}.seed", t.name);
+            self.region(&format!("key_{}", t.name), PAGE, Some(seed));
+            self.region(&format!("lmem_{}", t.name), ledger_mem, None);
             self.region(&format!("lbuf_{}", t.name), LEDGER_HEADER + sys.client_buffer, None);
-            self.region(&format!("pbuf_{}", t.name), bundle + CHECKPOINTS, None);
+            for log in ["log", "audit"] {
+                self.region(&format!("pbuf_{}_{log}", t.name), bundle + CHECKPOINTS, None);
+            }
         }
+        self.region("wmem", sys.client_buffer, None);
         // Identities: each module's example client, then the harness's.
         for (ti, t) in cfg.tenant.iter().enumerate() {
             for m in &t.modules {
@@ -295,6 +298,7 @@ impl<'a> Builder<'a> {
             }
         }
         if let Some(h) = &cfg.harness {
+            self.region("hmem", HARNESS_MEMORY, None);
             let mut ch = 0;
             for name in &h.tenants {
                 let ti = cfg.tenant.iter().position(|t| &t.name == name).unwrap_or(0);
@@ -341,10 +345,10 @@ impl<'a> Builder<'a> {
         let mut psdb = pd("psdb", priority::PSDB, true, "psdb.elf");
         self.map(&mut psdb, "psdb_store", Perms::RW, "store");
         for (ti, t) in tenants.iter().enumerate() {
-            self.map(&mut psdb, &format!("pbuf_{t}"), Perms::RW, &format!("ns_{t}"));
-            for (k, audit) in [false, true].into_iter().enumerate() {
-                let ch = (2 * ti + k) as u8;
-                self.namespaces.push((ti, audit, ch, format!("ns_{t}")));
+            for (k, log) in ["log", "audit"].into_iter().enumerate() {
+                let symbol = format!("ns_{t}_{log}");
+                self.map(&mut psdb, &format!("pbuf_{t}_{log}"), Perms::RW, &symbol);
+                self.namespaces.push((ti, k == 1, (2 * ti + k) as u8, symbol));
             }
         }
         self.pds.push(psdb);
@@ -352,8 +356,10 @@ impl<'a> Builder<'a> {
             let name = format!("ledger_{t}");
             let mut l = pd(&name, priority::LEDGER, true, "ledger.elf");
             l.stack_size = 0x20000;
+            self.map(&mut l, &format!("lmem_{t}"), Perms::RW, "mem");
             self.map(&mut l, &format!("lbuf_{t}"), Perms::RW, "wire_buf");
-            self.map(&mut l, &format!("pbuf_{t}"), Perms::RW, "psdb_buf");
+            self.map(&mut l, &format!("pbuf_{t}_log"), Perms::RW, "psdb_log");
+            self.map(&mut l, &format!("pbuf_{t}_audit"), Perms::RW, "psdb_audit");
             self.map(&mut l, &format!("key_{t}"), Perms::R, "key");
             self.pds.push(l);
             for (k, ledger_ch) in [(0, 1u8), (1, 2u8)] {
@@ -365,6 +371,7 @@ impl<'a> Builder<'a> {
             }
         }
         let mut wire = pd("wire", priority::WIRE, true, "wire.elf");
+        self.map(&mut wire, "wmem", Perms::RW, "mem");
         for (i, id) in self.identities.clone().iter().enumerate() {
             self.map(&mut wire, &id.region, Perms::RW, &format!("client_{i}"));
         }
@@ -408,6 +415,7 @@ impl<'a> Builder<'a> {
                 });
             }
             if harness {
+                self.map(&mut c, "hmem", Perms::RW, "mem");
                 self.faulty_child(&mut c);
             }
             self.pds.push(c);
@@ -515,6 +523,9 @@ impl<'a> Builder<'a> {
         s
     }
 }
+
+/// Bytes of the harness's private memory.
+const HARNESS_MEMORY: u64 = 0x40000;
 
 /// The harness's channel id to its child (above any identity channel).
 pub const HARNESS_CHILD_CHANNEL: u8 = 61;

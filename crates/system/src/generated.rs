@@ -40,10 +40,10 @@ pub const WIRE_LEDGERS: &[WireLedger] = &[
 
 /// psdb's namespaces, by channel.
 pub const PSDB_NAMESPACES: &[Namespace] = &[
-    Namespace { tenant: 0, audit: false, channel: 0, symbol: "ns_acme" },
-    Namespace { tenant: 0, audit: true, channel: 1, symbol: "ns_acme" },
-    Namespace { tenant: 1, audit: false, channel: 2, symbol: "ns_globex" },
-    Namespace { tenant: 1, audit: true, channel: 3, symbol: "ns_globex" },
+    Namespace { tenant: 0, audit: false, channel: 0, symbol: "ns_acme_log" },
+    Namespace { tenant: 0, audit: true, channel: 1, symbol: "ns_acme_audit" },
+    Namespace { tenant: 1, audit: false, channel: 2, symbol: "ns_globex_log" },
+    Namespace { tenant: 1, audit: true, channel: 3, symbol: "ns_globex_audit" },
 ];
 
 /// The harness's channel to its misbehaving child, if there is a harness.

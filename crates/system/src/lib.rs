@@ -78,13 +78,24 @@ pub mod ledger_channels {
 
 /// Region symbols in every ledger PD.
 pub mod ledger_symbols {
+    /// Private memory for the engine.
+    pub const MEM: &str = "mem";
     /// The wire–ledger buffer.
     pub const WIRE: &str = "wire_buf";
-    /// The ledger–psdb buffer.
-    pub const PSDB: &str = "psdb_buf";
+    /// The ledger–psdb buffer of the records' namespace.
+    pub const PSDB_LOG: &str = "psdb_log";
+    /// The ledger–psdb buffer of the audit log's namespace.
+    pub const PSDB_AUDIT: &str = "psdb_audit";
     /// The signing key seed (read-only, filled at boot).
     pub const KEY: &str = "key";
 }
+
+/// Private memory in `wire` and in the harness.
+pub const MEM_SYMBOL: &str = "mem";
+/// psdb's store.
+pub const PSDB_STORE_SYMBOL: &str = "store";
+/// The harness–child probe region.
+pub const PROBE_SYMBOL: &str = "probe";
 
 /// The tenant whose ledger PD is `pd`.
 pub fn tenant_of_ledger(pd: &str) -> Option<usize> {
