@@ -108,6 +108,19 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
         (self.log.into_store(), self.audit.into_store())
     }
 
+    /// Gives back everything the engine was opened with, but the signer
+    /// (a PD keeps its own copy): to reopen it after a failure.
+    pub fn into_parts(self) -> (S, S, C, Buffers<B>) {
+        let (log_store, log) = self.log.into_parts();
+        let (audit_store, audit) = self.audit.into_parts();
+        (log_store, audit_store, self.clock, Buffers { log, audit })
+    }
+
+    /// Whether a storage failure stopped the engine (reopen it to recover).
+    pub fn is_poisoned(&self) -> bool {
+        self.log.is_poisoned() || self.audit.is_poisoned()
+    }
+
     /// Appends one audit record and commits it; returns its index.
     fn record(
         &mut self,

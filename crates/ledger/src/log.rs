@@ -206,6 +206,23 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         self.store
     }
 
+    /// Gives the store and the memory back, to reopen the log after a
+    /// failure poisoned it.
+    pub fn into_parts(self) -> (S, LogBuffers<B>) {
+        let buffers = LogBuffers {
+            bundle: self.bundle,
+            scratch: self.scratch,
+            edge: self.tree.into_memory(),
+            cache: self.cache,
+        };
+        (self.store, buffers)
+    }
+
+    /// Whether a failure poisoned the log.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
     /// The largest record this log accepts.
     pub fn max_entry(&self) -> usize {
         self.max_entry

@@ -1,0 +1,214 @@
+//! Write a client PD against this: one [`Client`] per channel into `wire`
+//! (the system description gives each module one channel and one shared
+//! buffer). Every call is one protected procedure call; errors are the
+//! ABI's [`Status`] codes. See `docs/abi.md` for the wire format.
+//!
+//! ```ignore
+//! let mut c = Client::new(platform, Channel::new(0)?, regions.shared("buf")?);
+//! let first = c.append(&[b"user alice logged in"])?.start;
+//! let read = c.read_since(first, 10)?;
+//! c.for_each(&read, &mut [0; 1024], |index, record| { /* … */ })?;
+//! ```
+#![no_std]
+
+use core::ops::Range;
+
+use abi::client::{Status, label};
+use platform::{Channel, Msg, Platform, SharedRegion};
+use tlog::{HASH_SIZE, Hash, Proof};
+
+/// A connection to the ledger through one module identity.
+pub struct Client<P> {
+    p: P,
+    ch: Channel,
+    buf: SharedRegion,
+}
+
+/// What a read returned (the records are in the shared buffer until the next call).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Read {
+    /// First index.
+    pub from: u64,
+    /// Records returned.
+    pub count: u64,
+    /// Bytes they take in the buffer.
+    pub bytes: usize,
+    /// Ledger size the read was served from.
+    pub tree_size: u64,
+    /// The audit record's sequence number.
+    pub audit_seq: u64,
+}
+
+/// An inclusion proof as `wire` returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inclusion {
+    /// The record's leaf hash.
+    pub leaf: Hash,
+    /// The tree's root hash.
+    pub root: Hash,
+    /// The tree size.
+    pub tree_size: u64,
+    /// The proof hashes.
+    pub proof: Proof,
+}
+
+/// A consistency proof as `wire` returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consistency {
+    /// The old tree's root.
+    pub old_root: Hash,
+    /// The tree's root.
+    pub root: Hash,
+    /// The tree size.
+    pub tree_size: u64,
+    /// The proof hashes.
+    pub proof: Proof,
+}
+
+/// `STATUS`: what this identity sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Info {
+    /// Ledger size.
+    pub size: u64,
+    /// Audit ledger size.
+    pub audit_size: u64,
+    /// Rights (`abi::client::rights`).
+    pub rights: u64,
+    /// ABI version.
+    pub version: u64,
+}
+
+fn check(reply: Msg) -> Result<Msg, Status> {
+    match Status::from_label(reply.label) {
+        Status::Ok => Ok(reply),
+        e => Err(e),
+    }
+}
+
+impl<P: Platform> Client<P> {
+    /// A client on channel `ch` with its shared buffer.
+    pub fn new(p: P, ch: Channel, buf: SharedRegion) -> Client<P> {
+        Client { p, ch, buf }
+    }
+
+    /// Sends a raw message (for tests of the ABI itself).
+    pub fn call(&mut self, msg: Msg) -> Msg {
+        self.p.ppcall(self.ch, msg)
+    }
+
+    /// The shared buffer (for tests that put garbage in it).
+    pub fn buffer(&mut self) -> &mut SharedRegion {
+        &mut self.buf
+    }
+
+    /// Appends records as one durable commit; returns their indexes.
+    pub fn append(&mut self, records: &[&[u8]]) -> Result<Range<u64>, Status> {
+        let mut staged = 0usize;
+        for r in records {
+            let len = u16::try_from(r.len()).map_err(|_| Status::RecordTooLarge)?;
+            let ok = self.buf.write(staged, &len.to_be_bytes()).is_some()
+                && self.buf.write(staged + 2, r).is_some();
+            if !ok {
+                return Err(Status::BufferTooSmall);
+            }
+            staged += 2 + r.len();
+        }
+        let reply =
+            check(self.call(Msg::new(label::APPEND, &[records.len() as u64, staged as u64])))?;
+        Ok(reply.mr(0)..reply.mr(0) + reply.mr(1))
+    }
+
+    fn read(&mut self, label: u64, from: u64, max: u64) -> Result<Read, Status> {
+        let r = check(self.call(Msg::new(label, &[from, max])))?;
+        Ok(Read {
+            from,
+            count: r.mr(0),
+            bytes: r.mr(1) as usize,
+            tree_size: r.mr(2),
+            audit_seq: r.mr(3),
+        })
+    }
+
+    /// Reads up to `max` records from `from` (0: as many as fit the buffer).
+    pub fn read_since(&mut self, from: u64, max: u64) -> Result<Read, Status> {
+        self.read(label::READ_SINCE, from, max)
+    }
+
+    /// Reads up to `max` audit records from `from`.
+    pub fn read_audit(&mut self, from: u64, max: u64) -> Result<Read, Status> {
+        self.read(label::READ_AUDIT, from, max)
+    }
+
+    /// Passes each record of the last read to `f`, copied into `scratch`
+    /// (which must hold the largest record).
+    pub fn for_each(
+        &self,
+        read: &Read,
+        scratch: &mut [u8],
+        mut f: impl FnMut(u64, &[u8]),
+    ) -> Result<(), Status> {
+        let mut at = 0;
+        for i in 0..read.count {
+            let mut len = [0u8; 2];
+            self.buf.read(at, &mut len).ok_or(Status::BadBuffer)?;
+            let len = usize::from(u16::from_be_bytes(len));
+            let rec = scratch.get_mut(..len).ok_or(Status::BufferTooSmall)?;
+            self.buf.read(at + 2, rec).ok_or(Status::BadBuffer)?;
+            f(read.from + i, rec);
+            at += 2 + len;
+        }
+        if at != read.bytes { Err(Status::BadBuffer) } else { Ok(()) }
+    }
+
+    fn note(&mut self, label: u64, out: &mut [u8]) -> Result<(usize, u64), Status> {
+        let r = check(self.call(Msg::new(label, &[])))?;
+        let len = r.mr(0) as usize;
+        let dst = out.get_mut(..len).ok_or(Status::BufferTooSmall)?;
+        self.buf.read(0, dst).ok_or(Status::BadBuffer)?;
+        Ok((len, r.mr(1)))
+    }
+
+    /// The signed checkpoint into `out`; returns (length, ledger size).
+    pub fn checkpoint(&mut self, out: &mut [u8]) -> Result<(usize, u64), Status> {
+        self.note(label::CHECKPOINT, out)
+    }
+
+    /// The audit ledger's signed checkpoint into `out`.
+    pub fn audit_checkpoint(&mut self, out: &mut [u8]) -> Result<(usize, u64), Status> {
+        self.note(label::AUDIT_CHECKPOINT, out)
+    }
+
+    fn hashes(&self, count: usize) -> Result<(Hash, Hash, Proof), Status> {
+        let mut h = [0u8; HASH_SIZE];
+        let mut at = |i: usize| -> Result<Hash, Status> {
+            self.buf.read(i * HASH_SIZE, &mut h).ok_or(Status::BadBuffer)?;
+            Ok(Hash(h))
+        };
+        let (a, b) = (at(0)?, at(1)?);
+        let mut proof = Proof::new();
+        for i in 0..count {
+            proof.push(at(2 + i)?).map_err(|_| Status::BadBuffer)?;
+        }
+        Ok((a, b, proof))
+    }
+
+    /// Proves record `index` is in the ledger of `tree_size` records (0: now).
+    pub fn prove_inclusion(&mut self, index: u64, tree_size: u64) -> Result<Inclusion, Status> {
+        let r = check(self.call(Msg::new(label::PROVE_INCLUSION, &[index, tree_size])))?;
+        let (leaf, root, proof) = self.hashes(r.mr(0) as usize)?;
+        Ok(Inclusion { leaf, root, tree_size: r.mr(1), proof })
+    }
+
+    /// Proves the ledger of `old` records is a prefix of that of `tree_size` (0: now).
+    pub fn prove_consistency(&mut self, old: u64, tree_size: u64) -> Result<Consistency, Status> {
+        let r = check(self.call(Msg::new(label::PROVE_CONSISTENCY, &[old, tree_size])))?;
+        let (old_root, root, proof) = self.hashes(r.mr(0) as usize)?;
+        Ok(Consistency { old_root, root, tree_size: r.mr(1), proof })
+    }
+
+    /// `STATUS`.
+    pub fn status(&mut self) -> Result<Info, Status> {
+        let r = check(self.call(Msg::new(label::STATUS, &[])))?;
+        Ok(Info { size: r.mr(0), audit_size: r.mr(1), rights: r.mr(2), version: r.mr(3) })
+    }
+}

@@ -1,0 +1,322 @@
+//! The ledger protection domain (L2): one per tenant, all from this one
+//! program. It finds its tenant from its PD name, its signing key in its
+//! key region (the key never leaves this PD), runs the ledger engine over
+//! psdb (one namespace for the records, one for the audit log), and serves
+//! the requests `wire` forwards, recording every read in the audit ledger
+//! under the identity `wire` established.
+#![no_std]
+
+mod psdb_client;
+
+use core::fmt::Write;
+
+use abi::client::{Status, label};
+use abi::ledger::{DATA_OFFSET, read_caller};
+use ledger::store::StoreError;
+use ledger::{Buffers, Caller, Clock, Engine, Error, Ledger, Limit, Timestamp};
+use note::Signer;
+use platform::{Channel, Console, Msg, Pd, Platform, Regions, SharedRegion};
+use system::{ledger_channels, ledger_symbols};
+use tlog::HASH_SIZE;
+
+pub use psdb_client::{PsdbClient, PsdbError};
+
+/// Audit time from the platform's clock, with its source.
+#[derive(Clone, Copy)]
+pub struct PlatformClock<P>(pub P);
+
+impl<P: Platform> Clock for PlatformClock<P> {
+    fn now(&mut self) -> Timestamp {
+        let t = self.0.time();
+        Timestamp { unix_ms: t.unix_ms, source: t.source }
+    }
+}
+
+type Mem = &'static mut [u8];
+type LedgerEngine<P> = Engine<PsdbClient<P>, Mem, PlatformClock<P>>;
+
+/// What the engine is doing.
+// No allocator to box the engine: it lives inline, whatever the variant.
+#[allow(clippy::large_enum_variant)]
+enum State<P: Platform> {
+    /// Serving.
+    Open(LedgerEngine<P>),
+    /// A storage failure stopped it; reopened at the next request.
+    Stopped(PsdbClient<P>, PsdbClient<P>, PlatformClock<P>, Buffers<Mem>),
+    /// It cannot run (no key, corrupt store); every request is refused.
+    Failed,
+}
+
+/// The ledger PD.
+pub struct LedgerPd<P: Platform> {
+    p: P,
+    signer: Option<Signer>,
+    state: State<P>,
+    wire: SharedRegion,
+    /// A private copy of each append's records: validated and used as one.
+    scratch: Mem,
+}
+
+/// Why a ledger PD could not start at all.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InitError {
+    /// The PD's name is not a tenant's ledger in the system tables.
+    UnknownTenant,
+    /// A region the system description should map is missing or too small.
+    MissingRegion(&'static str),
+}
+
+fn channel(id: u8) -> Channel {
+    Channel::new(id).unwrap_or_else(|| unreachable!("ledger channel ids are below 62"))
+}
+
+impl<P: Platform> LedgerPd<P> {
+    /// Starts the PD: finds its tenant and key, and opens (or creates) its
+    /// ledger in psdb. A missing key or a ledger that does not open leaves
+    /// the PD refusing every request, and says why on the console.
+    pub fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
+        let tenant = system::tenant_of_ledger(p.pd_name()).ok_or(InitError::UnknownTenant)?;
+        let tenant = &system::TENANTS[tenant];
+        let missing = InitError::MissingRegion;
+        let wire = regions.shared(ledger_symbols::WIRE).ok_or(missing(ledger_symbols::WIRE))?;
+        let log =
+            regions.shared(ledger_symbols::PSDB_LOG).ok_or(missing(ledger_symbols::PSDB_LOG))?;
+        let audit = regions
+            .shared(ledger_symbols::PSDB_AUDIT)
+            .ok_or(missing(ledger_symbols::PSDB_AUDIT))?;
+        let key = regions.shared(ledger_symbols::KEY).ok_or(missing(ledger_symbols::KEY))?;
+        let mem = regions.private(ledger_symbols::MEM).ok_or(missing(ledger_symbols::MEM))?;
+        let (buffers, rest) =
+            Buffers::carve(mem, system::MAX_RECORD).ok_or(missing(ledger_symbols::MEM))?;
+        let scratch = rest.get_mut(..system::CLIENT_BUFFER).ok_or(missing(ledger_symbols::MEM))?;
+        let log = PsdbClient::new(p, channel(ledger_channels::PSDB_LOG), log);
+        let audit = PsdbClient::new(p, channel(ledger_channels::PSDB_AUDIT), audit);
+        let mut seed = [0u8; 32];
+        let _ = key.read(0, &mut seed);
+        let signer = Signer::from_seed(tenant.origin, seed).ok();
+        let mut pd = LedgerPd {
+            p,
+            signer,
+            state: State::Stopped(log, audit, PlatformClock(p), buffers),
+            wire,
+            scratch,
+        };
+        if pd.signer.is_none() {
+            pd.say(format_args!(
+                "no signing key provisioned (the key region is empty); refusing all requests"
+            ));
+            pd.state = State::Failed;
+        } else {
+            pd.reopen();
+        }
+        Ok(pd)
+    }
+
+    fn say(&self, args: core::fmt::Arguments) {
+        let _ = writeln!(Console(self.p), "{}: {args}", self.p.pd_name());
+    }
+
+    /// (Re)opens the engine from psdb, recovering it to its last checkpoint.
+    fn reopen(&mut self) {
+        let State::Stopped(log, audit, clock, buffers) =
+            core::mem::replace(&mut self.state, State::Failed)
+        else {
+            return;
+        };
+        let Some(signer) = self.signer.clone() else { return };
+        match Engine::open(log, audit, signer, clock, buffers, system::MAX_RECORD) {
+            Ok((engine, recovered)) => {
+                if let Some(s) = &self.signer {
+                    self.say(format_args!(
+                        "ledger open: {} records, {} audit records; verifier key {}",
+                        engine.size(),
+                        engine.audit_size(),
+                        s.verifier()
+                    ));
+                }
+                for (name, r) in [("records", recovered.log), ("audit", recovered.audit)] {
+                    if r.repaired() {
+                        self.say(format_args!("{name}: {r}"));
+                    }
+                }
+                self.state = State::Open(engine);
+            }
+            Err(e) => self.say(format_args!("cannot open the ledger: {e}; refusing all requests")),
+        }
+    }
+
+    /// Puts the engine aside after a storage failure, to reopen it later.
+    fn stop_if_poisoned(&mut self) {
+        if let State::Open(engine) = &self.state
+            && engine.is_poisoned()
+        {
+            let State::Open(engine) = core::mem::replace(&mut self.state, State::Failed) else {
+                return;
+            };
+            let (log, audit, clock, buffers) = engine.into_parts();
+            self.say(format_args!(
+                "a storage failure stopped the ledger; it reopens at the next request"
+            ));
+            self.state = State::Stopped(log, audit, clock, buffers);
+        }
+    }
+
+    fn serve(&mut self, msg: Msg) -> Msg {
+        if matches!(self.state, State::Stopped(..)) {
+            self.reopen();
+        }
+        let State::Open(engine) = &mut self.state else {
+            return Msg::new(Status::Unavailable as u64, &[]);
+        };
+        let mut ids = [0u8; 2 * 64 + 8];
+        let _ = self.wire.read(0, &mut ids);
+        let Some((module, credential, request)) = read_caller(&ids) else {
+            return Msg::new(Status::BadArgument as u64, &[]);
+        };
+        let caller = Caller { module, credential, request: Some(request) };
+        let out = Out { buf: &mut self.wire, at: DATA_OFFSET };
+        let reply = handle(engine, &caller, msg, out, &mut *self.scratch);
+        self.stop_if_poisoned();
+        reply
+    }
+}
+
+/// Writes reply data into the wire buffer after the caller header.
+struct Out<'a> {
+    buf: &'a mut SharedRegion,
+    at: usize,
+}
+
+impl Out<'_> {
+    fn room(&self) -> usize {
+        self.buf.len().saturating_sub(self.at)
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> bool {
+        let ok = self.buf.write(self.at, bytes).is_some();
+        self.at += bytes.len();
+        ok
+    }
+}
+
+fn ok(mrs: &[u64]) -> Msg {
+    Msg::new(Status::Ok as u64, mrs)
+}
+
+fn status<E>(e: &Error<E>) -> Status {
+    match e {
+        Error::EmptyEntry => Status::EmptyRecord,
+        Error::EntryTooLarge { .. } => Status::RecordTooLarge,
+        Error::NoEntries => Status::NoRecords,
+        Error::OutOfRange { .. } => Status::OutOfRange,
+        Error::InvalidArgument(_) | Error::BadCaller => Status::BadArgument,
+        Error::ReadLimitTooSmall { .. } | Error::BufferTooSmall { .. } => Status::BufferTooSmall,
+        Error::TreeFull | Error::Store(StoreError::Full) => Status::Full,
+        Error::Corrupt { .. } => Status::Corrupt,
+        Error::Poisoned | Error::Store(_) => Status::Unavailable,
+    }
+}
+
+fn handle<P: Platform>(
+    engine: &mut LedgerEngine<P>,
+    caller: &Caller<'_>,
+    msg: Msg,
+    mut out: Out<'_>,
+    scratch: &mut [u8],
+) -> Msg {
+    let start = out.at;
+    let result = match msg.label {
+        label::APPEND => append(engine, &msg, &out, scratch),
+        label::READ_SINCE | label::READ_AUDIT => {
+            let max = if msg.mr(1) == 0 { u64::MAX } else { msg.mr(1) };
+            let limit = Limit { max_entries: max, max_bytes: out.room() };
+            let mut sink = |_: u64, r: &[u8]| {
+                out.put(&(r.len() as u16).to_be_bytes());
+                out.put(r);
+            };
+            let read = if msg.label == label::READ_SINCE {
+                engine.read_since(caller, msg.mr(0), limit, &mut sink)
+            } else {
+                engine.read_audit_since(caller, msg.mr(0), limit, &mut sink)
+            };
+            read.map(|s| ok(&[s.count, (out.at - start) as u64, s.tree_size, s.audit_seq]))
+        }
+        label::CHECKPOINT | label::AUDIT_CHECKPOINT => {
+            let (note, size) = if msg.label == label::CHECKPOINT {
+                let size = engine.size();
+                (engine.checkpoint(), size)
+            } else {
+                let size = engine.audit_size();
+                (engine.audit_checkpoint(), size)
+            };
+            note.map(|n| {
+                let len = n.len();
+                if out.put(n) {
+                    ok(&[len as u64, size])
+                } else {
+                    Msg::new(Status::BufferTooSmall as u64, &[])
+                }
+            })
+        }
+        label::PROVE_INCLUSION | label::PROVE_CONSISTENCY => prove(engine, caller, &msg, &mut out),
+        label::STATUS => Ok(ok(&[engine.size(), engine.audit_size(), 0, abi::VERSION])),
+        _ => Ok(Msg::new(Status::UnknownLabel as u64, &[])),
+    };
+    result.unwrap_or_else(|e| Msg::new(status(&e) as u64, &[]))
+}
+
+fn append<P: Platform>(
+    engine: &mut LedgerEngine<P>,
+    msg: &Msg,
+    out: &Out<'_>,
+    scratch: &mut [u8],
+) -> Result<Msg, Error<PsdbError>> {
+    let (count, bytes) = (msg.mr(0), msg.mr(1));
+    let data = usize::try_from(bytes).ok().and_then(|b| scratch.get_mut(..b));
+    let Some(data) = data else { return Ok(Msg::new(Status::BadBuffer as u64, &[])) };
+    if out.buf.read(out.at, data).is_none() {
+        return Ok(Msg::new(Status::BadBuffer as u64, &[]));
+    }
+    let records = match abi::records::parse(data, count, bytes) {
+        Ok(r) => r.flatten(),
+        Err(abi::records::FramingError::Empty) => {
+            return Ok(Msg::new(Status::EmptyRecord as u64, &[]));
+        }
+        Err(_) => return Ok(Msg::new(Status::BadBuffer as u64, &[])),
+    };
+    let range = engine.append_batch(records)?;
+    Ok(ok(&[range.start, range.end - range.start]))
+}
+
+fn prove<P: Platform>(
+    engine: &mut LedgerEngine<P>,
+    caller: &Caller<'_>,
+    msg: &Msg,
+    out: &mut Out<'_>,
+) -> Result<Msg, Error<PsdbError>> {
+    let size = if msg.mr(1) == 0 { engine.size() } else { msg.mr(1) };
+    let seq = engine.audit_size();
+    let (a, b, proof) = if msg.label == label::PROVE_INCLUSION {
+        let p = engine.prove_inclusion(caller, msg.mr(0), size)?;
+        (p.leaf_hash, p.root, p.proof)
+    } else {
+        let p = engine.prove_consistency(caller, msg.mr(0), size)?;
+        (p.old_root, p.root, p.proof)
+    };
+    if out.room() < (2 + proof.len()) * HASH_SIZE {
+        return Ok(Msg::new(Status::BufferTooSmall as u64, &[]));
+    }
+    for h in [a, b].iter().chain(proof.iter()) {
+        out.put(&h.0);
+    }
+    Ok(ok(&[proof.len() as u64, size, seq]))
+}
+
+impl<P: Platform> Pd for LedgerPd<P> {
+    fn protected(&mut self, ch: Channel, msg: Msg) -> Msg {
+        if ch.id() != ledger_channels::WIRE {
+            return Msg::new(Status::Forbidden as u64, &[]);
+        }
+        self.serve(msg)
+    }
+}

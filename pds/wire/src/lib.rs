@@ -1,0 +1,187 @@
+//! The wire protection domain (L3), the only PD clients may call.
+//!
+//! The calling channel is the identity: the system tables map it to a
+//! tenant, a module and a role; nothing in a request names them. Every
+//! request is checked (label, rights, registers, buffer contents) on a
+//! private copy, so the client cannot change it after the check, and then
+//! forwarded to that tenant's ledger with the identity in front. Errors are
+//! status codes, never a panic.
+#![no_std]
+
+use core::fmt::Write;
+
+use abi::client::{Status, label, required_right};
+use abi::ledger::{DATA_OFFSET, write_caller};
+use abi::records::{FramingError, parse};
+use platform::{Channel, Console, Msg, Pd, Platform, Regions, SharedRegion};
+use system::{IDENTITIES, Identity, WIRE_LEDGERS};
+use tlog::HASH_SIZE;
+
+/// A client channel.
+struct Client {
+    channel: Channel,
+    identity: &'static Identity,
+    buf: SharedRegion,
+}
+
+/// A channel to a tenant's ledger.
+struct Ledger {
+    channel: Channel,
+    buf: SharedRegion,
+}
+
+/// The wire PD.
+pub struct Wire<P> {
+    p: P,
+    clients: heapless::Vec<Client, 62>,
+    ledgers: heapless::Vec<Ledger, 62>,
+    scratch: &'static mut [u8],
+    requests: u64,
+}
+
+/// Why wire could not start.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InitError {
+    /// A region the system description should map is missing or too small.
+    MissingRegion(&'static str),
+}
+
+fn fail(s: Status) -> Msg {
+    Msg::new(s as u64, &[])
+}
+
+/// Registers each request needs.
+fn registers(label: u64) -> usize {
+    match label {
+        label::APPEND | label::READ_SINCE | label::READ_AUDIT => 2,
+        label::PROVE_INCLUSION | label::PROVE_CONSISTENCY => 2,
+        _ => 0,
+    }
+}
+
+impl<P: Platform> Wire<P> {
+    /// Starts wire with the channels and buffers of the system tables.
+    pub fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
+        let scratch = regions
+            .private(system::MEM_SYMBOL)
+            .ok_or(InitError::MissingRegion(system::MEM_SYMBOL))?;
+        let mut clients = heapless::Vec::new();
+        for identity in IDENTITIES {
+            let buf = regions
+                .shared(identity.wire_symbol)
+                .ok_or(InitError::MissingRegion(identity.wire_symbol))?;
+            let channel = Channel::new(identity.wire_channel)
+                .ok_or(InitError::MissingRegion(identity.wire_symbol))?;
+            let _ = clients.push(Client { channel, identity, buf });
+        }
+        let mut ledgers = heapless::Vec::new();
+        for l in WIRE_LEDGERS {
+            let buf = regions.shared(l.symbol).ok_or(InitError::MissingRegion(l.symbol))?;
+            let channel = Channel::new(l.channel).ok_or(InitError::MissingRegion(l.symbol))?;
+            let _ = ledgers.push(Ledger { channel, buf });
+        }
+        let _ = writeln!(
+            Console(p),
+            "wire: {} module identities, {} tenants",
+            clients.len(),
+            ledgers.len()
+        );
+        Ok(Wire { p, clients, ledgers, scratch, requests: 0 })
+    }
+
+    fn serve(&mut self, client: usize, msg: Msg) -> Msg {
+        let Wire { p, clients, ledgers, scratch, requests } = self;
+        let Client { identity, buf, channel } = &mut clients[client];
+        let Some(right) = required_right(msg.label) else { return fail(Status::UnknownLabel) };
+        let rights = identity.role.rights();
+        if rights & right != right {
+            return fail(Status::Forbidden);
+        }
+        if msg.count < registers(msg.label) {
+            return fail(Status::BadArgument);
+        }
+        let Some(ledger) = ledgers.get_mut(identity.tenant) else { return fail(Status::Internal) };
+        // The request's data, checked on a private copy.
+        let data = match msg.label {
+            label::APPEND => match check_append(buf, scratch, &msg) {
+                Ok(d) => d,
+                Err(s) => return fail(s),
+            },
+            _ => &[][..],
+        };
+        *requests += 1;
+        let mut credential = heapless::String::<16>::new();
+        let _ = write!(credential, "channel:{}", channel.id());
+        if !write_caller_to(&mut ledger.buf, identity.module, &credential, *requests)
+            || ledger.buf.write(DATA_OFFSET, data).is_none()
+        {
+            return fail(Status::Internal);
+        }
+        let mut reply = p.ppcall(ledger.channel, Msg::new(msg.label, &msg.mrs[..msg.count]));
+        if Status::from_label(reply.label) != Status::Ok {
+            return Msg::new(reply.label, &[]);
+        }
+        let len = match reply_bytes(msg.label, &reply) {
+            Some(n) if n <= buf.len() => n,
+            _ => return fail(Status::Internal),
+        };
+        if len > 0 && ledger.buf.copy_to(DATA_OFFSET, buf, 0, len).is_none() {
+            return fail(Status::Internal);
+        }
+        if msg.label == label::STATUS {
+            reply.mrs[2] = rights;
+        }
+        reply
+    }
+}
+
+fn write_caller_to(buf: &mut SharedRegion, module: &str, credential: &str, request: u64) -> bool {
+    let mut header = [0u8; DATA_OFFSET];
+    write_caller(&mut header, module, credential, request) && buf.write(0, &header).is_some()
+}
+
+/// Copies an append's records out of the client's buffer and checks them.
+fn check_append<'s>(
+    buf: &SharedRegion,
+    scratch: &'s mut [u8],
+    msg: &Msg,
+) -> Result<&'s [u8], Status> {
+    let (count, bytes) = (msg.mr(0), msg.mr(1));
+    if count == 0 {
+        return Err(Status::NoRecords);
+    }
+    let len = usize::try_from(bytes).map_err(|_| Status::BadBuffer)?;
+    let data = scratch.get_mut(..len).ok_or(Status::BadBuffer)?;
+    buf.read(0, data).ok_or(Status::BadBuffer)?;
+    let records = parse(data, count, bytes).map_err(|e| match e {
+        FramingError::Empty => Status::EmptyRecord,
+        _ => Status::BadBuffer,
+    })?;
+    if records.flatten().any(|r| r.len() > system::MAX_RECORD) {
+        return Err(Status::RecordTooLarge);
+    }
+    Ok(data)
+}
+
+/// Bytes of reply data the ledger left after the header.
+fn reply_bytes(label: u64, reply: &Msg) -> Option<usize> {
+    let n = match label {
+        label::READ_SINCE | label::READ_AUDIT => reply.mr(1),
+        label::CHECKPOINT | label::AUDIT_CHECKPOINT => reply.mr(0),
+        label::PROVE_INCLUSION | label::PROVE_CONSISTENCY => {
+            reply.mr(0).checked_add(2)?.checked_mul(HASH_SIZE as u64)?
+        }
+        _ => 0,
+    };
+    usize::try_from(n).ok()
+}
+
+impl<P: Platform> Pd for Wire<P> {
+    fn protected(&mut self, ch: Channel, msg: Msg) -> Msg {
+        match self.clients.iter().position(|c| c.channel == ch) {
+            Some(i) => self.serve(i, msg),
+            // Only client channels may call wire.
+            None => fail(Status::Forbidden),
+        }
+    }
+}
