@@ -43,6 +43,12 @@ impl SharedRegion {
         self.len == 0
     }
 
+    /// Where the mapping starts (for glue, and for a test PD that must
+    /// misbehave; PD logic uses the checked copies).
+    pub fn base(&self) -> NonNull<u8> {
+        self.base
+    }
+
     /// The access the mapping grants.
     pub fn access(&self) -> Access {
         self.access

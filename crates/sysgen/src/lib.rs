@@ -298,7 +298,6 @@ impl<'a> Builder<'a> {
             }
         }
         if let Some(h) = &cfg.harness {
-            self.region("hmem", HARNESS_MEMORY, None);
             let mut ch = 0;
             for name in &h.tenants {
                 let ti = cfg.tenant.iter().position(|t| &t.name == name).unwrap_or(0);
@@ -415,7 +414,6 @@ impl<'a> Builder<'a> {
                 });
             }
             if harness {
-                self.map(&mut c, "hmem", Perms::RW, "mem");
                 self.faulty_child(&mut c);
             }
             self.pds.push(c);
@@ -523,9 +521,6 @@ impl<'a> Builder<'a> {
         s
     }
 }
-
-/// Bytes of the harness's private memory.
-const HARNESS_MEMORY: u64 = 0x40000;
 
 /// The harness's channel id to its child (above any identity channel).
 pub const HARNESS_CHILD_CHANNEL: u8 = 61;

@@ -90,7 +90,7 @@ pub mod ledger_symbols {
     pub const KEY: &str = "key";
 }
 
-/// Private memory in `wire` and in the harness.
+/// Private memory in `wire`.
 pub const MEM_SYMBOL: &str = "mem";
 /// psdb's store.
 pub const PSDB_STORE_SYMBOL: &str = "store";

@@ -1,0 +1,110 @@
+//! The scenario harness: a client PD holding one identity of each role in
+//! each tenant (see `tenants.toml`), and a misbehaving child PD. It runs the
+//! end-to-end scenarios and prints one line per scenario,
+//! `harness: PASS <name>` or `harness: FAIL <name>: <why>`, then
+//! `harness: DONE <n> passed, <m> failed`. The simulator's tests and the
+//! QEMU harness judge the system by these lines.
+#![no_std]
+
+mod scenarios;
+
+use core::fmt::Write;
+
+use abi::client::Role;
+use client::Client;
+use platform::{Channel, Child, Console, Msg, Pd, Platform, Regions, SharedRegion};
+
+/// Why a scenario failed.
+pub type Reason = heapless::String<256>;
+
+/// The harness PD.
+pub struct Harness<P: Platform> {
+    p: P,
+    clients: heapless::Vec<(usize, Role, Client<P>), 16>,
+    probe: Option<SharedRegion>,
+    passed: u32,
+    failed: u32,
+    awaiting_fault: bool,
+}
+
+impl<P: Platform> Harness<P> {
+    /// Starts the harness and runs every scenario up to the fault test,
+    /// which completes when the child's fault arrives.
+    pub fn init(p: P, regions: &mut dyn Regions) -> Self {
+        let mut clients = heapless::Vec::new();
+        for id in system::identities_of(p.pd_name()) {
+            if let (Some(ch), Some(buf)) =
+                (Channel::new(id.client_channel), regions.shared(id.client_symbol))
+            {
+                let _ = clients.push((id.tenant, id.role, Client::new(p, ch, buf)));
+            }
+        }
+        let probe = regions.shared(system::PROBE_SYMBOL);
+        let mut h = Harness { p, clients, probe, passed: 0, failed: 0, awaiting_fault: false };
+        h.say(format_args!("starting: {} identities", h.clients.len()));
+        scenarios::run(&mut h);
+        h.start_fault_test();
+        h
+    }
+
+    fn say(&self, args: core::fmt::Arguments) {
+        let _ = writeln!(Console(self.p), "harness: {args}");
+    }
+
+    /// Records a scenario's outcome.
+    fn report(&mut self, name: &str, result: Result<(), Reason>) {
+        match result {
+            Ok(()) => {
+                self.passed += 1;
+                self.say(format_args!("PASS {name}"));
+            }
+            Err(why) => {
+                self.failed += 1;
+                self.say(format_args!("FAIL {name}: {why}"));
+            }
+        }
+    }
+
+    /// The client of `tenant` with `role`.
+    fn client(&mut self, tenant: usize, role: Role) -> Option<&mut Client<P>> {
+        self.clients.iter_mut().find(|(t, r, _)| *t == tenant && *r == role).map(|(_, _, c)| c)
+    }
+
+    fn start_fault_test(&mut self) {
+        let Some(probe) = &mut self.probe else {
+            return self.finish();
+        };
+        let _ = probe.write(0, &[faulty::WRITE_READ_ONLY]);
+        match system::HARNESS_CHILD_CHANNEL.and_then(Channel::new) {
+            Some(ch) => {
+                self.awaiting_fault = true;
+                self.say(format_args!("telling the child PD to write to its read-only region"));
+                self.p.notify(ch);
+            }
+            None => self.finish(),
+        }
+    }
+
+    fn finish(&mut self) {
+        scenarios::storage_full(self);
+        self.say(format_args!("DONE {} passed, {} failed", self.passed, self.failed));
+    }
+}
+
+impl<P: Platform> Pd for Harness<P> {
+    fn fault(&mut self, child: Child, _msg: Msg) -> Option<Msg> {
+        let result = if self.awaiting_fault && child.0 == 0 {
+            Ok(())
+        } else {
+            let mut why = Reason::new();
+            let _ = write!(why, "unexpected fault of child {}", child.0);
+            Err(why)
+        };
+        self.report("fault-stops-only-the-child-and-reaches-its-parent", result);
+        if core::mem::take(&mut self.awaiting_fault) {
+            self.finish();
+        }
+        // The child stays stopped.
+        None
+    }
+}
