@@ -229,7 +229,9 @@ fn handle<P: Platform>(
         label::APPEND => append(engine, &msg, &out, scratch),
         label::READ_SINCE | label::READ_AUDIT => {
             let max = if msg.mr(1) == 0 { u64::MAX } else { msg.mr(1) };
-            let limit = Limit { max_entries: max, max_bytes: out.room() };
+            // Replies go on to the client's buffer, which may be smaller than ours.
+            let limit =
+                Limit { max_entries: max, max_bytes: out.room().min(system::CLIENT_BUFFER) };
             let mut sink = |_: u64, r: &[u8]| {
                 out.put(&(r.len() as u16).to_be_bytes());
                 out.put(r);

@@ -1,0 +1,139 @@
+//! `simulator`: boots a Microkit system description on the host.
+//!
+//! ```text
+//! simulator boot system.xml [--until-idle] [--timeout SECS] [--dump DIR]
+//! simulator check system.xml
+//! simulator keys system.xml
+//! ```
+
+mod kernel;
+mod pd;
+mod programs;
+mod proto;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+/// Run a Microkit system on the host, one process per protection domain.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check and boot a system description.
+    Boot {
+        /// The system description.
+        system: PathBuf,
+        /// Stop once every PD is idle and nothing is pending.
+        #[arg(long)]
+        until_idle: bool,
+        /// Fail if the system is not idle within this many seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// Write every region's final contents into this directory.
+        #[arg(long)]
+        dump: Option<PathBuf>,
+    },
+    /// Check a system description (file, line and reason for each error).
+    Check {
+        /// The system description.
+        system: PathBuf,
+    },
+    /// Create the signing-key seeds its key regions are filled from, where missing.
+    Keys {
+        /// The system description.
+        system: PathBuf,
+    },
+    /// Run as a PD process (the kernel starts these).
+    #[command(hide = true)]
+    Pd,
+}
+
+fn load(path: &Path) -> Result<sdf::System> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let system = sdf::parse(&path.display().to_string(), &text)?;
+    for w in system.validate()? {
+        eprintln!("simulator: warning: {w}");
+    }
+    let programs = programs::PROGRAMS;
+    for pd in system.all_pds() {
+        let image = pd.program_image.rsplit('/').next().unwrap_or(&pd.program_image);
+        if !programs.contains(&image) {
+            anyhow::bail!(
+                "{}:{}:{}: PD '{}': no program {:?} in the simulator (it has {})",
+                path.display(),
+                pd.pos.line,
+                pd.pos.col,
+                pd.name,
+                image,
+                programs.join(", ")
+            );
+        }
+    }
+    Ok(system)
+}
+
+fn dir_of(path: &Path) -> PathBuf {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf()
+}
+
+/// Creates missing key seeds (32 random bytes, mode 0600) for regions whose
+/// prefill files live under `build/keys/`.
+fn keys(path: &Path, system: &sdf::System) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    for mr in &system.memory_regions {
+        let Some(file) = mr.prefill_path.as_deref().filter(|p| p.starts_with("build/keys/")) else {
+            continue;
+        };
+        let file = dir_of(path).join(file);
+        if file.exists() {
+            continue;
+        }
+        std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))?;
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("randomness: {e}"))?;
+        let mut f =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&file)?;
+        std::io::Write::write_all(&mut f, &seed)?;
+        println!("simulator: new signing key seed {}", file.display());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Pd => pd::run(),
+        Command::Check { system } => load(&system).map(|_| println!("{}: ok", system.display())),
+        Command::Keys { system } => load(&system).and_then(|s| keys(&system, &s)),
+        Command::Boot { system, until_idle, timeout, dump } => load(&system).and_then(|s| {
+            let opts =
+                kernel::Options { until_idle, timeout: timeout.map(Duration::from_secs), dump };
+            let report = kernel::run(&s, &dir_of(&system), &opts)?;
+            if !report.stopped.is_empty() {
+                println!(
+                    "[kernel] {} PD(s) stopped: {}",
+                    report.stopped.len(),
+                    report.stopped.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                );
+            }
+            Ok(())
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("simulator: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

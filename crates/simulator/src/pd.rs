@@ -1,0 +1,163 @@
+//! The PD side: one process per protection domain, running its logic with
+//! the platform it would have on seL4.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow};
+use platform::{
+    Access, Channel, ChannelSet, Child, Msg, Pd, Platform, Regions, SharedRegion, Time,
+};
+use rustix::mm::{MapFlags, ProtFlags};
+
+use crate::proto::{self, Frame, Kind, MapSetup};
+
+static NAME: OnceLock<String> = OnceLock::new();
+
+thread_local! {
+    static CONN: RefCell<Option<OwnedFd>> = const { RefCell::new(None) };
+}
+
+fn with_conn<T>(f: impl FnOnce(&OwnedFd) -> T) -> T {
+    CONN.with(|c| match &*c.borrow() {
+        Some(fd) => f(fd),
+        None => {
+            eprintln!("simulator: no kernel connection");
+            std::process::exit(3)
+        }
+    })
+}
+
+fn send(frame: Frame) {
+    if with_conn(|fd| proto::send(fd.as_fd(), &frame)).is_err() {
+        std::process::exit(3); // the kernel is gone
+    }
+}
+
+fn recv() -> Frame {
+    match with_conn(|fd| proto::recv(fd.as_fd())) {
+        Ok(Some(f)) => f,
+        _ => std::process::exit(3),
+    }
+}
+
+/// The platform of a simulated PD: calls and notifications go to the kernel,
+/// which checks them against the system description.
+#[derive(Clone, Copy)]
+pub struct SimPlatform;
+
+impl Platform for SimPlatform {
+    fn pd_name(&self) -> &str {
+        NAME.get().map_or("?", String::as_str)
+    }
+
+    fn notify(&self, ch: Channel) {
+        send(Frame::new(Kind::Notify, ch.id(), Msg::new(0, &[])));
+    }
+
+    fn ppcall(&self, ch: Channel, msg: Msg) -> Msg {
+        send(Frame::new(Kind::Call, ch.id(), msg));
+        let reply = recv();
+        if reply.kind != Kind::Reply {
+            eprintln!("simulator: expected a reply, got {:?}", reply.kind);
+            std::process::exit(3);
+        }
+        reply.msg
+    }
+
+    fn print(&self, s: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(s.as_bytes());
+        let _ = out.flush();
+    }
+
+    fn time(&self) -> Time {
+        let unix_ms =
+            SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as u64);
+        Time { unix_ms, source: "host-realtime" }
+    }
+}
+
+/// The PD's mappings, by symbol.
+struct SimRegions {
+    maps: BTreeMap<String, (NonNull<u8>, MapSetup)>,
+}
+
+impl Regions for SimRegions {
+    fn shared(&mut self, symbol: &str) -> Option<SharedRegion> {
+        let (base, m) = self.maps.remove(symbol)?;
+        let access = if m.writable { Access::ReadWrite } else { Access::ReadOnly };
+        // SAFETY: the mapping stays for the process's life and is taken once.
+        #[allow(unsafe_code)]
+        Some(unsafe { SharedRegion::new(base, m.size, access) })
+    }
+
+    fn private(&mut self, symbol: &str) -> Option<&'static mut [u8]> {
+        match self.maps.get(symbol) {
+            Some((_, m)) if m.private && m.writable => {}
+            _ => return None,
+        }
+        let (base, m) = self.maps.remove(symbol)?;
+        // SAFETY: mapped writable into this process only (the kernel says
+        // `private` when no other PD maps it), for the process's life, and
+        // taken once, so this is the only reference.
+        #[allow(unsafe_code)]
+        Some(unsafe { std::slice::from_raw_parts_mut(base.as_ptr(), m.size) })
+    }
+}
+
+/// Maps a region's memfd at the permissions the system description gives.
+fn map(fd: &OwnedFd, m: &MapSetup) -> Result<NonNull<u8>> {
+    let prot = if m.writable { ProtFlags::READ | ProtFlags::WRITE } else { ProtFlags::READ };
+    // SAFETY: a fresh shared mapping of a memfd of at least `size` bytes; it
+    // is never unmapped.
+    #[allow(unsafe_code)]
+    let ptr =
+        unsafe { rustix::mm::mmap(std::ptr::null_mut(), m.size, prot, MapFlags::SHARED, fd, 0) }
+            .with_context(|| format!("mapping {}", m.symbol))?;
+    NonNull::new(ptr.cast()).ok_or_else(|| anyhow!("null mapping"))
+}
+
+/// Runs as a PD process: set up from the kernel, `init`, then serve events.
+pub fn run() -> Result<()> {
+    let conn = std::io::stdin().as_fd().try_clone_to_owned().context("kernel connection")?;
+    let (setup, fds) = proto::recv_setup(&conn).context("receiving the PD setup")?;
+    let _ = NAME.set(setup.name.clone());
+    let mut maps = BTreeMap::new();
+    for (m, fd) in setup.maps.into_iter().zip(&fds) {
+        maps.insert(m.symbol.clone(), (map(fd, &m)?, m));
+    }
+    drop(fds);
+    CONN.with(|c| *c.borrow_mut() = Some(conn));
+    let mut regions = SimRegions { maps };
+    let mut pd = crate::programs::start(&setup.image, SimPlatform, &mut regions)
+        .map_err(|e| anyhow!("{}: cannot start {}: {e}", setup.name, setup.image))?;
+    send(Frame::new(Kind::Done, 0, Msg::new(0, &[])));
+    loop {
+        let f = recv();
+        match f.kind {
+            Kind::Notified => {
+                pd.notified(ChannelSet(f.msg.label));
+                send(Frame::new(Kind::Done, 0, Msg::new(0, &[])));
+            }
+            Kind::Protected => {
+                let ch = Channel::new(f.ch).ok_or_else(|| anyhow!("bad channel"))?;
+                let reply = pd.protected(ch, f.msg);
+                send(Frame::new(Kind::Return, f.ch, reply));
+            }
+            Kind::Fault => {
+                let _ = pd.fault(Child(f.ch), f.msg);
+                send(Frame::new(Kind::Done, 0, Msg::new(0, &[])));
+            }
+            other => return Err(anyhow!("unexpected {other:?} from the kernel")),
+        }
+    }
+}
+
+/// A PD's logic, boxed.
+pub type BoxedPd = Box<dyn Pd>;
