@@ -3,14 +3,23 @@
 
 CARGO ?= cargo
 NOSTD_TARGET := aarch64-unknown-none
-NOSTD_CRATES := -p tlog -p note -p ledger
+NOSTD_CRATES := -p tlog -p note -p ledger -p abi -p platform -p system -p client \
+	-p psdb -p ledger-pd -p wire -p client-pd -p harness -p faulty
 
-.PHONY: setup run test lint nostd bench system clean
+.PHONY: setup run demo test lint nostd bench system clean
 
 setup:
 	@scripts/setup.sh
 
+# The two-tenant Microkit system in the host simulator: each PD a process,
+# its console prefixed by its name; stops when the system is idle.
 run: setup
+	$(CARGO) build --release --locked -p simulator
+	target/release/simulator keys system.xml
+	target/release/simulator boot system.xml --until-idle --timeout 600
+
+# The fsctl demo: a tenant ledger in a temporary directory.
+demo: setup
 	$(CARGO) build --release --locked -p fsctl
 	scripts/demo.sh target/release/fsctl
 

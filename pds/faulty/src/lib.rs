@@ -1,17 +1,23 @@
 //! A PD that misbehaves when notified, as byte 0 of its probe region says:
 //! `1` writes to the probe region, which it maps read-only (a memory
-//! fault); `2` calls a channel it does not have; `3` panics. Whatever it
-//! does, only it must stop, and its parent must hear of it.
+//! fault); `2` makes a protected call on channel 0 without the right to;
+//! `3` panics; `4` notifies on channel 0 without the right to. With bit
+//! `0x80` set it misbehaves at once, in `init`. Whatever it does, only it
+//! must stop, and its parent (if any) must hear of it.
 #![no_std]
 
 use platform::{Channel, ChannelSet, Msg, Pd, Platform, Regions, SharedRegion};
 
 /// Misbehave by writing to a read-only mapping.
 pub const WRITE_READ_ONLY: u8 = 1;
-/// Misbehave by calling a channel the PD does not have.
+/// Misbehave by calling channel 0 without `pp`.
 pub const UNGRANTED_CALL: u8 = 2;
 /// Misbehave by panicking.
 pub const PANIC: u8 = 3;
+/// Misbehave by notifying channel 0 without `notify`.
+pub const UNGRANTED_NOTIFY: u8 = 4;
+/// Misbehave in `init` rather than when notified.
+pub const AT_ONCE: u8 = 0x80;
 
 /// The faulty PD.
 pub struct Faulty<P> {
@@ -20,20 +26,26 @@ pub struct Faulty<P> {
 }
 
 impl<P: Platform> Faulty<P> {
-    /// Starts; does nothing until notified.
+    /// Starts; misbehaves now if the probe says so, else when notified.
     pub fn init(p: P, regions: &mut dyn Regions) -> Self {
-        Faulty { p, probe: regions.shared(system::PROBE_SYMBOL) }
+        let f = Faulty { p, probe: regions.shared(system::PROBE_SYMBOL) };
+        if f.mode() & AT_ONCE != 0 {
+            f.misbehave();
+        }
+        f
     }
-}
 
-impl<P: Platform> Pd for Faulty<P> {
-    fn notified(&mut self, _: ChannelSet) {
+    fn mode(&self) -> u8 {
         let mut mode = [0u8; 1];
-        let base = self.probe.as_ref().map(|r| {
+        if let Some(r) = &self.probe {
             let _ = r.read(0, &mut mode);
-            r.base()
-        });
-        match mode[0] {
+        }
+        mode[0]
+    }
+
+    fn misbehave(&self) {
+        let base = self.probe.as_ref().map(SharedRegion::base);
+        match self.mode() & !AT_ONCE {
             WRITE_READ_ONLY => {
                 if let Some(base) = base {
                     // SAFETY: it is not; that is the point. The mapping is
@@ -45,12 +57,23 @@ impl<P: Platform> Pd for Faulty<P> {
                 }
             }
             UNGRANTED_CALL => {
-                if let Some(ch) = Channel::new(33) {
+                if let Some(ch) = Channel::new(0) {
                     self.p.ppcall(ch, Msg::new(1, &[]));
                 }
             }
             PANIC => panic!("faulty PD: panicking on request"),
+            UNGRANTED_NOTIFY => {
+                if let Some(ch) = Channel::new(0) {
+                    self.p.notify(ch);
+                }
+            }
             _ => {}
         }
+    }
+}
+
+impl<P: Platform> Pd for Faulty<P> {
+    fn notified(&mut self, _: ChannelSet) {
+        self.misbehave();
     }
 }

@@ -93,7 +93,7 @@ impl<'a> Partition<'a> {
         self.mem
     }
 
-    fn objects(&self) -> u64 {
+    fn object_count(&self) -> u64 {
         get_u64(self.mem, 16)
     }
 
@@ -180,7 +180,7 @@ impl<'a> Partition<'a> {
             };
         }
         // Keep the index at most half full, so probes stay short.
-        if (self.objects() as usize + 1) * 2 > self.slots {
+        if (self.object_count() as usize + 1) * 2 > self.slots {
             return Err(StoreError::Full);
         }
         let start = self.arena_start() + self.arena_used();
@@ -192,7 +192,7 @@ impl<'a> Partition<'a> {
             return Err(StoreError::TooSmall { needed: len });
         }
         self.set_slot(slot, tag(t), t.index, start, len);
-        put_u64(self.mem, 16, self.objects() + 1);
+        put_u64(self.mem, 16, self.object_count() + 1);
         put_u64(self.mem, 24, (self.arena_used() + len) as u64);
         Ok(())
     }
@@ -201,6 +201,11 @@ impl<'a> Partition<'a> {
     pub fn checkpoint(&self) -> Option<&[u8]> {
         let len = self.checkpoint_len();
         (len > 0).then(|| &self.mem[HEADER..HEADER + len])
+    }
+
+    /// Every stored object and its bytes (for inspection and export).
+    pub fn objects(&self) -> impl Iterator<Item = (Tile, &[u8])> + '_ {
+        self.entries().map(|(t, off, len)| (t, &self.mem[off..off + len]))
     }
 
     /// Every stored object, as (tile, offset, length).
@@ -257,7 +262,7 @@ impl TileStore for Partition<'_> {
 
     fn recover(&mut self, size: u64) -> Result<Recovery> {
         check_recover_size(self.checkpoint(), size)?;
-        if self.checkpoint().is_none() && self.objects() > 0 {
+        if self.checkpoint().is_none() && self.object_count() > 0 {
             return Err(StoreError::NoCheckpoint);
         }
         let mut rec = Recovery { size, ..Recovery::default() };

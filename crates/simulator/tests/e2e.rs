@@ -1,0 +1,262 @@
+//! End to end, in the simulator: the two-tenant system from system.xml runs
+//! every harness scenario; what psdb holds afterwards verifies with each
+//! tenant's key in Rust and in Go's oracle, and equals what the ledger
+//! engine produces for the same records.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ledger::{Log, LogBuffers};
+use note::{Signer, Verifier};
+use psdb::Partition;
+use store_mem::MemStore;
+use tlog::{Tile, TileKind, bundle};
+
+const SIM: &str = env!("CARGO_BIN_EXE_simulator");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sim(dir: &Path, args: &[&str]) -> Output {
+    Command::new(SIM).current_dir(dir).args(args).output().unwrap()
+}
+
+/// Boots the committed system in `dir` with fresh keys; returns the console.
+fn boot(dir: &Path) -> String {
+    std::fs::copy(root().join("system.xml"), dir.join("system.xml")).unwrap();
+    assert!(sim(dir, &["keys", "system.xml"]).status.success());
+    let out =
+        sim(dir, &["boot", "system.xml", "--until-idle", "--timeout", "300", "--dump", "dump"]);
+    let console = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{console}\n{}", String::from_utf8_lossy(&out.stderr));
+    console
+}
+
+#[test]
+fn the_system_passes_every_scenario_and_psdb_holds_verifiable_ledgers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let console = boot(tmp.path());
+    scenarios_passed(&console);
+    for t in system::TENANTS {
+        let key = verifier_key(&console, t.ledger_pd);
+        check_psdb(tmp.path(), t, &key);
+    }
+}
+
+fn scenarios_passed(console: &str) {
+    let lines: Vec<&str> = console.lines().collect();
+    assert!(!lines.iter().any(|l| l.contains("FAIL")), "{console}");
+    assert!(lines.iter().any(|l| l.ends_with("harness: DONE 9 passed, 0 failed")), "{console}");
+    for name in [
+        "append-then-read-back",
+        "checkpoint-and-proofs-verify",
+        "tenant-isolation",
+        "rights-by-role",
+        "every-read-audited-in-order",
+        "bad-input-refused-ledger-unchanged",
+        "reading-past-the-end",
+        "fault-stops-only-the-child-and-reaches-its-parent",
+        "storage-full-loses-nothing-acknowledged",
+    ] {
+        assert!(
+            lines.contains(&format!("[harness] harness: PASS {name}").as_str()),
+            "{name}:\n{console}"
+        );
+    }
+    // Only the misbehaving child stopped, for the reason it was told to.
+    let stopped: Vec<&&str> = lines.iter().filter(|l| l.starts_with("[kernel] PD ")).collect();
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert!(
+        stopped[0].contains("harness_faulty stopped: fault: memory access not allowed"),
+        "{stopped:?}"
+    );
+    // Every example client did its part, each line prefixed by its PD's name.
+    for (pd, what) in [
+        ("client_acme_identity", "appended records"),
+        ("client_acme_reports", "inclusion proof of record"),
+        ("client_acme_auditor", "audit ledger:"),
+        ("client_globex_payments", "appended records"),
+        ("client_globex_analytics", "inclusion proof of record"),
+        ("client_globex_auditor", "audit ledger:"),
+    ] {
+        let prefix = format!("[{pd}] {pd}: {what}");
+        assert!(lines.iter().any(|l| l.starts_with(&prefix)), "{prefix}:\n{console}");
+    }
+}
+
+/// The verifier key a ledger printed when it opened.
+fn verifier_key(console: &str, ledger_pd: &str) -> Verifier {
+    let line = console
+        .lines()
+        .filter(|l| l.starts_with(&format!("[{ledger_pd}]")) && l.contains("verifier key "))
+        .last()
+        .unwrap_or_else(|| panic!("{ledger_pd} printed no verifier key"));
+    Verifier::parse(line.rsplit(' ').next().unwrap()).unwrap()
+}
+
+/// The partition psdb keeps for channel `ch`, from the dumped store.
+fn partition(store: &'static mut [u8], ch: u8) -> Partition<'static> {
+    let count = system::PSDB_NAMESPACES.len();
+    let share = (store.len() / count) & !0xFFF;
+    let i = system::PSDB_NAMESPACES.iter().position(|n| n.channel == ch).unwrap();
+    Partition::open(&mut store[i * share..(i + 1) * share]).unwrap()
+}
+
+fn check_psdb(dir: &Path, t: &system::Tenant, key: &Verifier) {
+    let seed: [u8; 32] =
+        std::fs::read(dir.join(format!("build/keys/{}.seed", t.name))).unwrap().try_into().unwrap();
+    let ti = system::TENANTS.iter().position(|x| x.name == t.name).unwrap();
+    for ns in system::PSDB_NAMESPACES.iter().filter(|n| n.tenant == ti) {
+        let mem =
+            Box::leak(std::fs::read(dir.join("dump/psdb_store.bin")).unwrap().into_boxed_slice());
+        let part = partition(mem, ns.channel);
+        let (name, key) = if ns.audit {
+            (format!("{}/audit", t.origin), key.renamed(&format!("{}/audit", t.origin)).unwrap())
+        } else {
+            (t.origin.to_string(), key.clone())
+        };
+        let export = dir.join(format!("export-{}-{}", t.name, ns.channel));
+        export_tiles(&part, &export);
+        // Rust: the offline verifier; Go: tlog and note.
+        let report = verify::verify(&verify::Dir(export.clone()), &key)
+            .unwrap_or_else(|d| panic!("{name}: {d}"));
+        assert!(report.size > 0, "{name} is empty");
+        let empty = dir.join("no-proofs.jsonl");
+        std::fs::write(&empty, "").unwrap();
+        let go = oracle::check(&export, &key.to_string(), &empty)
+            .unwrap_or_else(|e| panic!("{name}: Go: {e}"));
+        assert_eq!(go.size, report.size);
+        let signer = Signer::from_seed(&name, seed).unwrap();
+        same_as_engine(&part, signer, ns.audit);
+    }
+}
+
+/// Writes a partition's objects as a tlog-tiles directory.
+fn export_tiles(part: &Partition, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("checkpoint"), part.checkpoint().unwrap()).unwrap();
+    for (t, data) in part.objects() {
+        let path = dir.join(t.path().as_str());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data).unwrap();
+    }
+}
+
+/// The ledger engine, given the same records and key, produces the same
+/// checkpoint and tiles: every object psdb holds equals the engine's (a
+/// partial one, the start of the engine's object at those coordinates).
+fn same_as_engine(part: &Partition, signer: Signer, audit: bool) {
+    let cp = part.checkpoint().unwrap();
+    let size = note::Checkpoint::peek_size(cp).unwrap();
+    let mut records = Vec::new();
+    for k in 0..size.div_ceil(256) {
+        let w = (size - k * 256).min(256) as u16;
+        let (_, b) = part.objects().find(|(t, _)| *t == Tile::entries(k, w)).unwrap();
+        records.extend(bundle::entries(b).map(|e| e.unwrap().to_vec()));
+    }
+    let max = if audit { ledger::audit::MAX_AUDIT_RECORD } else { system::MAX_RECORD };
+    let (mut log, _) =
+        Log::open(MemStore::new(), signer, LogBuffers::<Vec<u8>>::default(), max).unwrap();
+    for r in &records {
+        log.append(r).unwrap();
+    }
+    log.commit().unwrap();
+    assert_eq!(log.checkpoint(), cp, "checkpoints differ");
+    let engine = log.into_store();
+    let theirs = |t: &Tile| {
+        engine
+            .objects()
+            .filter(|(e, _)| e.kind == t.kind && e.index == t.index && e.width >= t.width)
+            .map(|(_, d)| d.to_vec())
+            .max_by_key(Vec::len)
+    };
+    for (t, data) in part.objects() {
+        let mine = theirs(&t).unwrap_or_else(|| panic!("{t} has no counterpart"));
+        let want = match t.kind {
+            TileKind::Hashes { .. } => mine[..usize::from(t.width) * 32].to_vec(),
+            TileKind::Entries => {
+                let n: usize =
+                    bundle::entries(&mine).take(t.width.into()).map(|e| 2 + e.unwrap().len()).sum();
+                mine[..n].to_vec()
+            }
+        };
+        assert_eq!(data, &want[..], "{t} differs from the engine's");
+    }
+}
+
+#[test]
+fn an_invalid_system_is_refused_with_file_line_and_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xml = std::fs::read_to_string(root().join("system.xml")).unwrap();
+    let cases = [
+        (
+            xml.replacen("priority=\"100\"", "priority=\"250\"", 1),
+            "PPCs must be to protection domains of strictly higher priorities",
+        ),
+        (xml.replacen("wire.elf", "nothing.elf", 1), "no program \"nothing.elf\" in the simulator"),
+        (
+            xml.replacen("<end pd=\"wire\" id=\"12\"", "<end pd=\"wire\" id=\"0\"", 1),
+            "duplicate channel id: 0",
+        ),
+    ];
+    for (bad, why) in cases {
+        assert_ne!(bad, xml, "{why}: the edit did not apply");
+        std::fs::write(tmp.path().join("bad.xml"), &bad).unwrap();
+        let out = sim(tmp.path(), &["check", "bad.xml"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{why}");
+        assert!(err.contains("bad.xml:") && err.contains(why), "{why}: {err}");
+        let line: u32 =
+            err.split("bad.xml:").nth(1).unwrap().split(':').next().unwrap().parse().unwrap();
+        assert!(line > 0, "{err}");
+    }
+}
+
+#[test]
+fn what_the_system_does_not_grant_stops_only_the_offender() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (file, mode) in [("write", 0x81u8), ("call", 0x82), ("panic", 0x83), ("notify", 0x84)] {
+        std::fs::write(dir.join(format!("{file}.mode")), [mode]).unwrap();
+    }
+    let pd = |name: &str, mr: &str, prio: u8| {
+        format!(
+            "<protection_domain name=\"{name}\" priority=\"{prio}\"><program_image path=\"faulty.elf\" />\
+             <map mr=\"{mr}\" vaddr=\"0x2000000\" perms=\"r\" setvar_vaddr=\"probe\" /></protection_domain>"
+        )
+    };
+    let xml = format!(
+        "<system>\
+         <memory_region name=\"m_write\" size=\"0x1000\" prefill_path=\"write.mode\" />\
+         <memory_region name=\"m_call\" size=\"0x1000\" prefill_path=\"call.mode\" />\
+         <memory_region name=\"m_panic\" size=\"0x1000\" prefill_path=\"panic.mode\" />\
+         <memory_region name=\"m_notify\" size=\"0x1000\" prefill_path=\"notify.mode\" />\
+         <memory_region name=\"m_idle\" size=\"0x1000\" />\
+         {}{}{}{}{}\
+         <channel><end pd=\"f_call\" id=\"0\" /><end pd=\"f_idle\" id=\"0\" /></channel>\
+         <channel><end pd=\"f_notify\" id=\"0\" notify=\"false\" /><end pd=\"f_idle\" id=\"1\" /></channel>\
+         </system>",
+        pd("f_write", "m_write", 10),
+        pd("f_call", "m_call", 10),
+        pd("f_panic", "m_panic", 10),
+        pd("f_notify", "m_notify", 10),
+        pd("f_idle", "m_idle", 20),
+    );
+    std::fs::write(dir.join("faults.xml"), xml).unwrap();
+    let out = sim(dir, &["boot", "faults.xml", "--until-idle", "--timeout", "60"]);
+    let console = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{console}{}", String::from_utf8_lossy(&out.stderr));
+    for (pd, why) in [
+        ("f_write", "memory access not allowed by its mappings"),
+        ("f_call", "violation: called channel 0 without a channel end with pp=\"true\""),
+        ("f_panic", "fault: panicked"),
+        ("f_notify", "violation: notified channel 0 without a channel end that may notify"),
+    ] {
+        let line = format!("[kernel] PD {pd} stopped: ");
+        let found = console.lines().find(|l| l.starts_with(&line));
+        assert!(found.is_some_and(|l| l.contains(why)), "{pd}: {why}\n{console}");
+    }
+    assert!(!console.contains("PD f_idle stopped"), "{console}");
+    assert!(console.contains("[kernel] 4 PD(s) stopped"), "{console}");
+}
