@@ -89,8 +89,7 @@ fn scenarios_passed(console: &str) {
 fn verifier_key(console: &str, ledger_pd: &str) -> Verifier {
     let line = console
         .lines()
-        .filter(|l| l.starts_with(&format!("[{ledger_pd}]")) && l.contains("verifier key "))
-        .last()
+        .rfind(|l| l.starts_with(&format!("[{ledger_pd}]")) && l.contains("verifier key "))
         .unwrap_or_else(|| panic!("{ledger_pd} printed no verifier key"));
     Verifier::parse(line.rsplit(' ').next().unwrap()).unwrap()
 }
