@@ -40,7 +40,7 @@ system: setup
 	$(CARGO) run -q --locked -p sysgen
 
 bench: setup
-	$(CARGO) build --release --locked -p bench
+	$(CARGO) build --release --locked -p bench -p simulator
 	target/release/service-fs-bench --write docs/performance.md
 
 clean:

@@ -100,6 +100,11 @@ fn engine_memory<S: TileStore>(
     Ok(start.elapsed().as_nanos() as f64 / recs.len() as f64)
 }
 
+/// The bench PD's records: 64 bytes, the first 8 the index.
+fn records_for_chain(n: u64) -> Vec<Vec<u8>> {
+    records(64, n as usize)
+}
+
 /// Nanoseconds per record for SHA-256 of each record: the hashing bound.
 fn sha256_raw(recs: &[Vec<u8>]) -> f64 {
     let start = Instant::now();
@@ -160,6 +165,50 @@ fn fsync_rate(dir: &Path, n: usize) -> Result<f64> {
     let rate = n as f64 / start.elapsed().as_secs_f64();
     fs::remove_dir_all(dir)?;
     Ok(rate)
+}
+
+/// The PD chain in the simulator: a bench client appends through wire, the
+/// ledger and psdb, each a process. Returns (appends/s, ms per status call
+/// round trip through two hops, psdb calls per commit).
+fn pd_chain(records: u64, batch: u64, size: u64, status_calls: u64) -> Result<(f64, f64, f64)> {
+    let sim = std::env::current_exe()?.with_file_name("simulator");
+    anyhow::ensure!(sim.exists(), "build the simulator first (make bench does)");
+    let dir = tempfile::tempdir()?;
+    let xml = fs::read_to_string("system.xml")?.replace("harness.elf", "bench.elf").replace(
+        "<memory_region name=\"harness_probe\" size=\"0x1000\" />",
+        "<memory_region name=\"harness_probe\" size=\"0x1000\" prefill_path=\"bench.cfg\" />",
+    );
+    fs::write(dir.path().join("system.xml"), xml)?;
+    let mut cfg = harness::bench::MAGIC.to_vec();
+    for w in [records, batch, size, status_calls] {
+        cfg.extend_from_slice(&w.to_le_bytes());
+    }
+    fs::write(dir.path().join("bench.cfg"), cfg)?;
+    let run = |args: &[&str]| {
+        std::process::Command::new(&sim).current_dir(dir.path()).args(args).output()
+    };
+    run(&["keys", "system.xml"])?;
+    let out = run(&["boot", "system.xml", "--until-idle", "--timeout", "600", "--stats"])?;
+    let console = String::from_utf8_lossy(&out.stdout);
+    let find = |prefix: &str| -> Option<f64> {
+        let line = console.lines().find(|l| l.contains(prefix))?;
+        line.split_whitespace().rev().nth(1)?.parse().ok()
+    };
+    let (Some(status_ms), Some(append_ms)) = (find("bench: status calls"), find("bench: appends"))
+    else {
+        anyhow::bail!("the bench PD printed no figures:\n{console}");
+    };
+    let psdb_calls: f64 = console
+        .lines()
+        .find(|l| l.contains("calls ledger_acme -> psdb:"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0);
+    let commits = records.div_ceil(batch) as f64;
+    Ok((
+        records as f64 / (append_ms.max(1.0) / 1000.0),
+        status_ms / status_calls as f64,
+        psdb_calls / commits,
+    ))
 }
 
 struct Row {
@@ -234,6 +283,42 @@ fn main() -> Result<()> {
         what: "engine core, 64-byte records, one commit (signed checkpoint) each".into(),
         value: format!("{:.0} records/s ({single:.0} ns each)", 1e9 / single),
         ratio: "signing dominates".into(),
+    });
+
+    let one_hop_ms = {
+        let mut hop = 0.0;
+        for (records, batch) in [(300u64, 1u64), (2_000, 16), (8_000, 64)] {
+            let records = (records / scale.min(4) as u64).max(batch);
+            let recs = records_for_chain(records);
+            let engine = median(
+                (0..3)
+                    .map(|_| engine_memory(MemStore::new, &recs, batch as usize))
+                    .collect::<Result<_>>()?,
+            );
+            let (rate, status_ms, psdb_per_commit) =
+                pd_chain(records, batch, 64, 1000 / scale as u64)?;
+            hop = status_ms / 2.0;
+            let commit_ms = batch as f64 * 1000.0 / rate;
+            let ipc_ms = (2.0 + psdb_per_commit) * hop;
+            rows.push(Row {
+                what: format!("PD chain in the simulator (client, wire, ledger, psdb processes), 64-byte records, batches of {batch}"),
+                value: format!("{rate:.0} appends/s"),
+                ratio: format!(
+                    "engine alone {:.0} appends/s ({:.0}x); a commit takes {commit_ms:.2} ms and makes {:.1} protected calls, ~{:.0}% of its time at this run's cost per call",
+                    1e9 / engine,
+                    (1e9 / engine) / rate,
+                    2.0 + psdb_per_commit,
+                    (100.0 * ipc_ms / commit_ms).min(100.0)
+                ),
+            });
+        }
+        hop
+    };
+    rows.push(Row {
+        what: "one protected call in the simulator (a hop: kernel process and two PD processes)"
+            .into(),
+        value: format!("{:.0} µs", one_hop_ms * 1000.0),
+        ratio: "socket round trips; on seL4 a call is a kernel IPC".into(),
     });
 
     let scratch = args.scratch.join(format!("run-{}", std::process::id()));

@@ -34,6 +34,8 @@ pub struct Options {
     pub timeout: Option<Duration>,
     /// Write every region's final contents to `<dir>/<region>.bin`.
     pub dump: Option<PathBuf>,
+    /// Print how many protected calls each PD made to each other at the end.
+    pub stats: bool,
 }
 
 /// What happened to the PDs that stopped.
@@ -89,6 +91,8 @@ struct Kernel {
     ends: BTreeMap<(usize, u8), End>,
     report: Report,
     console: Arc<Mutex<()>>,
+    /// Protected calls made, by (caller, callee).
+    calls: BTreeMap<(usize, usize), u64>,
 }
 
 fn say(console: &Mutex<()>, who: &str, line: &str) {
@@ -213,8 +217,19 @@ pub fn run(system: &System, dir: &Path, opts: &Options) -> Result<Report> {
             ends.insert((ib, b.id), End { other: ia, other_ch: a.id, pp: b.pp, notify: b.notify });
         }
     }
-    let mut k = Kernel { pds, ends, report: Report::default(), console: lock.clone() };
+    let mut k = Kernel {
+        pds,
+        ends,
+        report: Report::default(),
+        console: lock.clone(),
+        calls: BTreeMap::new(),
+    };
     let result = k.event_loop(opts);
+    if opts.stats {
+        for (&(a, b), n) in &k.calls {
+            k.log(&format!("calls {} -> {}: {n}", k.pds[a].name, k.pds[b].name));
+        }
+    }
     if let Some(dir) = &opts.dump {
         dump(&fds, dir)?;
     }
@@ -327,6 +342,7 @@ impl Kernel {
             },
             Kind::Call if busy => match self.ends.get(&(i, f.ch)).copied() {
                 Some(e) if e.pp => {
+                    *self.calls.entry((i, e.other)).or_default() += 1;
                     self.pds[i].state = State::Calling(e.other);
                     if matches!(self.pds[e.other].state, State::Dead) {
                         let who = (self.pds[i].name.clone(), self.pds[e.other].name.clone());

@@ -41,6 +41,9 @@ enum Command {
         /// Write every region's final contents into this directory.
         #[arg(long)]
         dump: Option<PathBuf>,
+        /// Count the protected calls between PDs and print them at the end.
+        #[arg(long)]
+        stats: bool,
     },
     /// Check a system description (file, line and reason for each error).
     Check {
@@ -64,10 +67,10 @@ fn load(path: &Path) -> Result<sdf::System> {
     for w in system.validate()? {
         eprintln!("simulator: warning: {w}");
     }
-    let programs = programs::PROGRAMS;
+    let known: Vec<&str> = programs::PROGRAMS.iter().map(|(n, _)| *n).collect();
     for pd in system.all_pds() {
-        let image = pd.program_image.rsplit('/').next().unwrap_or(&pd.program_image);
-        if !programs.contains(&image) {
+        let image = programs::name(&pd.program_image);
+        if !known.contains(&image) {
             anyhow::bail!(
                 "{}:{}:{}: PD '{}': no program {:?} in the simulator (it has {})",
                 path.display(),
@@ -75,7 +78,7 @@ fn load(path: &Path) -> Result<sdf::System> {
                 pd.pos.col,
                 pd.name,
                 image,
-                programs.join(", ")
+                known.join(", ")
             );
         }
     }
@@ -115,9 +118,9 @@ fn main() -> ExitCode {
         Command::Pd => pd::run(),
         Command::Check { system } => load(&system).map(|_| println!("{}: ok", system.display())),
         Command::Keys { system } => load(&system).and_then(|s| keys(&system, &s)),
-        Command::Boot { system, until_idle, timeout, dump } => load(&system).and_then(|s| {
-            let opts =
-                kernel::Options { until_idle, timeout: timeout.map(Duration::from_secs), dump };
+        Command::Boot { system, until_idle, timeout, dump, stats } => load(&system).and_then(|s| {
+            let timeout = timeout.map(Duration::from_secs);
+            let opts = kernel::Options { until_idle, timeout, dump, stats };
             let report = kernel::run(&s, &dir_of(&system), &opts)?;
             if !report.stopped.is_empty() {
                 println!(

@@ -5,21 +5,34 @@ use platform::Regions;
 
 use crate::pd::{BoxedPd, SimPlatform};
 
-/// Starts the program `image` (its file name matters: `wire.elf`, …).
-pub fn start(image: &str, p: SimPlatform, r: &mut dyn Regions) -> Result<BoxedPd, String> {
-    let name = image.rsplit('/').next().unwrap_or(image);
-    let err = |e: &dyn std::fmt::Debug| format!("{e:?}");
-    Ok(match name {
-        "psdb.elf" => Box::new(psdb::Psdb::init(p, r).map_err(|e| err(&e))?),
-        "ledger.elf" => Box::new(ledger_pd::LedgerPd::init(p, r).map_err(|e| err(&e))?),
-        "wire.elf" => Box::new(wire::Wire::init(p, r).map_err(|e| err(&e))?),
-        "client.elf" => Box::new(client_pd::ClientPd::init(p, r)),
-        "harness.elf" => Box::new(harness::Harness::init(p, r)),
-        "faulty.elf" => Box::new(faulty::Faulty::init(p, r)),
-        other => return Err(format!("no program {other:?} in the simulator")),
-    })
+type Start = fn(SimPlatform, &mut dyn Regions) -> Result<BoxedPd, String>;
+
+fn boxed<T: platform::Pd + 'static, E: std::fmt::Debug>(
+    r: Result<T, E>,
+) -> Result<BoxedPd, String> {
+    r.map(|pd| Box::new(pd) as BoxedPd).map_err(|e| format!("{e:?}"))
 }
 
-/// The program names the simulator knows.
-pub const PROGRAMS: [&str; 6] =
-    ["psdb.elf", "ledger.elf", "wire.elf", "client.elf", "harness.elf", "faulty.elf"];
+/// Every program, by the file name of its image.
+pub const PROGRAMS: &[(&str, Start)] = &[
+    ("psdb.elf", |p, r| boxed(psdb::Psdb::init(p, r))),
+    ("ledger.elf", |p, r| boxed(ledger_pd::LedgerPd::init(p, r))),
+    ("wire.elf", |p, r| boxed(wire::Wire::init(p, r))),
+    ("client.elf", |p, r| boxed(Ok::<_, ()>(client_pd::ClientPd::init(p, r)))),
+    ("harness.elf", |p, r| boxed(Ok::<_, ()>(harness::Harness::init(p, r)))),
+    ("faulty.elf", |p, r| boxed(Ok::<_, ()>(faulty::Faulty::init(p, r)))),
+    ("bench.elf", |p, r| boxed(Ok::<_, ()>(harness::bench::Bench::init(p, r)))),
+];
+
+/// The file name of an image path.
+pub fn name(image: &str) -> &str {
+    image.rsplit('/').next().unwrap_or(image)
+}
+
+/// Starts the program `image`.
+pub fn start(image: &str, p: SimPlatform, r: &mut dyn Regions) -> Result<BoxedPd, String> {
+    match PROGRAMS.iter().find(|(n, _)| *n == name(image)) {
+        Some((_, start)) => start(p, r),
+        None => Err(format!("no program {:?} in the simulator", name(image))),
+    }
+}

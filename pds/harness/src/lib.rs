@@ -6,6 +6,7 @@
 //! QEMU harness judge the system by these lines.
 #![no_std]
 
+pub mod bench;
 mod scenarios;
 
 use core::fmt::Write;
