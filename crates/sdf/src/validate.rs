@@ -5,9 +5,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::SdfError;
 use crate::model::{MAX_PDS, PAGE_SIZES, PD_MAX_ID, PD_MAX_PRIORITY, ProtectionDomain, System};
 
-/// Highest virtual address a mapping may reach (AArch64 and RISC-V Sv39
-/// user space, less room for the stack and IPC buffer).
-const MAX_VADDR: u64 = 0x40_0000_0000 - 0x100_0000;
+/// Top of user space on the smallest supported address space (RISC-V Sv39;
+/// AArch64 has more). Below it Microkit puts the IPC buffer, a guard page
+/// and the PD's stack: maps must end below the stack.
+const USER_TOP: u64 = 0x40_0000_0000;
+
+/// Where a PD's stack begins: maps must end at or below it.
+fn stack_bottom(stack_size: u64) -> u64 {
+    USER_TOP - 0x1000 - 0x1000 - stack_size
+}
 
 impl System {
     /// Checks the system as the Microkit tool would; returns warnings
@@ -92,7 +98,7 @@ impl System {
                     format!("vaddr {:#x} is not aligned to the page size of '{}'", m.vaddr, m.mr),
                 ));
             }
-            let end = m.vaddr.checked_add(mr.size).filter(|&e| e <= MAX_VADDR);
+            let end = m.vaddr.checked_add(mr.size).filter(|&e| e <= stack_bottom(pd.stack_size));
             let Some(end) = end else {
                 return Err(err(
                     m.pos,

@@ -119,10 +119,11 @@ fn round_up(n: u64, to: u64) -> u64 {
     n.div_ceil(to) * to
 }
 
-fn valid_name(s: &str) -> bool {
+/// A name of 1–24 of `a-z 0-9` and `extra`, starting with a letter.
+fn valid_name(s: &str, extra: u8) -> bool {
     (1..=24).contains(&s.len())
         && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == extra)
 }
 
 /// Generates everything from the text of `tenants.toml`.
@@ -154,9 +155,10 @@ fn check(cfg: &Config) -> Result<()> {
     ensure!(!cfg.tenant.is_empty(), "at least one [[tenant]]");
     let mut names = std::collections::BTreeSet::new();
     for t in &cfg.tenant {
+        // Tenant names end up in symbols (`ns_<tenant>_log`): C identifiers.
         ensure!(
-            valid_name(&t.name),
-            "tenant name {:?}: 1-24 of a-z 0-9 -, starting with a letter",
+            valid_name(&t.name, b'_'),
+            "tenant name {:?}: 1-24 of a-z 0-9 _, starting with a letter",
             t.name
         );
         ensure!(names.insert(&t.name), "duplicate tenant {:?}", t.name);
@@ -164,8 +166,8 @@ fn check(cfg: &Config) -> Result<()> {
         let mut mods = std::collections::BTreeSet::new();
         for m in &t.modules {
             ensure!(
-                valid_name(&m.name),
-                "module name {:?} of {:?}: 1-24 of a-z 0-9 -",
+                valid_name(&m.name, b'-'),
+                "module name {:?} of {:?}: 1-24 of a-z 0-9 -, starting with a letter",
                 m.name,
                 t.name
             );
@@ -269,7 +271,9 @@ impl<'a> Builder<'a> {
     fn build(&mut self) -> Result<()> {
         let cfg = self.cfg;
         let sys = &cfg.system;
-        let bundle = 256 * (2 + sys.max_record as u64);
+        // A psdb buffer holds the largest object of its namespace (a full
+        // entry bundle) and two checkpoints.
+        let pbuf = |max_entry: usize| 256 * (2 + max_entry as u64) + CHECKPOINTS;
         self.region("psdb_store", sys.psdb_storage, None);
         let ledger_mem =
             ledger::Buffers::<&mut [u8]>::bytes_needed(sys.max_record) as u64 + sys.client_buffer;
@@ -278,9 +282,12 @@ impl<'a> Builder<'a> {
             self.region(&format!("key_{}", t.name), PAGE, Some(seed));
             self.region(&format!("lmem_{}", t.name), ledger_mem, None);
             self.region(&format!("lbuf_{}", t.name), LEDGER_HEADER + sys.client_buffer, None);
-            for log in ["log", "audit"] {
-                self.region(&format!("pbuf_{}_{log}", t.name), bundle + CHECKPOINTS, None);
-            }
+            self.region(&format!("pbuf_{}_log", t.name), pbuf(sys.max_record), None);
+            self.region(
+                &format!("pbuf_{}_audit", t.name),
+                pbuf(ledger::audit::MAX_AUDIT_RECORD),
+                None,
+            );
         }
         self.region("wmem", sys.client_buffer, None);
         // Identities: each module's example client, then the harness's.

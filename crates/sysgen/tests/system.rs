@@ -94,12 +94,32 @@ fn calls_rise_in_priority_and_servers_are_passive() {
 }
 
 #[test]
+fn buffers_fit_the_largest_objects_of_their_namespace() {
+    let good = std::fs::read_to_string(root().join("tenants.toml")).unwrap();
+    for max in [1usize, 64, 1024, 65535] {
+        let g =
+            sysgen::generate(&good.replace("max_record = 1024", &format!("max_record = {max}")))
+                .unwrap();
+        let size = |name: &str| g.system.memory_region(name).unwrap().size as usize;
+        let bundle = |m: usize| ledger::log::bundle_capacity(m) + 2 * 2048;
+        assert!(size("pbuf_acme_log") >= bundle(max), "max_record {max}");
+        assert!(
+            size("pbuf_acme_audit") >= bundle(ledger::audit::MAX_AUDIT_RECORD),
+            "max_record {max}"
+        );
+        let engine = ledger::Buffers::<&mut [u8]>::bytes_needed(max) + 0x10000;
+        assert!(size("lmem_acme") >= engine, "max_record {max}");
+    }
+}
+
+#[test]
 fn bad_configs_are_refused_with_a_reason() {
     let good = std::fs::read_to_string(root().join("tenants.toml")).unwrap();
     for (from, to, why) in [
         ("role = \"audit\" }", "role = \"root\" }", "not ring1, ring2 or audit"),
         ("name = \"globex\"", "name = \"acme\"", "duplicate tenant"),
         ("name = \"globex\"", "name = \"Globex!\"", "tenant name"),
+        ("name = \"globex\"", "name = \"glo-bex\"", "tenant name"),
         ("max_record = 1024", "max_record = 70000", "max_record"),
         ("client_buffer = 0x10000", "client_buffer = 1000", "client_buffer"),
         ("tenants = [\"acme\", \"globex\"]", "tenants = [\"initech\"]", "no tenant"),

@@ -306,7 +306,8 @@ fn fill<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
     let mut record = [b'f'; 1000];
     let mut acked = 0u64;
     let err = loop {
-        let batch: [&[u8]; 1] = [&record];
+        // Batches of records: the store fills in tens of appends.
+        let batch: [&[u8]; 32] = [&record; 32];
         match w.append(&batch) {
             Ok(r) => acked = r.end,
             Err(e) => break e,

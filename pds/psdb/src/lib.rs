@@ -109,12 +109,7 @@ impl Namespace {
                     return bad;
                 }
                 let buf = &self.buf;
-                let r = self.part.put_with(
-                    &t,
-                    len,
-                    |old| same(buf, old),
-                    |new| buf.read(0, new).is_some(),
-                );
+                let r = self.part.put_with(&t, len, |new| buf.read(0, new).is_some());
                 r.map_or_else(store_status, |()| reply(status::OK, &[]))
             }
             label::SYNC => reply(status::OK, &[]),
@@ -156,15 +151,6 @@ impl Namespace {
             Err(err) => store_status(err),
         }
     }
-}
-
-/// Whether the shared buffer starts with exactly `old`, compared in chunks.
-fn same(buf: &SharedRegion, old: &[u8]) -> bool {
-    let mut chunk = [0u8; 512];
-    old.chunks(chunk.len()).enumerate().all(|(i, part)| {
-        let mine = &mut chunk[..part.len()];
-        buf.read(i * 512, mine).is_some() && mine == part
-    })
 }
 
 impl<P: Platform> Pd for Psdb<P> {

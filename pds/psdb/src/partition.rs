@@ -145,8 +145,20 @@ impl<'a> Partition<'a> {
         }
     }
 
-    /// Where object `t` is in memory: (offset, length).
+    /// Where object `t` is in memory: (offset, length). A partial tile or
+    /// bundle that a wider one superseded is served as the start of the
+    /// wider one: partial objects are prefixes of their successors (`put`
+    /// enforces it), so the bytes are the same.
     pub fn find(&self, t: &Tile) -> Option<(usize, usize)> {
+        if let (i, true) = self.probe(t) {
+            let (_, _, off, len) = self.slot_at(i);
+            return Some((off, len));
+        }
+        let wider = (t.width + 1..=256).find_map(|w| self.exact(&Tile { width: w, ..*t }))?;
+        Some((wider.0, self.prefix_len(t, wider)?))
+    }
+
+    fn exact(&self, t: &Tile) -> Option<(usize, usize)> {
         match self.probe(t) {
             (i, true) => {
                 let (_, _, off, len) = self.slot_at(i);
@@ -156,45 +168,152 @@ impl<'a> Partition<'a> {
         }
     }
 
+    /// Bytes of the first `t.width` hashes or entries of the object at `loc`.
+    fn prefix_len(&self, t: &Tile, loc: (usize, usize)) -> Option<usize> {
+        let bytes = self.bytes(loc);
+        let n = match t.kind {
+            TileKind::Hashes { .. } => usize::from(t.width) * tlog::HASH_SIZE,
+            TileKind::Entries => tlog::bundle::entries(bytes)
+                .take(t.width.into())
+                .try_fold(0, |n, e| e.ok().map(|e| n + tlog::bundle::encoded_len(e.len())))?,
+        };
+        (n <= bytes.len()).then_some(n)
+    }
+
     /// The bytes of the object at `(offset, length)`.
     pub fn bytes(&self, loc: (usize, usize)) -> &[u8] {
         &self.mem[loc.0..loc.0 + loc.1]
     }
 
-    /// Stores a new object of `len` bytes that `fill` writes, write-once:
-    /// an existing object must be identical (`same` compares it).
+    /// Whether `new` (the bytes of `t`) agrees with every stored object at
+    /// the same coordinates: equal to the same tile, a prefix of wider
+    /// ones, starting with narrower ones.
+    fn agrees(&self, t: &Tile, new: (usize, usize)) -> bool {
+        let new_bytes = self.bytes(new);
+        (1..=256u16).all(|w| {
+            let other = Tile { width: w, ..*t };
+            let Some(loc) = self.exact(&other) else { return true };
+            let old = self.bytes(loc);
+            match w.cmp(&t.width) {
+                core::cmp::Ordering::Equal => old == new_bytes,
+                core::cmp::Ordering::Less => new_bytes.starts_with(old),
+                core::cmp::Ordering::Greater => old.starts_with(new_bytes),
+            }
+        })
+    }
+
+    /// Stores object `t` of `len` bytes, which `fill` writes, write-once:
+    /// the same object again must be identical, and partial objects must be
+    /// prefixes of their wider successors. When space or index slots run
+    /// out, superseded partial objects are compacted away first.
     pub fn put_with(
         &mut self,
         t: &Tile,
         len: usize,
-        same: impl FnOnce(&[u8]) -> bool,
         fill: impl FnOnce(&mut [u8]) -> bool,
     ) -> Result<()> {
-        let (slot, found) = self.probe(t);
-        if found {
-            let (_, _, off, olen) = self.slot_at(slot);
-            return if olen == len && same(&self.mem[off..off + len]) {
-                Ok(())
-            } else {
-                Err(StoreError::Conflict)
-            };
+        let room = |p: &Self| {
+            let start = p.arena_start() + p.arena_used();
+            (p.object_count() as usize + 1) * 2 <= p.slots
+                && start
+                    .checked_add(len)
+                    .is_some_and(|end| end <= p.mem.len() && end <= u32::MAX as usize)
+        };
+        if !room(self) {
+            self.compact();
+            if !room(self) {
+                return Err(StoreError::Full);
+            }
         }
-        // Keep the index at most half full, so probes stay short.
-        if (self.object_count() as usize + 1) * 2 > self.slots {
-            return Err(StoreError::Full);
-        }
+        // Write it where it would go, then decide; a refusal takes no space.
         let start = self.arena_start() + self.arena_used();
-        if start.checked_add(len).is_none_or(|end| end > self.mem.len()) || len > u32::MAX as usize
-        {
-            return Err(StoreError::Full);
-        }
         if !fill(&mut self.mem[start..start + len]) {
             return Err(StoreError::TooSmall { needed: len });
+        }
+        if !self.agrees(t, (start, len)) {
+            return Err(StoreError::Conflict);
+        }
+        let (slot, found) = self.probe(t);
+        if found {
+            return Ok(()); // identical to the stored one
         }
         self.set_slot(slot, tag(t), t.index, start, len);
         put_u64(self.mem, 16, self.object_count() + 1);
         put_u64(self.mem, 24, (self.arena_used() + len) as u64);
         Ok(())
+    }
+
+    /// The tree size of the stored checkpoint (0 without one).
+    fn committed(&self) -> u64 {
+        self.checkpoint().and_then(note::Checkpoint::peek_size).unwrap_or(0)
+    }
+
+    /// Drops the partial objects the committed tree has superseded (all but
+    /// its own partial tile at each level; uncommitted objects stay) and
+    /// slides the rest down the arena.
+    pub fn compact(&mut self) -> u64 {
+        let size = self.committed();
+        let dropped = self.drop_where(|t| {
+            !t.is_full() && t.within(size) && Tile::partial(t.kind, size) != Some(*t)
+        });
+        self.slide();
+        dropped
+    }
+
+    /// Removes every entry `pred` selects, keeping the index's probe chains
+    /// whole; returns how many it removed (and calls `removed` for each).
+    fn drop_where(&mut self, pred: impl Fn(&Tile) -> bool) -> u64 {
+        self.drop_with(pred, |_| {})
+    }
+
+    fn drop_with(&mut self, pred: impl Fn(&Tile) -> bool, mut removed: impl FnMut(&Tile)) -> u64 {
+        // Walk from just after an empty slot (so no probe chain wraps past
+        // the start), removing entries and re-inserting the others: each
+        // moves back toward its hash over the holes left behind.
+        let slots = self.slots;
+        let empty = (0..slots).find(|&i| self.slot_at(i).0 == 0).unwrap_or(0);
+        let mut count = 0;
+        for step in 1..=slots {
+            let i = (empty + step) % slots;
+            let (tag, index, off, len) = self.slot_at(i);
+            let Some(t) = untag(tag, index) else { continue };
+            self.set_slot(i, 0, 0, 0, 0);
+            if pred(&t) {
+                removed(&t);
+                count += 1;
+            } else {
+                let (j, _) = self.probe(&t);
+                self.set_slot(j, tag, index, off, len);
+            }
+        }
+        put_u64(self.mem, 16, self.object_count() - count);
+        count
+    }
+
+    /// Moves the objects down the arena over the space of removed ones,
+    /// in offset order, and updates their index entries.
+    fn slide(&mut self) {
+        let mut cursor = self.arena_start();
+        let mut last: Option<usize> = None;
+        loop {
+            // The next object by original offset (moved ones now sit at or
+            // below `last`, so they are not found again).
+            let next = (0..self.slots)
+                .filter_map(|i| {
+                    let (tag, _, off, len) = self.slot_at(i);
+                    (tag != 0 && last.is_none_or(|l| off > l)).then_some((off, len, i))
+                })
+                .min();
+            let Some((off, len, i)) = next else { break };
+            last = Some(off);
+            if off != cursor {
+                self.mem.copy_within(off..off + len, cursor);
+                let (tag, index, _, _) = self.slot_at(i);
+                self.set_slot(i, tag, index, cursor, len);
+            }
+            cursor += len;
+        }
+        put_u64(self.mem, 24, (cursor - self.arena_start()) as u64);
     }
 
     /// The stored checkpoint, if any.
@@ -228,15 +347,10 @@ impl TileStore for Partition<'_> {
     }
 
     fn put(&mut self, tile: &Tile, data: &[u8]) -> Result<()> {
-        self.put_with(
-            tile,
-            data.len(),
-            |old| old == data,
-            |new| {
-                new.copy_from_slice(data);
-                true
-            },
-        )
+        self.put_with(tile, data.len(), |new| {
+            new.copy_from_slice(data);
+            true
+        })
     }
 
     fn sync(&mut self) -> Result<()> {
@@ -266,32 +380,8 @@ impl TileStore for Partition<'_> {
             return Err(StoreError::NoCheckpoint);
         }
         let mut rec = Recovery { size, ..Recovery::default() };
-        let beyond = self.entries().filter(|(t, _, _)| !t.within(size)).count();
-        if beyond == 0 {
-            return Ok(rec);
-        }
-        // Remove them and re-insert every other entry in place: walking from
-        // just after an empty slot (so no probe chain wraps past the start),
-        // each entry moves back toward its hash over the holes left behind.
-        let live: u64 = self.entries().filter(|(t, _, _)| t.within(size)).count() as u64;
-        let slots = self.slots;
-        let empty = (0..slots).find(|&i| self.slot_at(i).0 == 0).unwrap_or(0);
-        let mut arena_end = self.arena_start();
-        for step in 1..=slots {
-            let i = (empty + step) % slots;
-            let (tag, index, off, len) = self.slot_at(i);
-            let Some(t) = untag(tag, index) else { continue };
-            self.set_slot(i, 0, 0, 0, 0);
-            if t.within(size) {
-                let (j, _) = self.probe(&t);
-                self.set_slot(j, tag, index, off, len);
-                arena_end = arena_end.max(off + len);
-            } else {
-                rec.removed(&t);
-            }
-        }
-        put_u64(self.mem, 16, live);
-        put_u64(self.mem, 24, (arena_end - self.arena_start()) as u64);
+        self.drop_with(|t| !t.within(size), |t| rec.removed(t));
+        self.slide();
         Ok(rec)
     }
 }
