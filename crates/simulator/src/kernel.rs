@@ -66,6 +66,8 @@ struct Call {
 
 struct Slot {
     name: String,
+    /// Console output not yet ended by a newline.
+    line: Vec<u8>,
     parent: Option<usize>,
     child_id: Option<u8>,
     sock: OwnedFd,
@@ -109,10 +111,18 @@ fn regions(system: &System, dir: &Path) -> Result<BTreeMap<String, OwnedFd>> {
         let fd = rustix::fs::memfd_create(mr.name.as_str(), MemfdFlags::CLOEXEC)?;
         rustix::fs::ftruncate(&fd, mr.size)?;
         if let Some(path) = &mr.prefill_path {
-            let path = dir.join(path);
+            // Beside the system description, else (as the Microkit tool looks)
+            // in the working directory.
+            let path = [dir.join(path), PathBuf::from(path)]
+                .into_iter()
+                .find(|p| p.exists())
+                .unwrap_or(dir.join(path));
             let data = std::fs::read(&path).with_context(|| {
                 format!("region '{}': prefill file {}", mr.name, path.display())
             })?;
+            if data.is_empty() {
+                bail!("region '{}': prefill file {} is empty", mr.name, path.display());
+            }
             if data.len() as u64 > mr.size {
                 bail!(
                     "region '{}': prefill file {} is larger than the region",
@@ -197,6 +207,7 @@ pub fn run(system: &System, dir: &Path, opts: &Options) -> Result<Report> {
             system.parent_of(&pd.name).and_then(|p| all.iter().position(|q| q.name == p.name));
         pds.push(Slot {
             name: pd.name.clone(),
+            line: Vec::new(),
             parent,
             child_id: pd.id,
             sock: mine,
@@ -243,14 +254,24 @@ pub fn run(system: &System, dir: &Path, opts: &Options) -> Result<Report> {
     result.map(|()| k.report)
 }
 
+/// Writes every region's contents into `dir` (0700), each file 0600: they
+/// hold signing-key seeds too.
 fn dump(fds: &BTreeMap<String, OwnedFd>, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     for (name, fd) in fds {
         let mut f = File::from(fd.try_clone()?);
         f.rewind()?;
         let mut data = Vec::new();
         f.read_to_end(&mut data)?;
-        std::fs::write(dir.join(format!("{name}.bin")), data)?;
+        let path = dir.join(format!("{name}.bin"));
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        out.write_all(&data)?;
     }
     Ok(())
 }
@@ -280,8 +301,9 @@ impl Kernel {
                     continue;
                 }
                 any = true;
-                match proto::recv(self.pds[i].sock.as_fd()) {
-                    Ok(Some(f)) => self.frame(i, f),
+                match proto::recv_any(self.pds[i].sock.as_fd()) {
+                    Ok(Some(proto::Incoming::Frame(f))) => self.frame(i, f),
+                    Ok(Some(proto::Incoming::Print(text))) => self.print(i, &text),
                     _ => self.died(i, None),
                 }
             }
@@ -303,15 +325,38 @@ impl Kernel {
         }
     }
 
-    /// Nothing runs and nothing is pending (a PD blocked on a stopped one
-    /// never runs again).
+    /// Prints a PD's console output, a line at a time, prefixed by its name.
+    fn print(&mut self, i: usize, text: &[u8]) {
+        let pd = &mut self.pds[i];
+        pd.line.extend_from_slice(text);
+        while let Some(n) = pd.line.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pd.line.drain(..=n).collect();
+            say(&self.console, &pd.name, String::from_utf8_lossy(&line[..n]).as_ref());
+        }
+    }
+
+    /// Nothing runs and nothing is pending (a PD blocked, through any chain
+    /// of callers, on a stopped one never runs again).
     fn quiescent(&self) -> bool {
         self.pds.iter().all(|p| match p.state {
             State::Idle => p.notify == 0 && p.calls.is_empty() && p.faults.is_empty(),
             State::Dead => true,
-            State::Calling(c) => matches!(self.pds[c].state, State::Dead),
+            State::Calling(c) => self.blocked_forever(c),
             State::Init | State::Busy => false,
         })
+    }
+
+    /// Whether a call to `c` can never return: `c` stopped, or waits on a
+    /// PD that can never return. Calls rise in priority, so chains end.
+    fn blocked_forever(&self, mut c: usize) -> bool {
+        for _ in 0..self.pds.len() {
+            match self.pds[c].state {
+                State::Dead => return true,
+                State::Calling(next) => c = next,
+                _ => return false,
+            }
+        }
+        false
     }
 
     fn frame(&mut self, i: usize, f: Frame) {
@@ -368,21 +413,21 @@ impl Kernel {
         }
     }
 
-    /// Delivers the next pending event to an idle PD: faults, then calls
-    /// (their callers are blocked), then notifications.
+    /// Delivers the next pending event to an idle PD. As on seL4, a pending
+    /// notification is taken before the endpoint's queue (faults, then calls).
     fn dispatch(&mut self, j: usize) {
         if !matches!(self.pds[j].state, State::Idle) {
             return;
         }
         let pd = &mut self.pds[j];
-        let frame = if let Some((child, msg)) = pd.faults.pop_front() {
+        let frame = if pd.notify != 0 {
+            let bits = std::mem::take(&mut pd.notify);
+            Frame::new(Kind::Notified, 0, Msg::new(bits, &[]))
+        } else if let Some((child, msg)) = pd.faults.pop_front() {
             Frame::new(Kind::Fault, child, msg)
         } else if let Some(call) = pd.calls.pop_front() {
             pd.serving = Some(call.caller);
             Frame::new(Kind::Protected, call.ch, call.msg)
-        } else if pd.notify != 0 {
-            let bits = std::mem::take(&mut pd.notify);
-            Frame::new(Kind::Notified, 0, Msg::new(bits, &[]))
         } else {
             return;
         };
@@ -407,12 +452,15 @@ impl Kernel {
             return;
         }
         self.pds[i].state = State::Dead;
+        // It may still run (a malformed frame, a broken socket): stop it first.
+        let _ = self.pds[i].process.kill();
         let status = self.pds[i].process.wait();
         let why = why.unwrap_or_else(|| match status {
             Ok(s) => match (s.signal(), s.code()) {
                 (Some(11), _) => {
                     "fault: memory access not allowed by its mappings (SIGSEGV)".into()
                 }
+                (Some(9), _) => "stopped by the kernel".into(),
                 (Some(sig), _) => format!("fault: killed by signal {sig}"),
                 (None, Some(101)) => "fault: panicked".into(),
                 (None, Some(code)) => format!("exited with status {code}"),

@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::OnceLock;
@@ -71,9 +70,10 @@ impl Platform for SimPlatform {
     }
 
     fn print(&self, s: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(s.as_bytes());
-        let _ = out.flush();
+        // Through the kernel, so the console keeps the order events happened in.
+        if with_conn(|fd| proto::send_print(fd.as_fd(), s.as_bytes())).is_err() {
+            std::process::exit(3);
+        }
     }
 
     fn time(&self) -> Time {

@@ -34,6 +34,8 @@ pub enum Kind {
     Notify = 12,
     /// PD → kernel: protected call on `ch`.
     Call = 13,
+    /// PD → kernel: console output (the bytes follow the kind byte).
+    Print = 14,
 }
 
 impl Kind {
@@ -92,11 +94,46 @@ pub fn send(fd: BorrowedFd<'_>, f: &Frame) -> io::Result<()> {
     Ok(())
 }
 
+/// Most console bytes in one message.
+pub const MAX_PRINT: usize = 16 * 1024;
+
+/// A message from a PD.
+pub enum Incoming {
+    /// A frame.
+    Frame(Frame),
+    /// Console output.
+    Print(Vec<u8>),
+}
+
 /// Receives a frame; `None` when the other side is gone or sent garbage.
 pub fn recv(fd: BorrowedFd<'_>) -> io::Result<Option<Frame>> {
-    let mut b = [0u8; FRAME + 1];
+    Ok(match recv_any(fd)? {
+        Some(Incoming::Frame(f)) => Some(f),
+        _ => None,
+    })
+}
+
+/// Receives a frame or console output; `None` when the other side is gone
+/// or sent garbage.
+pub fn recv_any(fd: BorrowedFd<'_>) -> io::Result<Option<Incoming>> {
+    let mut b = vec![0u8; MAX_PRINT + 2];
     let (_, len) = rustix::net::recv(fd, &mut b[..], RecvFlags::empty())?;
-    Ok(if len == 0 { None } else { Frame::decode(&b[..len]) })
+    Ok(match b.first() {
+        _ if len == 0 => None,
+        Some(&k) if k == Kind::Print as u8 => Some(Incoming::Print(b[1..len].to_vec())),
+        _ => Frame::decode(&b[..len]).map(Incoming::Frame),
+    })
+}
+
+/// Sends console output, in pieces of at most [`MAX_PRINT`] bytes.
+pub fn send_print(fd: BorrowedFd<'_>, text: &[u8]) -> io::Result<()> {
+    for piece in text.chunks(MAX_PRINT) {
+        let mut m = Vec::with_capacity(piece.len() + 1);
+        m.push(Kind::Print as u8);
+        m.extend_from_slice(piece);
+        rustix::net::send(fd, &m, SendFlags::NOSIGNAL)?;
+    }
+    Ok(())
 }
 
 /// How a PD process is set up.

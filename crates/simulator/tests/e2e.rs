@@ -259,3 +259,22 @@ fn what_the_system_does_not_grant_stops_only_the_offender() {
     assert!(!console.contains("PD f_idle stopped"), "{console}");
     assert!(console.contains("[kernel] 4 PD(s) stopped"), "{console}");
 }
+
+#[test]
+fn callers_of_a_stopped_server_wait_and_the_system_still_settles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // psdb without its store stops at init; ledgers calling it wait forever,
+    // and so does everything calling them: the system is idle, not hung.
+    let xml = std::fs::read_to_string(root().join("system.xml")).unwrap();
+    let broken: String =
+        xml.lines().filter(|l| !l.contains("mr=\"psdb_store\"")).collect::<Vec<_>>().join("\n");
+    std::fs::write(dir.join("system.xml"), broken).unwrap();
+    assert!(sim(dir, &["keys", "system.xml"]).status.success());
+    let out = sim(dir, &["boot", "system.xml", "--until-idle", "--timeout", "60"]);
+    let console = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{console}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(console.contains("[kernel] PD psdb stopped: exited with status 1"), "{console}");
+    assert!(console.contains("called psdb, which has stopped: it waits forever"), "{console}");
+    assert!(console.contains("[kernel] system idle"), "{console}");
+}
