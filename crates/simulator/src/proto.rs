@@ -107,10 +107,9 @@ pub enum Incoming {
 
 /// Receives a frame; `None` when the other side is gone or sent garbage.
 pub fn recv(fd: BorrowedFd<'_>) -> io::Result<Option<Frame>> {
-    Ok(match recv_any(fd)? {
-        Some(Incoming::Frame(f)) => Some(f),
-        _ => None,
-    })
+    let mut b = [0u8; FRAME + 1];
+    let (_, len) = rustix::net::recv(fd, &mut b[..], RecvFlags::empty())?;
+    Ok(if len == 0 { None } else { Frame::decode(&b[..len]) })
 }
 
 /// Receives a frame or console output; `None` when the other side is gone
