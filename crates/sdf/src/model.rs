@@ -106,6 +106,8 @@ pub struct Map {
     pub cached: bool,
     /// Symbol patched with `vaddr`, through which the PD finds the region.
     pub setvar_vaddr: Option<String>,
+    /// Symbol patched with the region's size.
+    pub setvar_size: Option<String>,
     /// Where it is.
     pub pos: Pos,
 }

@@ -172,7 +172,7 @@ impl Parser<'_, '_> {
     }
 
     fn map(&self, node: Node) -> Result<Map, SdfError> {
-        self.attributes(node, &["mr", "vaddr", "perms", "cached", "setvar_vaddr"])?;
+        self.attributes(node, &["mr", "vaddr", "perms", "cached", "setvar_vaddr", "setvar_size"])?;
         let perms = node.attribute("perms").unwrap_or("rw");
         Ok(Map {
             mr: self.required(node, "mr")?.into(),
@@ -182,6 +182,7 @@ impl Parser<'_, '_> {
             })?,
             cached: self.bool(node, "cached", true)?,
             setvar_vaddr: node.attribute("setvar_vaddr").map(Into::into),
+            setvar_size: node.attribute("setvar_size").map(Into::into),
             pos: self.pos(node),
         })
     }

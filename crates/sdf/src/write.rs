@@ -88,6 +88,9 @@ fn write_pd(s: &mut String, pd: &ProtectionDomain, depth: usize) {
         if let Some(sym) = &m.setvar_vaddr {
             let _ = write!(s, " setvar_vaddr=\"{}\"", escape(sym));
         }
+        if let Some(sym) = &m.setvar_size {
+            let _ = write!(s, " setvar_size=\"{}\"", escape(sym));
+        }
         s.push_str(" />\n");
     }
     for c in &pd.children {

@@ -88,6 +88,13 @@ pub mod priority {
 /// Where maps start in every PD.
 const VADDR_BASE: u64 = 0x2000_0000;
 const PAGE: u64 = 0x1000;
+/// Prefix of every setvar symbol: they are global symbols in PD programs.
+pub const SYMBOL_PREFIX: &str = "sfs_";
+
+fn symbol_name(s: &str) -> String {
+    format!("{SYMBOL_PREFIX}{s}")
+}
+
 /// Bytes ahead of data in the wire–ledger buffer.
 const LEDGER_HEADER: u64 = abi::ledger::DATA_OFFSET as u64;
 /// Room for two checkpoints (expected + new) in the ledger–psdb buffer.
@@ -246,6 +253,8 @@ impl<'a> Builder<'a> {
     }
 
     /// Maps `mr` into `pd` after its last map, with a guard page between.
+    /// The mapping's symbols are `sfs_<symbol>` (its address) and
+    /// `sfs_<symbol>_size`; the tool patches both into the PD's program.
     fn map(&self, pd: &mut ProtectionDomain, mr: &str, perms: Perms, symbol: &str) {
         let vaddr = pd
             .maps
@@ -258,7 +267,8 @@ impl<'a> Builder<'a> {
             vaddr,
             perms,
             cached: true,
-            setvar_vaddr: Some(symbol.into()),
+            setvar_vaddr: Some(symbol_name(symbol)),
+            setvar_size: Some(format!("{}_size", symbol_name(symbol))),
             pos: Pos::default(),
         });
     }
@@ -494,8 +504,12 @@ impl<'a> Builder<'a> {
             };
             let _ = writeln!(
                 s,
-                "    Identity {{ tenant: {}, module: {:?}, role: Role::{role}, wire_channel: {i}, client_pd: {:?}, client_channel: {}, client_symbol: {:?}, wire_symbol: \"client_{i}\" }},",
-                id.tenant, id.module, id.client_pd, id.client_channel, id.client_symbol
+                "    Identity {{ tenant: {}, module: {:?}, role: Role::{role}, wire_channel: {i}, client_pd: {:?}, client_channel: {}, client_symbol: {:?}, wire_symbol: \"{SYMBOL_PREFIX}client_{i}\" }},",
+                id.tenant,
+                id.module,
+                id.client_pd,
+                id.client_channel,
+                symbol_name(&id.client_symbol)
             );
         }
         let _ = writeln!(
@@ -503,8 +517,11 @@ impl<'a> Builder<'a> {
             "];\n\n/// `wire`'s ledger channels.\npub const WIRE_LEDGERS: &[WireLedger] = &["
         );
         for (t, ch, sym) in &self.wire_ledgers {
-            let _ =
-                writeln!(s, "    WireLedger {{ tenant: {t}, channel: {ch}, symbol: {sym:?} }},");
+            let _ = writeln!(
+                s,
+                "    WireLedger {{ tenant: {t}, channel: {ch}, symbol: {:?} }},",
+                symbol_name(sym)
+            );
         }
         let _ = writeln!(
             s,
@@ -513,7 +530,8 @@ impl<'a> Builder<'a> {
         for (t, audit, ch, sym) in &self.namespaces {
             let _ = writeln!(
                 s,
-                "    Namespace {{ tenant: {t}, audit: {audit}, channel: {ch}, symbol: {sym:?} }},"
+                "    Namespace {{ tenant: {t}, audit: {audit}, channel: {ch}, symbol: {:?} }},",
+                symbol_name(sym)
             );
         }
         let _ = writeln!(

@@ -18,32 +18,32 @@ pub const TENANTS: &[Tenant] = &[
 
 /// Every module identity, by `wire` channel.
 pub const IDENTITIES: &[Identity] = &[
-    Identity { tenant: 0, module: "acme.identity", role: Role::Ring1, wire_channel: 0, client_pd: "client_acme_identity", client_channel: 0, client_symbol: "buf", wire_symbol: "client_0" },
-    Identity { tenant: 0, module: "acme.reports", role: Role::Ring2, wire_channel: 1, client_pd: "client_acme_reports", client_channel: 0, client_symbol: "buf", wire_symbol: "client_1" },
-    Identity { tenant: 0, module: "acme.auditor", role: Role::Audit, wire_channel: 2, client_pd: "client_acme_auditor", client_channel: 0, client_symbol: "buf", wire_symbol: "client_2" },
-    Identity { tenant: 1, module: "globex.payments", role: Role::Ring1, wire_channel: 3, client_pd: "client_globex_payments", client_channel: 0, client_symbol: "buf", wire_symbol: "client_3" },
-    Identity { tenant: 1, module: "globex.analytics", role: Role::Ring2, wire_channel: 4, client_pd: "client_globex_analytics", client_channel: 0, client_symbol: "buf", wire_symbol: "client_4" },
-    Identity { tenant: 1, module: "globex.auditor", role: Role::Audit, wire_channel: 5, client_pd: "client_globex_auditor", client_channel: 0, client_symbol: "buf", wire_symbol: "client_5" },
-    Identity { tenant: 0, module: "acme.harness-ring1", role: Role::Ring1, wire_channel: 6, client_pd: "harness", client_channel: 0, client_symbol: "buf_0", wire_symbol: "client_6" },
-    Identity { tenant: 0, module: "acme.harness-ring2", role: Role::Ring2, wire_channel: 7, client_pd: "harness", client_channel: 1, client_symbol: "buf_1", wire_symbol: "client_7" },
-    Identity { tenant: 0, module: "acme.harness-audit", role: Role::Audit, wire_channel: 8, client_pd: "harness", client_channel: 2, client_symbol: "buf_2", wire_symbol: "client_8" },
-    Identity { tenant: 1, module: "globex.harness-ring1", role: Role::Ring1, wire_channel: 9, client_pd: "harness", client_channel: 3, client_symbol: "buf_3", wire_symbol: "client_9" },
-    Identity { tenant: 1, module: "globex.harness-ring2", role: Role::Ring2, wire_channel: 10, client_pd: "harness", client_channel: 4, client_symbol: "buf_4", wire_symbol: "client_10" },
-    Identity { tenant: 1, module: "globex.harness-audit", role: Role::Audit, wire_channel: 11, client_pd: "harness", client_channel: 5, client_symbol: "buf_5", wire_symbol: "client_11" },
+    Identity { tenant: 0, module: "acme.identity", role: Role::Ring1, wire_channel: 0, client_pd: "client_acme_identity", client_channel: 0, client_symbol: "sfs_buf", wire_symbol: "sfs_client_0" },
+    Identity { tenant: 0, module: "acme.reports", role: Role::Ring2, wire_channel: 1, client_pd: "client_acme_reports", client_channel: 0, client_symbol: "sfs_buf", wire_symbol: "sfs_client_1" },
+    Identity { tenant: 0, module: "acme.auditor", role: Role::Audit, wire_channel: 2, client_pd: "client_acme_auditor", client_channel: 0, client_symbol: "sfs_buf", wire_symbol: "sfs_client_2" },
+    Identity { tenant: 1, module: "globex.payments", role: Role::Ring1, wire_channel: 3, client_pd: "client_globex_payments", client_channel: 0, client_symbol: "sfs_buf", wire_symbol: "sfs_client_3" },
+    Identity { tenant: 1, module: "globex.analytics", role: Role::Ring2, wire_channel: 4, client_pd: "client_globex_analytics", client_channel: 0, client_symbol: "sfs_buf", wire_symbol: "sfs_client_4" },
+    Identity { tenant: 1, module: "globex.auditor", role: Role::Audit, wire_channel: 5, client_pd: "client_globex_auditor", client_channel: 0, client_symbol: "sfs_buf", wire_symbol: "sfs_client_5" },
+    Identity { tenant: 0, module: "acme.harness-ring1", role: Role::Ring1, wire_channel: 6, client_pd: "harness", client_channel: 0, client_symbol: "sfs_buf_0", wire_symbol: "sfs_client_6" },
+    Identity { tenant: 0, module: "acme.harness-ring2", role: Role::Ring2, wire_channel: 7, client_pd: "harness", client_channel: 1, client_symbol: "sfs_buf_1", wire_symbol: "sfs_client_7" },
+    Identity { tenant: 0, module: "acme.harness-audit", role: Role::Audit, wire_channel: 8, client_pd: "harness", client_channel: 2, client_symbol: "sfs_buf_2", wire_symbol: "sfs_client_8" },
+    Identity { tenant: 1, module: "globex.harness-ring1", role: Role::Ring1, wire_channel: 9, client_pd: "harness", client_channel: 3, client_symbol: "sfs_buf_3", wire_symbol: "sfs_client_9" },
+    Identity { tenant: 1, module: "globex.harness-ring2", role: Role::Ring2, wire_channel: 10, client_pd: "harness", client_channel: 4, client_symbol: "sfs_buf_4", wire_symbol: "sfs_client_10" },
+    Identity { tenant: 1, module: "globex.harness-audit", role: Role::Audit, wire_channel: 11, client_pd: "harness", client_channel: 5, client_symbol: "sfs_buf_5", wire_symbol: "sfs_client_11" },
 ];
 
 /// `wire`'s ledger channels.
 pub const WIRE_LEDGERS: &[WireLedger] = &[
-    WireLedger { tenant: 0, channel: 12, symbol: "ledger_acme" },
-    WireLedger { tenant: 1, channel: 13, symbol: "ledger_globex" },
+    WireLedger { tenant: 0, channel: 12, symbol: "sfs_ledger_acme" },
+    WireLedger { tenant: 1, channel: 13, symbol: "sfs_ledger_globex" },
 ];
 
 /// psdb's namespaces, by channel.
 pub const PSDB_NAMESPACES: &[Namespace] = &[
-    Namespace { tenant: 0, audit: false, channel: 0, symbol: "ns_acme_log" },
-    Namespace { tenant: 0, audit: true, channel: 1, symbol: "ns_acme_audit" },
-    Namespace { tenant: 1, audit: false, channel: 2, symbol: "ns_globex_log" },
-    Namespace { tenant: 1, audit: true, channel: 3, symbol: "ns_globex_audit" },
+    Namespace { tenant: 0, audit: false, channel: 0, symbol: "sfs_ns_acme_log" },
+    Namespace { tenant: 0, audit: true, channel: 1, symbol: "sfs_ns_acme_audit" },
+    Namespace { tenant: 1, audit: false, channel: 2, symbol: "sfs_ns_globex_log" },
+    Namespace { tenant: 1, audit: true, channel: 3, symbol: "sfs_ns_globex_audit" },
 ];
 
 /// The harness's channel to its misbehaving child, if there is a harness.

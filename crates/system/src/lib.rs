@@ -79,23 +79,23 @@ pub mod ledger_channels {
 /// Region symbols in every ledger PD.
 pub mod ledger_symbols {
     /// Private memory for the engine.
-    pub const MEM: &str = "mem";
+    pub const MEM: &str = "sfs_mem";
     /// The wire–ledger buffer.
-    pub const WIRE: &str = "wire_buf";
+    pub const WIRE: &str = "sfs_wire_buf";
     /// The ledger–psdb buffer of the records' namespace.
-    pub const PSDB_LOG: &str = "psdb_log";
+    pub const PSDB_LOG: &str = "sfs_psdb_log";
     /// The ledger–psdb buffer of the audit log's namespace.
-    pub const PSDB_AUDIT: &str = "psdb_audit";
+    pub const PSDB_AUDIT: &str = "sfs_psdb_audit";
     /// The signing key seed (read-only, filled at boot).
-    pub const KEY: &str = "key";
+    pub const KEY: &str = "sfs_key";
 }
 
 /// Private memory in `wire`.
-pub const MEM_SYMBOL: &str = "mem";
+pub const MEM_SYMBOL: &str = "sfs_mem";
 /// psdb's store.
-pub const PSDB_STORE_SYMBOL: &str = "store";
+pub const PSDB_STORE_SYMBOL: &str = "sfs_store";
 /// The harness–child probe region.
-pub const PROBE_SYMBOL: &str = "probe";
+pub const PROBE_SYMBOL: &str = "sfs_probe";
 
 /// The tenant whose ledger PD is `pd`.
 pub fn tenant_of_ledger(pd: &str) -> Option<usize> {
