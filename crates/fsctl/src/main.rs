@@ -20,9 +20,10 @@ use tlog::bundle::MAX_ENTRY_SIZE;
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Ledger root directory: one subdirectory per tenant.
+    /// Ledger root directory: one subdirectory per tenant (every command
+    /// but `verify-note`).
     #[arg(long, env = "SERVICE_FS_DIR", value_name = "DIR")]
-    dir: PathBuf,
+    dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,6 +89,17 @@ enum Command {
         #[arg(long, value_name = "VERIFIER_KEY")]
         key: String,
     },
+    /// Verify a signed checkpoint note (a file, or `-` for standard input)
+    /// with a verifier key, and print its origin, size and root hash.
+    /// Needs no ledger directory: for checkpoints copied from elsewhere,
+    /// e.g. the seL4 image's console.
+    VerifyNote {
+        /// The verifier key (name+id+base64) the note must be signed with.
+        #[arg(long, value_name = "VERIFIER_KEY")]
+        key: String,
+        /// The note.
+        file: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -121,7 +133,13 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let root = Root::new(&cli.dir);
+    if let Command::VerifyNote { key, file } = &cli.command {
+        return verify_note(key, file);
+    }
+    let Some(dir) = &cli.dir else {
+        bail!("no ledger directory: give --dir DIR or set SERVICE_FS_DIR");
+    };
+    let root = Root::new(dir);
     match cli.command {
         Command::Init { tenant, origin } => {
             let key = root.init(&tenant, origin.as_deref())?;
@@ -140,7 +158,29 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Prove { tenant, index, old_size } => prove(&root, &tenant, index, old_size),
         Command::Verify { tenant, key } => verify(&root, &tenant, &key),
+        Command::VerifyNote { .. } => unreachable!("handled above"),
     }
+}
+
+/// Opens a signed checkpoint with `key` and prints its body.
+fn verify_note(key: &str, file: &std::path::Path) -> Result<()> {
+    let key = Verifier::parse(key).map_err(|e| anyhow::anyhow!("verifier key: {e}"))?;
+    let msg = if file.as_os_str() == "-" {
+        let mut v = Vec::new();
+        io::stdin().read_to_end(&mut v)?;
+        v
+    } else {
+        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    let opened =
+        note::open(&msg, &[&key]).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let cp = note::Checkpoint::parse(opened.text)
+        .map_err(|e| anyhow::anyhow!("{}: checkpoint body: {e}", file.display()))?;
+    if cp.origin != key.name() {
+        bail!("{}: origin {:?} is not the key's name {:?}", file.display(), cp.origin, key.name());
+    }
+    println!("origin {}\nsize {}\nroot {}", cp.origin, cp.size, cp.root);
+    Ok(())
 }
 
 fn ledger_err(e: ledger::Error<store_posix::IoError>) -> anyhow::Error {

@@ -166,3 +166,34 @@ fn read_output_survives_a_closed_pipe() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "record 0\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+#[test]
+fn verify_note_checks_a_copied_checkpoint_without_a_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let key = init(dir);
+    ok(dir, &["append", "acme"], b"one\ntwo\n");
+    let cp = ok(dir, &["checkpoint", "acme"], b"");
+    let file = dir.join("copied.note");
+    std::fs::write(&file, &cp).unwrap();
+    let f = file.to_str().unwrap();
+    // No ledger directory is needed, nor read.
+    let bare = std::process::Command::new(env!("CARGO_BIN_EXE_fsctl"))
+        .args(["verify-note", "--key", &key, f])
+        .env_remove("SERVICE_FS_DIR")
+        .output()
+        .unwrap();
+    assert!(bare.status.success(), "{}", String::from_utf8_lossy(&bare.stderr));
+    let out = String::from_utf8(bare.stdout).unwrap();
+    assert!(out.starts_with("origin service-fs/acme\nsize 2\nroot "), "{out}");
+    assert_eq!(ok(dir, &["verify-note", "--key", &key, "-"], cp.as_bytes()), out);
+
+    let forged = cp.replacen("\n2\n", "\n3\n", 1);
+    let err = fails(dir, &["verify-note", "--key", &key, "-"], forged.as_bytes());
+    assert!(err.contains("signature"), "{err}");
+    let other = ok(dir, &["init", "beta"], b"");
+    let err = fails(dir, &["verify-note", "--key", &other, f], b"");
+    assert!(err.starts_with("fsctl: "), "{err}");
+    let err = fails(dir, &["verify-note", "--key", "not-a-key", f], b"");
+    assert!(err.contains("verifier key"), "{err}");
+}

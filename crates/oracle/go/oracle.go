@@ -5,6 +5,7 @@
 //	oracle check DIR VERIFIER_KEY PROOFS.jsonl   check a tlog-tiles directory
 //	oracle gen N                                  a signed log and proofs, as JSON
 //	oracle bench SIZE COUNT RUNS                  time tlog.StoredHashes per record
+//	oracle open VERIFIER_KEY NOTE                 verify a signed checkpoint note
 //
 // Built in GOPATH mode against Debian's golang-golang-x-mod-dev.
 package main
@@ -38,8 +39,10 @@ func main() {
 		err = gen(os.Args[2])
 	case len(os.Args) == 5 && os.Args[1] == "bench":
 		err = bench(os.Args[2], os.Args[3], os.Args[4])
+	case len(os.Args) == 4 && os.Args[1] == "open":
+		err = open(os.Args[2], os.Args[3])
 	default:
-		err = fmt.Errorf("usage: oracle check DIR VKEY PROOFS | oracle gen N")
+		err = fmt.Errorf("usage: oracle check DIR VKEY PROOFS | gen N | bench SIZE COUNT RUNS | open VKEY NOTE")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "oracle:", err)
@@ -111,6 +114,43 @@ type summary struct {
 	Tiles         int    `json:"tiles"`
 	OlderPartials int    `json:"older_partials"`
 	Proofs        int    `json:"proofs"`
+}
+
+// opened is a checkpoint note that verified.
+type opened struct {
+	Origin string `json:"origin"`
+	Size   int64  `json:"size"`
+	Root   string `json:"root"`
+}
+
+// open verifies the signed note in file with vkey and parses its
+// checkpoint body (origin, size, root), printing them as JSON.
+func open(vkey, file string) error {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return fmt.Errorf("verifier key: %v", err)
+	}
+	msg, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	n, err := note.Open(msg, note.VerifierList(v))
+	if err != nil {
+		return fmt.Errorf("opening %s: %v", file, err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	if len(lines) < 4 || lines[0] != v.Name() {
+		return fmt.Errorf("checkpoint text %q: want origin %q", n.Text, v.Name())
+	}
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil || size < 0 {
+		return fmt.Errorf("checkpoint size %q", lines[1])
+	}
+	root, err := tlog.ParseHash(lines[2])
+	if err != nil {
+		return fmt.Errorf("checkpoint root: %v", err)
+	}
+	return json.NewEncoder(os.Stdout).Encode(opened{lines[0], size, root.String()})
 }
 
 func check(dir, vkey, proofsFile string) error {

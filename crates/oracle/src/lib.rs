@@ -124,6 +124,24 @@ pub fn check(dir: &Path, verifier_key: &str, proofs: &Path) -> Result<CheckSumma
     serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}: {out}"))
 }
 
+/// A checkpoint note Go verified.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+pub struct Opened {
+    /// Checkpoint origin.
+    pub origin: String,
+    /// Tree size.
+    pub size: u64,
+    /// Root hash (base64).
+    pub root: String,
+}
+
+/// Verifies the signed checkpoint note in `file` with Go's `note.Open`
+/// against `verifier_key`, and parses its body.
+pub fn open(verifier_key: &str, file: &Path) -> Result<Opened, String> {
+    let out = run(&[OsStr::new("open"), OsStr::new(verifier_key), file.as_os_str()])?;
+    serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}: {out}"))
+}
+
 /// Has Go build and sign a log of `n` records and prove things about it.
 pub fn generate(n: u64) -> Result<Generated, String> {
     let n = n.to_string();
