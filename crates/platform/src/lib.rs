@@ -17,6 +17,9 @@ pub use region::{Access, SharedRegion};
 pub const MAX_CHANNELS: u8 = 62;
 /// Message registers a message carries at most here (Microkit allows 64).
 pub const MAX_MRS: usize = 8;
+/// The largest message label: seL4 carries 52 bits of label on 64-bit
+/// machines, and refuses to build a message with more.
+pub const MAX_LABEL: u64 = (1 << 52) - 1;
 
 /// A Microkit channel id, as the system description gives it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,7 +57,8 @@ impl ChannelSet {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Child(pub u8);
 
-/// A message: label and message registers (`count` of them used).
+/// A message: label (at most [`MAX_LABEL`]) and message registers (`count`
+/// of them used).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Msg {
     /// Request label, or reply status.
@@ -88,6 +92,24 @@ pub struct Time {
     pub source: &'static str,
 }
 
+/// A reading of a free-running counter: for timing intervals, never for
+/// telling the time (it says nothing about the wall clock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticks {
+    /// The counter.
+    pub count: u64,
+    /// How fast it counts.
+    pub per_second: u64,
+}
+
+impl Ticks {
+    /// Microseconds from `earlier` to this reading.
+    pub fn micros_since(self, earlier: Ticks) -> u64 {
+        let ticks = u128::from(self.count.wrapping_sub(earlier.count));
+        (ticks * 1_000_000 / u128::from(self.per_second.max(1))) as u64
+    }
+}
+
 /// What a PD may ask of where it runs: a cheap handle (on seL4 the calls are
 /// global, in the simulator the connection is the process's), so PD logic
 /// keeps a copy wherever it needs one. Anything the system description does
@@ -104,6 +126,10 @@ pub trait Platform: Copy {
     fn print(&self, s: &str);
     /// The time, if this platform has a clock.
     fn time(&self) -> Time;
+    /// A free-running counter, if this platform has one (for benchmarks).
+    fn ticks(&self) -> Option<Ticks> {
+        None
+    }
 }
 
 /// Formats to a platform's console: `write!(Console(p), …)`.
@@ -127,7 +153,7 @@ pub trait Pd {
     /// A protected procedure call arrived on `ch`; returns the reply.
     fn protected(&mut self, ch: Channel, msg: Msg) -> Msg {
         let _ = (ch, msg);
-        Msg::new(u64::MAX, &[])
+        Msg::new(MAX_LABEL, &[])
     }
 
     /// A child PD faulted; `Some` replies to (resumes) it.

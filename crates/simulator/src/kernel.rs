@@ -361,6 +361,11 @@ impl Kernel {
 
     fn frame(&mut self, i: usize, f: Frame) {
         let busy = matches!(self.pds[i].state, State::Init | State::Busy);
+        if matches!(f.kind, Kind::Call | Kind::Return) && f.msg.label > platform::MAX_LABEL {
+            // seL4 cannot carry it: rust-sel4 stops the PD building the message.
+            return self
+                .violation(i, &format!("sent label {:#x}, wider than 52 bits", f.msg.label));
+        }
         match f.kind {
             Kind::Done if busy && self.pds[i].serving.is_none() => {
                 self.pds[i].state = State::Idle;

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
 use platform::{
-    Access, Channel, ChannelSet, Child, Msg, Pd, Platform, Regions, SharedRegion, Time,
+    Access, Channel, ChannelSet, Child, Msg, Pd, Platform, Regions, SharedRegion, Ticks, Time,
 };
 use rustix::mm::{MapFlags, ProtFlags};
 
@@ -80,6 +80,12 @@ impl Platform for SimPlatform {
         let unix_ms =
             SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as u64);
         Time { unix_ms, source: "host-realtime" }
+    }
+
+    fn ticks(&self) -> Option<Ticks> {
+        static START: OnceLock<Instant> = OnceLock::new();
+        let count = START.get_or_init(Instant::now).elapsed().as_nanos() as u64;
+        Some(Ticks { count, per_second: 1_000_000_000 })
     }
 }
 
