@@ -194,10 +194,11 @@ fn pd_chain(records: u64, batch: u64, size: u64, status_calls: u64) -> Result<(f
         let line = console.lines().find(|l| l.contains(prefix))?;
         line.split_whitespace().rev().nth(1)?.parse().ok()
     };
-    let (Some(status_ms), Some(append_ms)) = (find("bench: status calls"), find("bench: appends"))
+    let (Some(status_us), Some(append_us)) = (find("bench: status calls"), find("bench: appends"))
     else {
         anyhow::bail!("the bench PD printed no figures:\n{console}");
     };
+    let (status_ms, append_ms) = (status_us / 1000.0, append_us / 1000.0);
     let psdb_calls: f64 = console
         .lines()
         .find(|l| l.contains("calls ledger_acme -> psdb:"))
@@ -205,7 +206,7 @@ fn pd_chain(records: u64, batch: u64, size: u64, status_calls: u64) -> Result<(f
         .unwrap_or(0.0);
     let commits = records.div_ceil(batch) as f64;
     Ok((
-        records as f64 / (append_ms.max(1.0) / 1000.0),
+        records as f64 / (append_ms.max(0.001) / 1000.0),
         status_ms / status_calls as f64,
         psdb_calls / commits,
     ))

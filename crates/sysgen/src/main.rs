@@ -1,6 +1,6 @@
-//! `sysgen`: regenerates `system.xml` and `crates/system/src/generated.rs`
-//! from `tenants.toml` (`make system`), or with `--check` says whether they
-//! are up to date.
+//! `sysgen`: regenerates `system.xml`, `crates/system/src/generated.rs` and
+//! the seL4 glue's symbol list from `tenants.toml` (`make system`), or with
+//! `--check` says whether they are up to date.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

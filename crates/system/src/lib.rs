@@ -66,6 +66,28 @@ pub struct Namespace {
     pub symbol: &'static str,
 }
 
+/// A mapping a PD finds by symbol (`setvar_vaddr`/`setvar_size`). The
+/// simulator reads these facts from `system.xml`; the seL4 glue, which has
+/// only the patched symbols, reads them here.
+#[derive(Debug)]
+pub struct Mapping {
+    /// The PD.
+    pub pd: &'static str,
+    /// Symbol holding the mapping's address.
+    pub symbol: &'static str,
+    /// Symbol holding its size.
+    pub size_symbol: &'static str,
+    /// Mapped writable (`perms="rw"`).
+    pub writable: bool,
+    /// No other PD maps the region: it is the PD's private memory.
+    pub private: bool,
+}
+
+/// The mapping of `symbol` in `pd`.
+pub fn mapping(pd: &str, symbol: &str) -> Option<&'static Mapping> {
+    MAPPINGS.iter().find(|m| m.pd == pd && m.symbol == symbol)
+}
+
 /// Channel ids in every ledger PD.
 pub mod ledger_channels {
     /// From `wire`.
@@ -90,7 +112,7 @@ pub mod ledger_symbols {
     pub const KEY: &str = "sfs_key";
 }
 
-/// Private memory in `wire`.
+/// Private memory in `wire` and the harness.
 pub const MEM_SYMBOL: &str = "sfs_mem";
 /// psdb's store.
 pub const PSDB_STORE_SYMBOL: &str = "sfs_store";

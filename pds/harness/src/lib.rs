@@ -1,9 +1,10 @@
 //! The scenario harness: a client PD holding one identity of each role in
 //! each tenant (see `tenants.toml`), and a misbehaving child PD. It runs the
-//! end-to-end scenarios and prints one line per scenario,
-//! `harness: PASS <name>` or `harness: FAIL <name>: <why>`, then
-//! `harness: DONE <n> passed, <m> failed`. The simulator's tests and the
-//! QEMU harness judge the system by these lines.
+//! end-to-end scenarios and prints one line per scenario, `harness: PASS
+//! <name>` or `harness: FAIL <name>: <why>`, then each tenant's signed
+//! checkpoints (`harness: CHECKPOINT <tenant> records|audit <base64 of the
+//! note>`), then `harness: DONE <n> passed, <m> failed`. The simulator's
+//! tests and the QEMU runner judge the system by these lines.
 #![no_std]
 
 pub mod bench;
@@ -12,6 +13,7 @@ mod scenarios;
 use core::fmt::Write;
 
 use abi::client::Role;
+use base64ct::{Base64, Encoding};
 use client::Client;
 use platform::{Channel, Child, Console, Msg, Pd, Platform, Regions, SharedRegion};
 
@@ -88,7 +90,36 @@ impl<P: Platform> Harness<P> {
 
     fn finish(&mut self) {
         scenarios::storage_full(self);
+        self.print_checkpoints();
         self.say(format_args!("DONE {} passed, {} failed", self.passed, self.failed));
+    }
+
+    /// Prints each tenant's latest signed checkpoints, of its records and of
+    /// its audit log, one line each: `CHECKPOINT <tenant> records|audit
+    /// <base64 of the note>`, for verification outside the system.
+    fn print_checkpoints(&mut self) {
+        for (t, tenant) in system::TENANTS.iter().enumerate() {
+            for (kind, role) in [("records", Role::Ring2), ("audit", Role::Audit)] {
+                let mut note = [0u8; 1024];
+                let got = match self.client(t, role) {
+                    Some(c) if role == Role::Audit => c.audit_checkpoint(&mut note),
+                    Some(c) => c.checkpoint(&mut note),
+                    None => continue,
+                };
+                let mut b64 = [0u8; 1400];
+                match got.map(|(len, _)| Base64::encode(&note[..len], &mut b64)) {
+                    Ok(Ok(text)) => {
+                        self.say(format_args!("CHECKPOINT {} {kind} {text}", tenant.name))
+                    }
+                    Ok(Err(_)) => {
+                        self.say(format_args!("no room to print {}'s checkpoint", tenant.name))
+                    }
+                    Err(e) => {
+                        self.say(format_args!("{}'s {kind} checkpoint: {}", tenant.name, e.name()))
+                    }
+                }
+            }
+        }
     }
 }
 
