@@ -1,0 +1,5 @@
+//! `harness.elf`: the end-to-end scenarios.
+#![no_std]
+#![no_main]
+
+sel4_platform::program!(harness::Harness::init);

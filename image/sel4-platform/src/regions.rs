@@ -1,0 +1,56 @@
+//! A PD's memory regions, found by the symbols the microkit tool patched.
+
+use core::ptr::NonNull;
+
+use platform::{Access, Regions, SharedRegion};
+use system::MAPPINGS;
+
+use crate::symbols::lookup;
+
+/// The regions of this PD: what the system tables say it maps, at the
+/// address and size the tool patched into its image. Each is handed out
+/// once.
+pub struct Sel4Regions {
+    pd: &'static str,
+    taken: [bool; MAPPINGS.len()],
+}
+
+impl Sel4Regions {
+    /// The regions of the PD named `pd`.
+    pub fn new(pd: &'static str) -> Sel4Regions {
+        Sel4Regions { pd, taken: [false; MAPPINGS.len()] }
+    }
+
+    /// Takes the mapping of `symbol`: its table entry, address and size.
+    fn take(&mut self, symbol: &str) -> Option<(&'static system::Mapping, NonNull<u8>, usize)> {
+        let i = MAPPINGS.iter().position(|m| m.pd == self.pd && m.symbol == symbol)?;
+        let (vaddr, size) = lookup(symbol)?;
+        let base = NonNull::new(vaddr as *mut u8)?;
+        if core::mem::replace(&mut self.taken[i], true) {
+            return None;
+        }
+        Some((&MAPPINGS[i], base, size))
+    }
+}
+
+impl Regions for Sel4Regions {
+    fn shared(&mut self, symbol: &str) -> Option<SharedRegion> {
+        let (m, base, size) = self.take(symbol)?;
+        let access = if m.writable { Access::ReadWrite } else { Access::ReadOnly };
+        // SAFETY: the tool mapped `size` bytes at `base` for the PD's life,
+        // with the permissions the table records; taken once.
+        Some(unsafe { SharedRegion::new(base, size, access) })
+    }
+
+    fn private(&mut self, symbol: &str) -> Option<&'static mut [u8]> {
+        let i = MAPPINGS.iter().position(|m| m.pd == self.pd && m.symbol == symbol)?;
+        if !(MAPPINGS[i].private && MAPPINGS[i].writable) {
+            return None;
+        }
+        let (_, base, size) = self.take(symbol)?;
+        // SAFETY: mapped writable into this PD alone (the table says no
+        // other PD maps the region), for its life, and taken once: this is
+        // the only reference.
+        Some(unsafe { core::slice::from_raw_parts_mut(base.as_ptr(), size) })
+    }
+}
