@@ -1,12 +1,20 @@
-# service-fs. Two commands: `make run` (set up and run the demo) and
+# service-fs. Two commands: `make run` (set up and run the system) and
 # `make test` (set up and run every test). Both install what they need.
+#
+# The seL4 image (docs/image.md): `make image`, `make qemu`, `make
+# test-qemu`, with the Microkit SDK at MICROKIT_SDK. Without it they stop
+# at once saying what to install; `make test` then skips the QEMU tier.
 
 CARGO ?= cargo
+MICROKIT_SDK ?=
+MICROKIT_BOARD ?= qemu_virt_aarch64
+MICROKIT_CONFIG ?= debug
+export MICROKIT_SDK MICROKIT_BOARD MICROKIT_CONFIG RUST_SEL4
 NOSTD_TARGET := aarch64-unknown-none
 NOSTD_CRATES := -p tlog -p note -p ledger -p abi -p platform -p system -p client \
 	-p psdb -p ledger-pd -p wire -p client-pd -p harness -p faulty
 
-.PHONY: setup run demo test lint nostd bench system clean
+.PHONY: setup run demo test lint nostd bench system clean image qemu test-qemu qemu-tier qemu-setup
 
 setup:
 	@scripts/setup.sh
@@ -25,9 +33,16 @@ demo: setup
 
 test: setup lint nostd
 	$(CARGO) test --workspace --locked
+	@$(MAKE) --no-print-directory qemu-tier
+
+# The seL4 image under QEMU, when there is an SDK to build it with.
+qemu-tier:
+	@if [ -n "$(MICROKIT_SDK)" ]; then $(MAKE) --no-print-directory test-qemu; \
+	else echo "test-qemu skipped: MICROKIT_SDK is not set (the seL4 image needs the Microkit 2.3.0 SDK; see docs/image.md)"; fi
 
 lint:
 	$(CARGO) fmt --all --check
+	find image -name '*.rs' -not -path 'image/target/*' | xargs rustfmt --edition 2024 --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@test -z "$$(gofmt -l crates/oracle/go)" || { gofmt -l crates/oracle/go; echo "gofmt needed"; exit 1; }
 
@@ -42,6 +57,27 @@ system: setup
 bench: setup
 	$(CARGO) build --release --locked -p bench -p simulator
 	target/release/service-fs-bench --write docs/performance.md
+
+# The bootable seL4 image, build/loader.img, for MICROKIT_BOARD.
+image:
+	@scripts/check-sdk.sh
+	@scripts/setup.sh
+	scripts/image.sh
+
+# Boots the image in QEMU on this terminal (Ctrl-a x quits).
+qemu: image qemu-setup
+	target/release/qemu-runner boot --board $(MICROKIT_BOARD)
+
+# Boots it headless, runs the scenarios, judges the serial log, and checks
+# each tenant's printed checkpoint outside the system.
+test-qemu: export IMAGE_LINT = 1
+test-qemu: image qemu-setup
+	@[ "$(MICROKIT_CONFIG)" = debug ] || { echo "test-qemu: the judge reads the console, which only debug kernels have: use MICROKIT_CONFIG=debug"; exit 1; }
+	target/release/qemu-runner test --board $(MICROKIT_BOARD)
+
+qemu-setup:
+	@scripts/apt.sh $$(sed -n 's/^packages = \[\(.*\)\]/\1/p' board/$(MICROKIT_BOARD)/board.toml | tr -d '",')
+	$(CARGO) build -q --release --locked -p qemu-runner
 
 clean:
 	$(CARGO) clean

@@ -15,15 +15,4 @@ fi
 rustup toolchain install "$toolchain" --profile minimal \
     --component rustfmt,clippy --target aarch64-unknown-none 2>&1 | grep -v '^info: ' || true
 
-packages=(golang-go golang-golang-x-mod-dev strace)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo=sudo
-    echo "setup: installing ${missing[*]}"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+scripts/apt.sh golang-go golang-golang-x-mod-dev strace

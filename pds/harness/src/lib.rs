@@ -10,6 +10,8 @@
 pub mod bench;
 mod scenarios;
 
+pub use scenarios::SCENARIOS;
+
 use core::fmt::Write;
 
 use abi::client::Role;
@@ -132,7 +134,7 @@ impl<P: Platform> Pd for Harness<P> {
             let _ = write!(why, "unexpected fault of child {}", child.0);
             Err(why)
         };
-        self.report("fault-stops-only-the-child-and-reaches-its-parent", result);
+        self.report(scenarios::FAULT, result);
         if core::mem::take(&mut self.awaiting_fault) {
             self.finish();
         }

@@ -51,18 +51,28 @@ fn client<P: Platform>(h: &mut Harness<P>, t: usize, r: Role) -> Result<&mut Cli
 
 type Scenario<P> = fn(&mut Harness<P>) -> Result<(), Reason>;
 
+/// Every scenario, in the order they run: the first seven at start, then
+/// the fault test when the child's fault arrives, then storage full.
+pub const SCENARIOS: [&str; 9] = [
+    "append-then-read-back",
+    "checkpoint-and-proofs-verify",
+    "tenant-isolation",
+    "rights-by-role",
+    "every-read-audited-in-order",
+    "bad-input-refused-ledger-unchanged",
+    "reading-past-the-end",
+    FAULT,
+    FULL,
+];
+/// The fault test's name.
+pub const FAULT: &str = "fault-stops-only-the-child-and-reaches-its-parent";
+const FULL: &str = "storage-full-loses-nothing-acknowledged";
+
 /// Runs the scenarios that need no fault.
 pub fn run<P: Platform>(h: &mut Harness<P>) {
-    let scenarios: [(&str, Scenario<P>); 7] = [
-        ("append-then-read-back", append_read),
-        ("checkpoint-and-proofs-verify", checkpoint_proofs),
-        ("tenant-isolation", isolation),
-        ("rights-by-role", rights),
-        ("every-read-audited-in-order", audit_trail),
-        ("bad-input-refused-ledger-unchanged", bad_input),
-        ("reading-past-the-end", past_end),
-    ];
-    for (name, f) in scenarios {
+    let scenarios: [Scenario<P>; 7] =
+        [append_read, checkpoint_proofs, isolation, rights, audit_trail, bad_input, past_end];
+    for (name, f) in SCENARIOS.into_iter().zip(scenarios) {
         let r = f(h);
         h.report(name, r);
     }
@@ -297,7 +307,7 @@ fn past_end<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
 /// acknowledged before stays readable and provable.
 pub fn storage_full<P: Platform>(h: &mut Harness<P>) {
     let r = fill(h);
-    h.report("storage-full-loses-nothing-acknowledged", r);
+    h.report(FULL, r);
 }
 
 fn fill<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
