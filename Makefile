@@ -55,6 +55,7 @@ system: setup
 	$(CARGO) run -q --locked -p sysgen
 
 bench: setup
+	@if [ -n "$(MICROKIT_SDK)" ]; then $(MAKE) --no-print-directory qemu-setup; fi
 	$(CARGO) build --release --locked -p bench -p simulator
 	target/release/service-fs-bench --write docs/performance.md
 

@@ -19,6 +19,8 @@ use store_mem::{MemStore, Never};
 use store_posix::PosixStore;
 use tlog::Tile;
 
+mod sel4;
+
 /// Records per commit for the in-memory figures (group commit).
 const BATCH: usize = 4096;
 
@@ -321,6 +323,10 @@ fn main() -> Result<()> {
         value: format!("{:.0} µs", one_hop_ms * 1000.0),
         ratio: "socket round trips; on seL4 a call is a kernel IPC".into(),
     });
+
+    let (sel4_rows, sel4_notes) = sel4::rows(args.quick)?;
+    rows.extend(sel4_rows);
+    notes.extend(sel4_notes);
 
     let scratch = args.scratch.join(format!("run-{}", std::process::id()));
     let fsyncs = median(

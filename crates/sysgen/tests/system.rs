@@ -124,9 +124,24 @@ fn bad_configs_are_refused_with_a_reason() {
         ("client_buffer = 0x10000", "client_buffer = 1000", "client_buffer"),
         ("tenants = [\"acme\", \"globex\"]", "tenants = [\"initech\"]", "no tenant"),
         ("[system]", "[system]\ncolour = 1", "unknown field"),
+        ("role = \"ring2\" }", "role = \"ring2\", program = \"wire.elf\" }", "program"),
+        ("role = \"ring2\" }", "role = \"ring2\", program = \"My PD\" }", "program"),
     ] {
         assert!(good.contains(from), "{from}");
         let err = sysgen::generate(&good.replacen(from, to, 1)).err().expect(why);
         assert!(format!("{err:#}").contains(why), "{why}: {err:#}");
     }
+}
+
+#[test]
+fn a_module_may_run_an_integrators_own_program() {
+    let good = std::fs::read_to_string(root().join("tenants.toml")).unwrap();
+    let from = "{ name = \"reports\", role = \"ring2\" }";
+    assert!(good.contains(from));
+    let g = sysgen::generate(
+        &good.replace(from, "{ name = \"reports\", role = \"ring2\", program = \"reporter.elf\" }"),
+    )
+    .unwrap();
+    assert_eq!(g.system.pd("client_acme_reports").unwrap().program_image, "reporter.elf");
+    assert_eq!(g.system.pd("client_acme_identity").unwrap().program_image, "client.elf");
 }

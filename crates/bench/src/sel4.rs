@@ -1,0 +1,185 @@
+//! The seL4 image under QEMU: the bench program takes the harness's place,
+//! appends through the PD chain and to the engine alone in its own memory,
+//! and prints the times its generic timer measured. Run twice: as is (the
+//! counter follows the host clock: emulated speed), and with `-icount`
+//! (one instruction per guest nanosecond: the counter counts instructions).
+//! Needs `MICROKIT_SDK`; skipped with a note otherwise.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use qemu_runner::board::Board;
+use qemu_runner::run::{self, Ended, Limits};
+
+use crate::Row;
+
+const OUT: &str = "build/bench";
+
+/// Figures a bench run printed, in guest microseconds.
+#[derive(Debug, Default)]
+struct Figures {
+    status_calls: f64,
+    status_us: f64,
+    chain_us: f64,
+    engine_us: f64,
+    records: f64,
+    ready: Option<Duration>,
+}
+
+/// The rows, or nothing and a note saying why not.
+pub fn rows(quick: bool) -> Result<(Vec<Row>, Vec<String>)> {
+    if std::env::var_os("MICROKIT_SDK").is_none() {
+        return Ok((
+            Vec::new(),
+            vec!["seL4 image figures: skipped, MICROKIT_SDK is not set.".into()],
+        ));
+    }
+    let board_name = std::env::var("MICROKIT_BOARD").unwrap_or_else(|_| "qemu_virt_aarch64".into());
+    let (_, board) = Board::named(Path::new("board"), &board_name)?;
+    let Some(qemu) = board.qemu else { bail!("board {board_name} has no QEMU model") };
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let scale = if quick { 4 } else { 1 };
+    for (records, batch) in [(300u64, 1u64), (2_000, 16), (8_000, 64)] {
+        let records = (records / scale).max(batch);
+        build(records, batch, 1000 / scale)?;
+        let image = Path::new(OUT).join("loader.img");
+        let (cmd, args) = qemu.command_line(&image, false);
+        let timed = figures(&cmd, &args)?;
+        let (cmd, args) = qemu.command_line(&image, true);
+        let counted = figures(&cmd, &args)?;
+        let n = counted.records;
+        let (chain_insn, engine_insn) = (counted.chain_us * 1e3 / n, counted.engine_us * 1e3 / n);
+        let hop_insn = counted.status_us * 1e3 / counted.status_calls / 2.0;
+        rows.push(Row {
+            what: format!("seL4 image in QEMU ({board_name}, emulated), PD chain, 64-byte records, batches of {batch}"),
+            value: format!("{:.0} appends/s", timed.records / (timed.chain_us / 1e6)),
+            ratio: format!(
+                "engine alone in one PD {:.0} appends/s ({:.1}x)",
+                timed.records / (timed.engine_us / 1e6),
+                timed.chain_us / timed.engine_us
+            ),
+        });
+        rows.push(Row {
+            what: format!("seL4 image in QEMU -icount: guest instructions per append, batches of {batch}"),
+            value: format!("{chain_insn:.0} through the chain"),
+            ratio: format!(
+                "{engine_insn:.0} engine alone ({:.2}x); a status call's hops (client to wire, wire to ledger) ~{hop_insn:.0} each, handlers included",
+                chain_insn / engine_insn
+            ),
+        });
+        if batch == 1
+            && let Some(t) = timed.ready
+        {
+            notes.push(format!(
+                "seL4 image in QEMU: boot to ready (QEMU started to the monitor reporting `wire`, the last server, passive; host wall clock) {:.2} s.",
+                t.as_secs_f64()
+            ));
+        }
+    }
+    notes.push(sizes(&board_name)?);
+    Ok((rows, notes))
+}
+
+/// Builds the bench image: system.xml with bench.elf in the harness's
+/// place and the workload prefilled into the probe region.
+fn build(records: u64, batch: u64, status_calls: u64) -> Result<()> {
+    fs::create_dir_all(OUT)?;
+    let xml = fs::read_to_string("system.xml")?.replace("harness.elf", "bench.elf").replace(
+        "<memory_region name=\"harness_probe\" size=\"0x1000\" />",
+        "<memory_region name=\"harness_probe\" size=\"0x1000\" prefill_path=\"bench.cfg\" />",
+    );
+    fs::write(Path::new(OUT).join("system.xml"), xml)?;
+    let mut cfg = harness::bench::MAGIC.to_vec();
+    for w in [records, batch, 64, status_calls] {
+        cfg.extend_from_slice(&w.to_le_bytes());
+    }
+    fs::write(Path::new(OUT).join("bench.cfg"), cfg)?;
+    let out = std::process::Command::new("scripts/image.sh")
+        .args([&format!("{OUT}/system.xml"), OUT])
+        .output()
+        .context("running scripts/image.sh")?;
+    if !out.status.success() {
+        bail!("building the bench image failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// Boots the bench image and reads its figures.
+fn figures(cmd: &str, args: &[String]) -> Result<Figures> {
+    let limits = Limits {
+        until: "bench: DONE".into(),
+        timeout: Duration::from_secs(1800),
+        idle: Duration::from_secs(600),
+    };
+    let r = run::run(cmd, args, &limits, |_| {})?;
+    let console = r.console();
+    if r.ended != Ended::Finished {
+        bail!("the bench image did not finish ({:?}):\n{console}", r.ended);
+    }
+    let field = |prefix: &str, i: usize| -> Option<f64> {
+        let line = console.lines().find(|l| l.starts_with(prefix))?;
+        line.split_whitespace().nth(i)?.parse().ok()
+    };
+    let parsed = (|| {
+        Some(Figures {
+            // bench: status calls N in T us
+            status_calls: field("bench: status calls", 3)?,
+            status_us: field("bench: status calls", 5)?,
+            // bench: appends N batch B size S in T us
+            records: field("bench: appends", 2)?,
+            chain_us: field("bench: appends", 8)?,
+            // bench: engine appends N batch B size S in T us
+            engine_us: field("bench: engine appends", 9)?,
+            ready: r.first("MON|INFO: PD 'wire' is now passive"),
+        })
+    })();
+    parsed.with_context(|| format!("the bench PD printed no figures:\n{console}"))
+}
+
+/// Each program's size and the image's, as a note.
+fn sizes(board: &str) -> Result<String> {
+    let dir = Path::new(OUT).join("image").join(board);
+    let mut parts = Vec::new();
+    let mut names: Vec<_> = fs::read_dir(&dir)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    names.sort();
+    for p in names.iter().filter(|p| p.extension().is_some_and(|e| e == "elf")) {
+        let bytes = fs::read(p)?;
+        let (text, data) = loaded(&bytes).unwrap_or((0, 0));
+        parts.push(format!(
+            "{} {} KiB code + {} KiB data",
+            p.file_name().unwrap_or_default().to_string_lossy(),
+            text / 1024,
+            data / 1024
+        ));
+    }
+    let image = fs::metadata(Path::new(OUT).join("loader.img"))?.len();
+    Ok(format!(
+        "seL4 image ({board}): loader image {:.2} MiB; programs as loaded (ELF LOAD segments, memory size): {}.",
+        image as f64 / (1024.0 * 1024.0),
+        parts.join(", ")
+    ))
+}
+
+/// The executable and the other bytes an ELF64 file loads (`PT_LOAD`
+/// memory sizes).
+fn loaded(elf: &[u8]) -> Option<(u64, u64)> {
+    let u16_at = |o: usize| Some(u16::from_le_bytes(elf.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |o: usize| Some(u32::from_le_bytes(elf.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(elf.get(o..o + 8)?.try_into().ok()?));
+    if elf.get(..5)? != b"\x7fELF\x02" {
+        return None;
+    }
+    let (phoff, phentsize, phnum) = (u64_at(0x20)? as usize, u16_at(0x36)? as usize, u16_at(0x38)?);
+    let (mut text, mut data) = (0, 0);
+    for i in 0..phnum as usize {
+        let ph = phoff + i * phentsize;
+        if u32_at(ph)? == 1 {
+            let memsz = u64_at(ph + 0x28)?;
+            if u32_at(ph + 4)? & 1 != 0 { text += memsz } else { data += memsz }
+        }
+    }
+    Some((text, data))
+}
