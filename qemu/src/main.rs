@@ -53,14 +53,14 @@ enum Cmd {
         #[arg(long)]
         quiet: bool,
         #[command(flatten)]
-        judge: Judge,
+        judge: JudgeOpts,
     },
     /// Judge a console log captured elsewhere.
     Judge {
         /// The log.
         log: PathBuf,
         #[command(flatten)]
-        judge: Judge,
+        judge: JudgeOpts,
     },
 }
 
@@ -78,7 +78,7 @@ struct Image {
 }
 
 #[derive(Args)]
-struct Judge {
+struct JudgeOpts {
     /// The test PD whose `<pd>: PASS|FAIL|DONE` lines are judged.
     #[arg(long, default_value = "harness")]
     pd: String,
@@ -177,7 +177,7 @@ fn command_line(image: &Image, icount: bool) -> Result<(String, Vec<String>)> {
 
 /// Judges a console: prints the outcome of each scenario and checkpoint,
 /// and whether the whole passed.
-fn judge_console(text: &str, judge: &Judge) -> Result<bool> {
+fn judge_console(text: &str, judge: &JudgeOpts) -> Result<bool> {
     let harness = judge.pd == "harness";
     let expected: Vec<String> = if judge.expect.is_empty() && harness {
         harness::SCENARIOS.iter().map(|s| s.to_string()).collect()
