@@ -3,9 +3,11 @@
 //! (`build/keys/<tenant>.seed`), by our note code (what `fsctl
 //! verify-note` runs) and by Go's `note.Open` (the oracle).
 
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use ledger::engine::audit_signer;
 use note::{Checkpoint, Signer, Verifier};
 
 use crate::console::Printed;
@@ -36,12 +38,14 @@ pub fn verifier(keys: &Path, tenant: &str, kind: &str) -> Result<Verifier> {
         .with_context(|| format!("reading {}", path.display()))?
         .try_into()
         .map_err(|_| anyhow!("{}: a seed is 32 bytes", path.display()))?;
-    let name = match kind {
-        "records" => t.origin.to_string(),
-        "audit" => format!("{}/audit", t.origin),
+    let signer = Signer::from_seed(t.origin, seed).map_err(|e| anyhow!("{}: {e}", t.origin))?;
+    let signer = match kind {
+        "records" => signer,
+        // The name the engine signs its audit log with.
+        "audit" => audit_signer::<Infallible>(&signer).map_err(|e| anyhow!("{e}"))?,
         _ => bail!("no {kind:?} log"),
     };
-    Ok(Signer::from_seed(&name, seed).map_err(|e| anyhow!("{name}: {e}"))?.verifier())
+    Ok(signer.verifier())
 }
 
 /// Verifies one printed checkpoint and writes it, with its verifier key,

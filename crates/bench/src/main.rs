@@ -169,6 +169,25 @@ fn fsync_rate(dir: &Path, n: usize) -> Result<f64> {
     Ok(rate)
 }
 
+/// Writes the bench system to `dir`: `system.xml` with the bench program
+/// in the harness's place, and its workload (records, records per append,
+/// record size, status calls) in `bench.cfg`, prefilled into the probe
+/// region.
+fn bench_system(dir: &Path, workload: [u64; 4]) -> Result<()> {
+    let xml = fs::read_to_string("system.xml")?.replace("harness.elf", "bench.elf").replace(
+        "<memory_region name=\"harness_probe\" size=\"0x1000\" />",
+        "<memory_region name=\"harness_probe\" size=\"0x1000\" prefill_path=\"bench.cfg\" />",
+    );
+    fs::create_dir_all(dir)?;
+    fs::write(dir.join("system.xml"), xml)?;
+    let mut cfg = harness::bench::MAGIC.to_vec();
+    for w in workload {
+        cfg.extend_from_slice(&w.to_le_bytes());
+    }
+    fs::write(dir.join("bench.cfg"), cfg)?;
+    Ok(())
+}
+
 /// The PD chain in the simulator: a bench client appends through wire, the
 /// ledger and psdb, each a process. Returns (appends/s, ms per status call
 /// round trip through two hops, psdb calls per commit).
@@ -176,16 +195,7 @@ fn pd_chain(records: u64, batch: u64, size: u64, status_calls: u64) -> Result<(f
     let sim = std::env::current_exe()?.with_file_name("simulator");
     anyhow::ensure!(sim.exists(), "build the simulator first (make bench does)");
     let dir = tempfile::tempdir()?;
-    let xml = fs::read_to_string("system.xml")?.replace("harness.elf", "bench.elf").replace(
-        "<memory_region name=\"harness_probe\" size=\"0x1000\" />",
-        "<memory_region name=\"harness_probe\" size=\"0x1000\" prefill_path=\"bench.cfg\" />",
-    );
-    fs::write(dir.path().join("system.xml"), xml)?;
-    let mut cfg = harness::bench::MAGIC.to_vec();
-    for w in [records, batch, size, status_calls] {
-        cfg.extend_from_slice(&w.to_le_bytes());
-    }
-    fs::write(dir.path().join("bench.cfg"), cfg)?;
+    bench_system(dir.path(), [records, batch, size, status_calls])?;
     let run = |args: &[&str]| {
         std::process::Command::new(&sim).current_dir(dir.path()).args(args).output()
     };

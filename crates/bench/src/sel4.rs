@@ -101,20 +101,9 @@ fn median(runs: [Figures; 3]) -> Figures {
     }
 }
 
-/// Builds the bench image: system.xml with bench.elf in the harness's
-/// place and the workload prefilled into the probe region.
+/// Builds the bench image from the bench system (64-byte records).
 fn build(records: u64, batch: u64, status_calls: u64) -> Result<()> {
-    fs::create_dir_all(OUT)?;
-    let xml = fs::read_to_string("system.xml")?.replace("harness.elf", "bench.elf").replace(
-        "<memory_region name=\"harness_probe\" size=\"0x1000\" />",
-        "<memory_region name=\"harness_probe\" size=\"0x1000\" prefill_path=\"bench.cfg\" />",
-    );
-    fs::write(Path::new(OUT).join("system.xml"), xml)?;
-    let mut cfg = harness::bench::MAGIC.to_vec();
-    for w in [records, batch, 64, status_calls] {
-        cfg.extend_from_slice(&w.to_le_bytes());
-    }
-    fs::write(Path::new(OUT).join("bench.cfg"), cfg)?;
+    crate::bench_system(Path::new(OUT), [records, batch, 64, status_calls])?;
     let out = std::process::Command::new("scripts/image.sh")
         .args([&format!("{OUT}/system.xml"), OUT])
         .output()

@@ -21,33 +21,38 @@ impl Sel4Regions {
         Sel4Regions { pd, taken: [false; MAPPINGS.len()] }
     }
 
-    /// Takes the mapping of `symbol`: its table entry, address and size.
-    fn take(&mut self, symbol: &str) -> Option<(&'static system::Mapping, NonNull<u8>, usize)> {
-        let i = MAPPINGS.iter().position(|m| m.pd == self.pd && m.symbol == symbol)?;
-        let (vaddr, size) = lookup(symbol)?;
+    /// The index in [`MAPPINGS`] of this PD's mapping of `symbol`.
+    fn find(&self, symbol: &str) -> Option<usize> {
+        MAPPINGS.iter().position(|m| m.pd == self.pd && m.symbol == symbol)
+    }
+
+    /// Takes mapping `i`: the address and size the tool patched.
+    fn take(&mut self, i: usize) -> Option<(NonNull<u8>, usize)> {
+        let (vaddr, size) = lookup(MAPPINGS[i].symbol)?;
         let base = NonNull::new(vaddr as *mut u8)?;
         if core::mem::replace(&mut self.taken[i], true) {
             return None;
         }
-        Some((&MAPPINGS[i], base, size))
+        Some((base, size))
     }
 }
 
 impl Regions for Sel4Regions {
     fn shared(&mut self, symbol: &str) -> Option<SharedRegion> {
-        let (m, base, size) = self.take(symbol)?;
-        let access = if m.writable { Access::ReadWrite } else { Access::ReadOnly };
+        let i = self.find(symbol)?;
+        let (base, size) = self.take(i)?;
+        let access = if MAPPINGS[i].writable { Access::ReadWrite } else { Access::ReadOnly };
         // SAFETY: the tool mapped `size` bytes at `base` for the PD's life,
         // with the permissions the table records; taken once.
         Some(unsafe { SharedRegion::new(base, size, access) })
     }
 
     fn private(&mut self, symbol: &str) -> Option<&'static mut [u8]> {
-        let i = MAPPINGS.iter().position(|m| m.pd == self.pd && m.symbol == symbol)?;
+        let i = self.find(symbol)?;
         if !(MAPPINGS[i].private && MAPPINGS[i].writable) {
             return None;
         }
-        let (_, base, size) = self.take(symbol)?;
+        let (base, size) = self.take(i)?;
         // SAFETY: mapped writable into this PD alone (the table says no
         // other PD maps the region), for its life, and taken once: this is
         // the only reference.
