@@ -38,18 +38,18 @@ fn boot(dir: &Path) -> String {
 fn the_system_passes_every_scenario_and_psdb_holds_verifiable_ledgers() {
     let tmp = tempfile::tempdir().unwrap();
     let console = boot(tmp.path());
-    scenarios_passed(&console);
-    let printed = printed_checkpoints(tmp.path(), &console);
+    // The QEMU runner's judge, on the simulator's console.
+    let judged = Console::parse(&console, "harness");
+    scenarios_passed(&console, &judged);
+    checkpoints_verify(tmp.path(), &judged);
     for t in system::TENANTS {
-        let key = verifier_key(&console, t.ledger_pd);
-        check_psdb(tmp.path(), t, &key, &printed);
+        let key = verifier_key(&judged, t.ledger_pd);
+        check_psdb(tmp.path(), t, &key, &judged.checkpoints);
     }
 }
 
-fn scenarios_passed(console: &str) {
-    // The QEMU runner's judge, on the simulator's console.
+fn scenarios_passed(console: &str, judged: &Console) {
     let expected: Vec<String> = harness::SCENARIOS.iter().map(|s| s.to_string()).collect();
-    let judged = Console::parse(console, "harness");
     assert_eq!(judged.failures(&expected), Vec::<String>::new(), "{console}");
     assert_eq!(judged.done, Some((9, 0)));
     let lines: Vec<&str> = console.lines().collect();
@@ -61,7 +61,7 @@ fn scenarios_passed(console: &str) {
         "{stopped:?}"
     );
     // Every example client did its part, each line prefixed by its PD's name
-    // (clients of one priority run in any order: a reader may find nothing yet).
+    // (the simulator runs them all at once: a reader may find nothing yet).
     for (pd, what) in [
         ("client_acme_identity", "appended records"),
         ("client_acme_reports", "ledger has"),
@@ -75,10 +75,9 @@ fn scenarios_passed(console: &str) {
     }
 }
 
-/// The checkpoints the harness printed, verified as the QEMU runner does
+/// The checkpoints the harness printed verify as the QEMU runner checks them
 /// (each tenant's key from its provisioned seed, our note code and Go's).
-fn printed_checkpoints(dir: &Path, console: &str) -> Vec<Printed> {
-    let judged = Console::parse(console, "harness");
+fn checkpoints_verify(dir: &Path, judged: &Console) {
     let (ok, failures) = qemu_runner::checkpoints::verify_all(
         &judged.checkpoints,
         &judged.verifier_keys,
@@ -87,16 +86,16 @@ fn printed_checkpoints(dir: &Path, console: &str) -> Vec<Printed> {
     );
     assert_eq!(failures, Vec::<String>::new());
     assert_eq!(ok.len(), 2 * system::TENANTS.len());
-    judged.checkpoints
 }
 
-/// The verifier key a ledger printed when it opened.
-fn verifier_key(console: &str, ledger_pd: &str) -> Verifier {
-    let line = console
-        .lines()
-        .rfind(|l| l.starts_with(&format!("[{ledger_pd}]")) && l.contains("verifier key "))
+/// The verifier key a ledger printed when it (last) opened.
+fn verifier_key(judged: &Console, ledger_pd: &str) -> Verifier {
+    let (_, key) = judged
+        .verifier_keys
+        .iter()
+        .rfind(|(pd, _)| pd == ledger_pd)
         .unwrap_or_else(|| panic!("{ledger_pd} printed no verifier key"));
-    Verifier::parse(line.rsplit(' ').next().unwrap()).unwrap()
+    Verifier::parse(key).unwrap()
 }
 
 /// The partition psdb keeps for channel `ch`, from the dumped store.
