@@ -528,6 +528,7 @@ fn read_exact<S: TileStore>(store: &mut S, t: &Tile, buf: &mut [u8]) -> Result<(
         Ok(Some(n)) if n == buf.len() => Ok(()),
         Ok(Some(_)) | Err(StoreError::TooSmall { .. }) => Err(corrupt(Some(*t), "wrong length")),
         Ok(None) => Err(corrupt(Some(*t), "missing")),
+        Err(StoreError::Corrupt) => Err(corrupt(Some(*t), "damaged in the store")),
         Err(e) => Err(e.into()),
     }
 }
@@ -538,6 +539,7 @@ fn read_grow<S: TileStore, B: Buffer>(store: &mut S, t: &Tile, buf: &mut B) -> R
         match store.get(t, buf.as_mut()) {
             Ok(Some(n)) => return Ok(n),
             Ok(None) => return Err(corrupt(Some(*t), "missing")),
+            Err(StoreError::Corrupt) => return Err(corrupt(Some(*t), "damaged in the store")),
             Err(StoreError::TooSmall { needed }) if needed > MAX_BUNDLE => {
                 return Err(corrupt(Some(*t), "larger than any entry bundle"));
             }

@@ -126,8 +126,28 @@ pub enum StoreError<E> {
     },
     /// The store holds objects but no checkpoint: refusing to guess.
     NoCheckpoint,
+    /// The store found the object damaged (it failed the store's own
+    /// checksum): it is not served.
+    Corrupt,
     /// Backend failure.
     Backend(E),
+}
+
+impl<E> StoreError<E> {
+    /// The same error with the backend's error converted by `f`.
+    pub fn map_backend<F>(self, f: impl FnOnce(E) -> F) -> StoreError<F> {
+        match self {
+            StoreError::Conflict => StoreError::Conflict,
+            StoreError::CheckpointChanged => StoreError::CheckpointChanged,
+            StoreError::NotLarger { stored, offered } => StoreError::NotLarger { stored, offered },
+            StoreError::BadCheckpoint => StoreError::BadCheckpoint,
+            StoreError::Full => StoreError::Full,
+            StoreError::TooSmall { needed } => StoreError::TooSmall { needed },
+            StoreError::NoCheckpoint => StoreError::NoCheckpoint,
+            StoreError::Corrupt => StoreError::Corrupt,
+            StoreError::Backend(e) => StoreError::Backend(f(e)),
+        }
+    }
 }
 
 impl<E: fmt::Display> fmt::Display for StoreError<E> {
@@ -147,6 +167,7 @@ impl<E: fmt::Display> fmt::Display for StoreError<E> {
             StoreError::NoCheckpoint => {
                 f.write_str("store holds tiles but no checkpoint; refusing to recover")
             }
+            StoreError::Corrupt => f.write_str("the store found the object damaged"),
             StoreError::Backend(e) => write!(f, "{e}"),
         }
     }

@@ -58,16 +58,7 @@ impl<S> Faulty<S> {
 type Result<T, E> = core::result::Result<T, StoreError<Fault<E>>>;
 
 fn lift<T, E>(r: core::result::Result<T, StoreError<E>>) -> Result<T, E> {
-    r.map_err(|e| match e {
-        StoreError::Backend(e) => StoreError::Backend(Fault::Inner(e)),
-        StoreError::Conflict => StoreError::Conflict,
-        StoreError::CheckpointChanged => StoreError::CheckpointChanged,
-        StoreError::NotLarger { stored, offered } => StoreError::NotLarger { stored, offered },
-        StoreError::BadCheckpoint => StoreError::BadCheckpoint,
-        StoreError::Full => StoreError::Full,
-        StoreError::TooSmall { needed } => StoreError::TooSmall { needed },
-        StoreError::NoCheckpoint => StoreError::NoCheckpoint,
-    })
+    r.map_err(|e| e.map_backend(Fault::Inner))
 }
 
 impl<S: TileStore> Faulty<S> {

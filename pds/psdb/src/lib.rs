@@ -84,6 +84,7 @@ fn store_status(e: StoreError<core::convert::Infallible>) -> Msg {
         StoreError::Full => reply(status::FULL, &[]),
         StoreError::TooSmall { needed } => reply(status::TOO_SMALL, &[needed as u64]),
         StoreError::NoCheckpoint => reply(status::NO_CHECKPOINT, &[]),
+        StoreError::Corrupt => reply(status::BAD_REQUEST, &[]),
         StoreError::Backend(never) => match never {},
     }
 }
