@@ -8,8 +8,10 @@
 //! - [`client`]: client PDs → `wire` (the only door).
 //! - [`ledger`]: `wire` → `ledger_<tenant>` (the caller's identity, from wire).
 //! - [`psdb`]: `ledger_<tenant>` → `psdb` (the tile store).
+//! - [`blk`]: `psdb` ↔ the block driver (queues, not calls).
 #![no_std]
 
+pub mod blk;
 pub mod client;
 pub mod ledger;
 pub mod psdb;

@@ -49,6 +49,13 @@ pub mod status {
     pub const NO_CHECKPOINT: u64 = 8;
     /// Malformed request: unknown label, bad tile, length beyond the buffer.
     pub const BAD_REQUEST: u64 = 9;
+    /// The stored object failed its checksum: not served. MR0 = the disk
+    /// offset of the damaged record (0 if unknown).
+    pub const CORRUPT: u64 = 10;
+    /// The namespace does not serve: it holds data but no readable
+    /// checkpoint, the disk cannot be used, or a device error stopped it
+    /// (psdb's console says which).
+    pub const UNAVAILABLE: u64 = 11;
 }
 
 /// The registers naming `tile`.

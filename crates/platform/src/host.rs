@@ -86,4 +86,5 @@ impl Platform for HostPlatform {
     fn time(&self) -> Time {
         Time { unix_ms: None, source: "none" }
     }
+    fn irq_ack(&self, _: Channel) {}
 }

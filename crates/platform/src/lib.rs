@@ -130,6 +130,19 @@ pub trait Platform: Copy {
     fn ticks(&self) -> Option<Ticks> {
         None
     }
+
+    /// Called while waiting for another PD to make progress in shared
+    /// memory (a higher-priority driver answering a queue): a spin-loop
+    /// hint where that PD preempts this one (seL4), a yield of the CPU
+    /// where both run at once (the simulator's processes).
+    fn relax(&self) {
+        core::hint::spin_loop();
+    }
+
+    /// Acknowledges the interrupt delivered on channel `ch`, so the kernel
+    /// delivers the next one. Only a PD the system description gives an
+    /// `irq` calls it.
+    fn irq_ack(&self, ch: Channel);
 }
 
 /// Formats to a platform's console: `write!(Console(p), …)`.
@@ -171,4 +184,11 @@ pub trait Regions {
     /// A region mapped into this PD alone, writable, as plain memory;
     /// taken (a second take is `None`).
     fn private(&mut self, symbol: &str) -> Option<&'static mut [u8]>;
+    /// The physical address the system description's `setvar
+    /// region_paddr` symbol `symbol` holds (for a driver's DMA). `None`
+    /// where memory has no physical address to give (the simulator).
+    fn paddr(&mut self, symbol: &str) -> Option<u64> {
+        let _ = symbol;
+        None
+    }
 }

@@ -1,6 +1,7 @@
 //! Shared memory regions.
 
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// How a PD may access a region, as its `map` element's `perms` says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +101,36 @@ impl SharedRegion {
         Some(u64::from_le_bytes(b))
     }
 
+    /// The `u32` at `offset` (4-byte aligned), read with acquire ordering:
+    /// what the other side wrote before it released the value is visible.
+    /// For indices of queues the other side updates while this one polls.
+    pub fn load_u32(&self, offset: usize) -> Option<u32> {
+        self.atomic_u32(offset).map(|a| a.load(Ordering::Acquire))
+    }
+
+    /// Stores `v` at `offset` (4-byte aligned) with release ordering: what
+    /// this side wrote before is visible to the other once it sees `v`.
+    /// `None` if beyond the region, unaligned or read-only.
+    pub fn store_u32(&mut self, offset: usize, v: u32) -> Option<()> {
+        if self.access != Access::ReadWrite {
+            return None;
+        }
+        self.atomic_u32(offset).map(|a| a.store(v, Ordering::Release))
+    }
+
+    fn atomic_u32(&self, offset: usize) -> Option<&AtomicU32> {
+        self.check(offset, 4)?;
+        // SAFETY: in bounds (checked) of a mapping valid for the PD's life;
+        // aligned (checked below); another PD may write it concurrently,
+        // which is what atomics are for. A read-only mapping is only ever
+        // loaded from.
+        #[allow(unsafe_code)]
+        unsafe {
+            let p = self.base.as_ptr().add(offset);
+            (p.align_offset(4) == 0).then(|| AtomicU32::from_ptr(p.cast()))
+        }
+    }
+
     /// Copies `len` bytes from `from` in this region to `to` in `dst`.
     pub fn copy_to(
         &self,
@@ -148,5 +179,20 @@ mod tests {
         assert!(ra.copy_to(12, &mut rb, 0, 4).is_none());
         assert!(rb.copy_to(0, &mut ra, 0, 8).is_some());
         assert!(rb.copy_to(4, &mut ra, 0, 8).is_none());
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn atomics_are_checked_for_bounds_alignment_and_access() {
+        let mut a = [0u32; 4];
+        let base = NonNull::new(a.as_mut_ptr().cast::<u8>()).unwrap();
+        let mut rw = unsafe { SharedRegion::new(base, 16, Access::ReadWrite) };
+        assert_eq!(rw.store_u32(12, 7), Some(()));
+        assert_eq!(rw.load_u32(12), Some(7));
+        assert_eq!(rw.load_u32(13), None);
+        assert_eq!(rw.load_u32(16), None);
+        let mut ro = unsafe { SharedRegion::new(base, 16, Access::ReadOnly) };
+        assert_eq!(ro.store_u32(0, 1), None);
+        assert_eq!(ro.load_u32(12), Some(7));
     }
 }
