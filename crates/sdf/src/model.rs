@@ -42,6 +42,8 @@ pub struct MemoryRegion {
     pub page_size: u64,
     /// File whose bytes fill the region at boot (Microkit `prefill_path`).
     pub prefill_path: Option<String>,
+    /// Fixed physical address (device registers).
+    pub phys_addr: Option<u64>,
     /// Where it is.
     pub pos: Pos,
 }
@@ -131,6 +133,35 @@ pub struct ProtectionDomain {
     pub maps: Vec<Map>,
     /// Nested (child) PDs: their faults go to this PD.
     pub children: Vec<ProtectionDomain>,
+    /// Hardware interrupts delivered to this PD, each on a channel id.
+    pub irqs: Vec<Irq>,
+    /// Symbols patched with a memory region's physical address.
+    pub setvars: Vec<SetVar>,
+    /// Where it is.
+    pub pos: Pos,
+}
+
+/// An `<irq>`: a hardware interrupt delivered as a notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Irq {
+    /// The interrupt number (on ARM, the GIC's: SPIs from 32).
+    pub irq: u32,
+    /// The channel id it arrives on, 0..=61, unique among the PD's channels.
+    pub id: u8,
+    /// Edge- (`true`) or level-triggered.
+    pub edge: bool,
+    /// Where it is.
+    pub pos: Pos,
+}
+
+/// A `<setvar symbol=… region_paddr=…>`: the symbol holds the region's
+/// physical address (the tool gives the region a contiguous one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetVar {
+    /// The symbol in the PD's program.
+    pub symbol: String,
+    /// The memory region.
+    pub region_paddr: String,
     /// Where it is.
     pub pos: Pos,
 }

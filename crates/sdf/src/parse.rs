@@ -3,7 +3,9 @@
 use roxmltree::{Document, Node};
 
 use crate::SdfError;
-use crate::model::{Channel, End, Map, MemoryRegion, Perms, Pos, ProtectionDomain, System};
+use crate::model::{
+    Channel, End, Irq, Map, MemoryRegion, Perms, Pos, ProtectionDomain, SetVar, System,
+};
 
 /// Parses the system description `text` read from `file` (named in errors).
 /// Structure and attribute syntax are checked here; the rules that relate
@@ -98,7 +100,7 @@ impl Parser<'_, '_> {
     }
 
     fn memory_region(&self, node: Node) -> Result<MemoryRegion, SdfError> {
-        self.attributes(node, &["name", "size", "page_size", "prefill_path"])?;
+        self.attributes(node, &["name", "size", "page_size", "prefill_path", "phys_addr"])?;
         let size = self.number(node, "size", self.required(node, "size")?)?;
         let page_size = match node.attribute("page_size") {
             Some(v) => self.number(node, "page_size", v)?,
@@ -109,6 +111,10 @@ impl Parser<'_, '_> {
             size,
             page_size,
             prefill_path: node.attribute("prefill_path").map(Into::into),
+            phys_addr: node
+                .attribute("phys_addr")
+                .map(|v| self.number(node, "phys_addr", v))
+                .transpose()?,
             pos: self.pos(node),
         })
     }
@@ -141,6 +147,8 @@ impl Parser<'_, '_> {
             id,
             maps: Vec::new(),
             children: Vec::new(),
+            irqs: Vec::new(),
+            setvars: Vec::new(),
             pos: self.pos(node),
         };
         for c in node.children() {
@@ -157,6 +165,15 @@ impl Parser<'_, '_> {
                     pd.program_image = self.required(c, "path")?.into();
                 }
                 "map" => pd.maps.push(self.map(c)?),
+                "irq" => pd.irqs.push(self.irq(c)?),
+                "setvar" => {
+                    self.attributes(c, &["symbol", "region_paddr"])?;
+                    pd.setvars.push(SetVar {
+                        symbol: self.required(c, "symbol")?.into(),
+                        region_paddr: self.required(c, "region_paddr")?.into(),
+                        pos: self.pos(c),
+                    });
+                }
                 "protection_domain" => pd.children.push(self.protection_domain(c, true)?),
                 other => {
                     return Err(
@@ -185,6 +202,25 @@ impl Parser<'_, '_> {
             setvar_size: node.attribute("setvar_size").map(Into::into),
             pos: self.pos(node),
         })
+    }
+
+    fn irq(&self, node: Node) -> Result<Irq, SdfError> {
+        self.attributes(node, &["irq", "id", "trigger"])?;
+        let irq = self.number(node, "irq", self.required(node, "irq")?)?;
+        let irq =
+            u32::try_from(irq).map_err(|_| self.err(node, format!("irq {irq} is too large")))?;
+        let id = self.required(node, "id")?;
+        let id = id
+            .parse::<u8>()
+            .ok()
+            .filter(|&i| i <= crate::PD_MAX_ID)
+            .ok_or_else(|| self.err(node, format!("irq id {id:?} is not a decimal 0..=61")))?;
+        let edge = match node.attribute("trigger") {
+            None | Some("level") => false,
+            Some("edge") => true,
+            Some(t) => return Err(self.err(node, format!("trigger {t:?} is not edge or level"))),
+        };
+        Ok(Irq { irq, id, edge, pos: self.pos(node) })
     }
 
     fn channel(&self, node: Node) -> Result<Channel, SdfError> {

@@ -51,7 +51,16 @@ impl System {
                     format!("size {:#x} is not a multiple of the page size", mr.size),
                 ));
             }
+            if let Some(a) = mr.phys_addr
+                && !a.is_multiple_of(mr.page_size)
+            {
+                return Err(err(
+                    mr.pos,
+                    format!("phys_addr {a:#x} is not aligned to the page size of '{}'", mr.name),
+                ));
+            }
         }
+        self.check_irqs()?;
         self.check_channels()?;
         let used: BTreeSet<&str> =
             pds.iter().flat_map(|p| p.maps.iter().map(|m| m.mr.as_str())).collect();
@@ -137,9 +146,57 @@ impl System {
         Ok(())
     }
 
+    /// IRQ numbers are claimed once in the system; setvar regions exist
+    /// and their symbols are unique in the PD.
+    fn check_irqs(&self) -> Result<(), SdfError> {
+        let err = |pos, msg: String| SdfError::at(&self.file, pos, msg);
+        let mut claimed = BTreeMap::new();
+        for pd in self.all_pds() {
+            for i in &pd.irqs {
+                if let Some(other) = claimed.insert(i.irq, pd.name.as_str()) {
+                    return Err(err(
+                        i.pos,
+                        format!("irq {} is already claimed by PD '{other}'", i.irq),
+                    ));
+                }
+            }
+            let mut symbols: BTreeSet<&str> =
+                pd.maps.iter().filter_map(|m| m.setvar_vaddr.as_deref()).collect();
+            for v in &pd.setvars {
+                if self.memory_region(&v.region_paddr).is_none() {
+                    return Err(err(
+                        v.pos,
+                        format!("setvar: no memory region '{}'", v.region_paddr),
+                    ));
+                }
+                if !symbols.insert(v.symbol.as_str()) {
+                    return Err(err(
+                        v.pos,
+                        format!(
+                            "setvar on symbol '{}' already exists in PD '{}'",
+                            v.symbol, pd.name
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn check_channels(&self) -> Result<(), SdfError> {
         let err = |pos, msg: String| SdfError::at(&self.file, pos, msg);
+        // IRQs take channel ids too.
         let mut ids: BTreeMap<&str, BTreeSet<u8>> = BTreeMap::new();
+        for pd in self.all_pds() {
+            for i in &pd.irqs {
+                if !ids.entry(pd.name.as_str()).or_default().insert(i.id) {
+                    return Err(err(
+                        i.pos,
+                        format!("duplicate irq id: {} in protection domain: '{}'", i.id, pd.name),
+                    ));
+                }
+            }
+        }
         for ch in &self.channels {
             let [a, b] = &ch.ends;
             for end in [a, b] {

@@ -30,6 +30,9 @@ impl System {
             if let Some(p) = &mr.prefill_path {
                 let _ = write!(s, " prefill_path=\"{}\"", escape(p));
             }
+            if let Some(a) = mr.phys_addr {
+                let _ = write!(s, " phys_addr=\"{a:#x}\"");
+            }
             s.push_str(" />\n");
         }
         for pd in &self.pds {
@@ -92,6 +95,19 @@ fn write_pd(s: &mut String, pd: &ProtectionDomain, depth: usize) {
             let _ = write!(s, " setvar_size=\"{}\"", escape(sym));
         }
         s.push_str(" />\n");
+    }
+    for i in &pd.irqs {
+        let trigger = if i.edge { "edge" } else { "level" };
+        let _ =
+            writeln!(s, "{ind}    <irq irq=\"{}\" id=\"{}\" trigger=\"{trigger}\" />", i.irq, i.id);
+    }
+    for v in &pd.setvars {
+        let _ = writeln!(
+            s,
+            "{ind}    <setvar symbol=\"{}\" region_paddr=\"{}\" />",
+            escape(&v.symbol),
+            escape(&v.region_paddr)
+        );
     }
     for c in &pd.children {
         write_pd(s, c, depth + 1);
