@@ -163,3 +163,39 @@ pub fn fault_offset<E>(e: &Error<E>) -> Option<u64> {
         _ => None,
     }
 }
+
+/// What [`export_part`] wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Exported {
+    /// Objects written (older partial tiles included).
+    pub objects: usize,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Writes namespace `part` into the new directory `dir` as a tlog-tiles
+/// tree, as the POSIX store lays one out: `checkpoint` and every object at
+/// its C2SP path, older partial tiles included. `dir` must not exist.
+pub fn export_part<D: BlockDevice>(
+    dev: &RefCell<D>,
+    part: &RefCell<Part<'_>>,
+    dir: &std::path::Path,
+) -> io::Result<Exported> {
+    std::fs::create_dir(dir)?;
+    let src = PartSource { dev, part };
+    let mut out = Exported::default();
+    for path in verify::Source::list(&src)? {
+        let bytes = verify::Source::read(&src, &path)?
+            .ok_or_else(|| other(format!("{path}: listed but not readable")))?;
+        let file = dir.join(&path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&file)?;
+        std::io::Write::write_all(&mut f, &bytes)?;
+        f.sync_all()?;
+        out.objects += 1;
+        out.bytes += bytes.len() as u64;
+    }
+    Ok(out)
+}

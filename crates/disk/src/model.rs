@@ -82,6 +82,7 @@ impl PowerLoss {
 /// A device in memory with a volatile write cache: reads see every write,
 /// a flush makes them durable, a [`power_cut`](ModelDevice::power_cut)
 /// resolves the ones not flushed with a [`PowerLoss`].
+#[derive(Clone)]
 pub struct ModelDevice {
     durable: Vec<u8>,
     volatile: Vec<(u64, Vec<u8>)>,

@@ -169,7 +169,8 @@ pub struct Namespace<'m> {
     dirty: bool,
     scratch: &'m mut [u8],
     generation: u64,
-    note: [u8; MAX_NOTE],
+    /// The stored checkpoint (in the lent memory: the namespace itself stays small).
+    note: &'m mut [u8],
     note_len: usize,
     stopped: Option<Stopped>,
     /// A record was cut short after part of it was written out.
@@ -232,6 +233,7 @@ impl<'m> Namespace<'m> {
         let buf = (mem.len() / 8).clamp(16 * 1024, BUFFER_MAX) & !(4096 - 1);
         let (stage, rest) = mem.split_at_mut(buf);
         let (scratch, rest) = rest.split_at_mut(buf);
+        let (note, rest) = rest.split_at_mut(MAX_NOTE.next_multiple_of(8));
         let index = Index::new(rest).ok_or(small)?;
         stage.fill(0);
         Ok(Namespace {
@@ -248,7 +250,7 @@ impl<'m> Namespace<'m> {
             dirty: false,
             scratch,
             generation: 0,
-            note: [0; MAX_NOTE],
+            note,
             note_len: 0,
             stopped: None,
             broken: false,

@@ -7,24 +7,51 @@
 //! - `bench: appends N batch B size S in T us`: appends through the chain
 //!   client → wire → ledger → psdb, each a PD;
 //! - `bench: engine appends N batch B size S in T us`: the same appends to
-//!   the ledger engine over psdb's partitions in this PD's own memory, with
-//!   no PD boundary: the cost of the chain is the difference.
+//!   the ledger engine over psdb's disk format on a disk in this PD's own
+//!   memory, with no PD boundary: the cost of the chain is the difference.
 //!
 //! then `bench: DONE`.
+//!
+//! With a crash workload (`CRASH1`) it appends until it is killed (crash
+//! tests kill the machine at random moments), each batch of records whose
+//! bytes follow from their index ([`crash_record`]), and prints
+//! `bench: ACK <first> <last>` once an append is acknowledged (durable), and
+//! `bench: READ <index>` after an audited read; `bench: FULL` when the
+//! ledger is full.
 
 use core::fmt::Write;
 
+use core::cell::RefCell;
+
 use abi::client::Role;
 use client::Client;
+use disk::namespace::Namespace;
+use disk::superblock::{self, Spec};
+use disk::{RamDevice, Store};
 use ledger::audit::NoClock;
 use ledger::{Buffers, Engine, Ledger};
 use note::Signer;
 use platform::{Channel, Console, Pd, Platform, Regions, Ticks};
-use psdb::Partition;
 
 /// Marks a workload in the probe region: `BENCH1`, then little-endian u64s:
 /// records, records per append, record size, status calls.
 pub const MAGIC: &[u8; 8] = b"BENCH1\0\0";
+/// Marks a crash workload: `CRASH1`, then little-endian u64s: records per
+/// append, record size, appends per audited read.
+pub const CRASH_MAGIC: &[u8; 8] = b"CRASH1\0\0";
+
+/// The bytes of record `index` of a crash workload of `size`-byte records
+/// (at least 24): its index in decimal, then a pattern that depends on it.
+pub fn crash_record(index: u64, size: usize, out: &mut [u8]) -> usize {
+    let size = size.clamp(24, out.len());
+    let mut head = heapless::String::<24>::new();
+    let _ = write!(head, "crash {index:016} ");
+    out[..head.len()].copy_from_slice(head.as_bytes());
+    for (k, b) in out[head.len()..size].iter_mut().enumerate() {
+        *b = b'a' + ((index as usize + k) % 26) as u8;
+    }
+    size
+}
 
 /// What to run.
 #[derive(Clone, Copy, Debug)]
@@ -63,9 +90,20 @@ pub struct Bench<P> {
 }
 
 impl<P: Platform> Bench<P> {
-    /// Runs the workload at start.
+    /// Runs the workload at start (a crash workload never returns).
     pub fn init(p: P, regions: &mut dyn Regions) -> Self {
-        match run(p, regions) {
+        let Some(probe) = regions.shared(system::PROBE_SYMBOL) else {
+            say(p, format_args!("FAILED: no probe region to read the workload from"));
+            return Bench { _p: p };
+        };
+        let mut magic = [0u8; 8];
+        if probe.read(0, &mut magic).is_some() && &magic == CRASH_MAGIC {
+            if let Err(why) = crash_loop(p, regions, &probe) {
+                say(p, format_args!("FAILED: {why}"));
+            }
+            return Bench { _p: p };
+        }
+        match run(p, regions, &probe) {
             Ok(()) => say(p, format_args!("DONE")),
             Err(why) => say(p, format_args!("FAILED: {why}")),
         }
@@ -79,9 +117,48 @@ fn say<P: Platform>(p: P, args: core::fmt::Arguments) {
     let _ = writeln!(Console(p), "bench: {args}");
 }
 
-fn workload(regions: &mut dyn Regions) -> Option<Workload> {
+/// Appends until killed, or until the ledger is full; `Err` says what failed.
+fn crash_loop<P: Platform>(
+    p: P,
+    regions: &mut dyn Regions,
+    probe: &platform::SharedRegion,
+) -> Result<(), &'static str> {
+    let word = |i: usize| probe.read_u64(8 + 8 * i).unwrap_or(0);
+    let (batch, size, every) = (word(0).clamp(1, 64) as usize, word(1) as usize, word(2).max(1));
+    let (Some(mut writer), Some(mut reader)) =
+        (client(p, regions, Role::Ring1), client(p, regions, Role::Ring2))
+    else {
+        return Err("no ring-1 or ring-2 identity");
+    };
+    let mut recs = [[0u8; 256]; 64];
+    for n in 0u64.. {
+        let Ok(at) = writer.status().map(|s| s.size) else { return Err("a status call failed") };
+        let mut lens = [0usize; 64];
+        for (k, r) in recs.iter_mut().enumerate().take(batch) {
+            lens[k] = crash_record(at + k as u64, size.min(256), r);
+        }
+        let slots: [&[u8]; 64] = core::array::from_fn(|k| &recs[k][..lens[k]]);
+        match writer.append(&slots[..batch]) {
+            Ok(r) => say(p, format_args!("ACK {} {}", r.start, r.end - 1)),
+            Err(abi::client::Status::Full) => {
+                say(p, format_args!("FULL"));
+                return Ok(());
+            }
+            Err(_) => return Err("an append failed"),
+        }
+        if n % every == every - 1 {
+            match reader.read_since(at, 1) {
+                Ok(_) => say(p, format_args!("READ {at}")),
+                Err(_) => return Err("a read failed"),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn workload(probe: &platform::SharedRegion) -> Option<Workload> {
     let mut w = [0u8; 40];
-    regions.shared(system::PROBE_SYMBOL)?.read(0, &mut w)?;
+    probe.read(0, &mut w)?;
     if &w[..8] != MAGIC {
         return None;
     }
@@ -100,8 +177,12 @@ fn client<P: Platform>(p: P, regions: &mut dyn Regions, role: Role) -> Option<Cl
     Some(Client::new(p, Channel::new(id.client_channel)?, regions.shared(id.client_symbol)?))
 }
 
-fn run<P: Platform>(p: P, regions: &mut dyn Regions) -> Result<(), &'static str> {
-    let w = workload(regions).ok_or("no workload in the probe region")?;
+fn run<P: Platform>(
+    p: P,
+    regions: &mut dyn Regions,
+    probe: &platform::SharedRegion,
+) -> Result<(), &'static str> {
+    let w = workload(probe).ok_or("no workload in the probe region")?;
     let mut reader = client(p, regions, Role::Ring2).ok_or("no ring-2 identity")?;
     let mut writer = client(p, regions, Role::Ring1).ok_or("no ring-1 identity")?;
     let t = Stopwatch::start(p);
@@ -140,15 +221,34 @@ fn appends(
     Ok(done)
 }
 
-/// The same appends to the engine over psdb's partitions in `mem`.
+/// The same appends to the engine over psdb's disk format, on a disk in
+/// `mem` with a records and an audit namespace.
 fn engine_alone<P: Platform>(p: P, mem: &mut [u8], w: &Workload) -> Result<(), &'static str> {
     let (buffers, rest) = Buffers::carve(mem, system::MAX_RECORD).ok_or("memory too small")?;
-    let (log, audit) = rest.split_at_mut(rest.len() / 5 * 4);
-    let log = Partition::open(log).ok_or("memory too small for the records")?;
-    let audit = Partition::open(audit).ok_or("memory too small for the audit log")?;
+    let small = "memory too small for the disk";
+    let (index, image) = rest.split_at_mut((rest.len() / 4) & !0xFFF);
+    let space = (image.len() as u64 - disk::format::SUPERBLOCK_AREA) & !0xFFFF;
+    let specs = [
+        Spec { name: "bench/log", size: (space / 5 * 4) & !0xFFF },
+        Spec { name: "bench/audit", size: (space / 5) & !0xFFF },
+    ];
+    let mut dev = RamDevice::new(image);
+    let sb = superblock::open(&mut dev, &specs, &mut [0u8; 8192]).map_err(|_| small)?;
+    let extents: heapless::Vec<(u64, u64), 2> = superblock::table(&specs)
+        .map_err(|_| small)?
+        .map(|e| (e.start.get(), e.size.get()))
+        .collect();
+    let (m0, m1) = index.split_at_mut((index.len() / 2) & !7);
+    let (mut log, _) =
+        Namespace::open(&mut dev, 0, extents[0], sb.block_size, m0).map_err(|_| small)?;
+    let (mut audit, _) =
+        Namespace::open(&mut dev, 1, extents[1], sb.block_size, m1).map_err(|_| small)?;
+    let dev = RefCell::new(dev);
+    let stores = (Store { ns: &mut log, dev: &dev }, Store { ns: &mut audit, dev: &dev });
     let signer = Signer::from_seed("service-fs/bench", [7; 32]).map_err(|_| "signer")?;
-    let (mut engine, _) = Engine::open(log, audit, signer, NoClock, buffers, system::MAX_RECORD)
-        .map_err(|_| "the engine did not open")?;
+    let (mut engine, _) =
+        Engine::open(stores.0, stores.1, signer, NoClock, buffers, system::MAX_RECORD)
+            .map_err(|_| "the engine did not open")?;
     let t = Stopwatch::start(p);
     let done = appends(w, |batch| {
         engine.append_batch(batch.iter().copied()).map(|_| ()).map_err(|_| "an append failed")

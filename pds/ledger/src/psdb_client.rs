@@ -21,6 +21,8 @@ pub enum PsdbError {
     Status(u64),
     /// An object larger than the shared buffer.
     TooLarge(usize),
+    /// psdb does not serve the namespace (its console says why).
+    Unavailable,
 }
 
 impl fmt::Display for PsdbError {
@@ -28,6 +30,9 @@ impl fmt::Display for PsdbError {
         match self {
             PsdbError::Status(s) => write!(f, "psdb answered status {s}"),
             PsdbError::TooLarge(n) => write!(f, "object of {n} bytes exceeds the psdb buffer"),
+            PsdbError::Unavailable => {
+                f.write_str("psdb does not serve this namespace (its console says why)")
+            }
         }
     }
 }
@@ -42,6 +47,8 @@ fn error(reply: Msg) -> StoreError<PsdbError> {
         status::BAD_CHECKPOINT => StoreError::BadCheckpoint,
         status::FULL => StoreError::Full,
         status::NO_CHECKPOINT => StoreError::NoCheckpoint,
+        status::CORRUPT => StoreError::Corrupt,
+        status::UNAVAILABLE => StoreError::Backend(PsdbError::Unavailable),
         s => StoreError::Backend(PsdbError::Status(s)),
     }
 }

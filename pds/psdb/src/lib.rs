@@ -1,35 +1,47 @@
-//! The psdb protection domain (L1): a write-once tile store in memory.
+//! The psdb protection domain (L1): the write-once tile store, on a disk.
 //!
-//! Each channel from a ledger is one namespace with its own partition of the
-//! store and its own shared buffer; a request can only reach the namespace of
-//! the channel it arrived on. Objects are written once (a second write must
-//! be identical); the checkpoint is replaced only by compare-and-swap with a
-//! larger tree. A full partition answers `FULL` and keeps everything stored.
+//! Each channel from a ledger is one namespace: its own fixed extent of the
+//! disk (the format of `crates/disk`, `docs/disk.md`) and its own shared
+//! buffer; a request can only reach the namespace of the channel it
+//! arrived on. The disk is behind the block driver's queues (`blk`), or in
+//! psdb's memory when the system description gives no driver.
+//!
+//! At boot psdb opens the disk (formatting a blank one, refusing one of
+//! another system or version without writing to it) and every namespace,
+//! and says on the console what it recovered: records, checkpoint size,
+//! bytes of a torn tail discarded, damage found. A commit's objects, then
+//! its checkpoint, are flushed to the medium before psdb replies.
 #![no_std]
 
-pub mod partition;
+pub mod medium;
+
+use core::fmt::Write;
 
 use abi::psdb::{decode_tile, label, status};
-use core::fmt::Write;
-use ledger::store::{StoreError, TileStore};
-
+use disk::namespace::{Error, Fault, Namespace, Opened, Stopped};
+use disk::superblock::{self, Spec};
+use disk::{Source, format::MAX_NOTE, store::prefix_len};
+use ledger::store::StoreError;
 use platform::{Channel, Console, Msg, Pd, Platform, Regions, SharedRegion};
 
-pub use partition::Partition;
+pub use medium::{BlkClient, Medium, MediumError, Published};
 
 /// Most namespaces psdb serves (one per channel).
-pub const MAX_NAMESPACES: usize = 62;
+pub const MAX_NAMESPACES: usize = 61;
 
-struct Namespace {
+struct Ns {
     channel: Channel,
-    part: Partition<'static>,
+    name: &'static str,
     buf: SharedRegion,
+    /// The open namespace; `None` when the disk could not be opened.
+    store: Option<Namespace<'static>>,
 }
 
 /// The psdb PD.
-pub struct Psdb<P> {
+pub struct Psdb<P: Platform> {
     p: P,
-    namespaces: heapless::Vec<Namespace, MAX_NAMESPACES>,
+    medium: Option<Medium<P>>,
+    namespaces: heapless::Vec<Ns, MAX_NAMESPACES>,
 }
 
 /// Why psdb could not start.
@@ -37,37 +49,214 @@ pub struct Psdb<P> {
 pub enum InitError {
     /// A region the system description should map is missing.
     MissingRegion(&'static str),
-    /// The store is too small to split into the namespaces.
-    StoreTooSmall,
+    /// More namespaces than psdb has channels for.
+    TooManyNamespaces,
+}
+
+fn say<P: Platform>(p: P, args: core::fmt::Arguments) {
+    let _ = writeln!(Console(p), "psdb: {args}");
+}
+
+/// The disk, from the block driver or psdb's memory; `None` (said why)
+/// when neither serves.
+fn open_medium<P: Platform>(
+    p: P,
+    regions: &mut dyn Regions,
+) -> Result<Option<Medium<P>>, InitError> {
+    use system::blk as sym;
+    if let Some(config) = regions.shared(sym::CONFIG) {
+        let missing = InitError::MissingRegion;
+        let requests = regions.shared(sym::REQUESTS).ok_or(missing(sym::REQUESTS))?;
+        let responses = regions.shared(sym::RESPONSES).ok_or(missing(sym::RESPONSES))?;
+        let data = regions.shared(sym::DATA).ok_or(missing(sym::DATA))?;
+        let ch = Channel::new(sym::PSDB_DRIVER).ok_or(missing(sym::CONFIG))?;
+        return Ok(match BlkClient::connect(p, ch, &config, requests, responses, data) {
+            (Published::Ready, Some(c)) => {
+                let (blocks, bs) =
+                    (disk::BlockDevice::blocks(&c), disk::BlockDevice::block_size(&c));
+                say(
+                    p,
+                    format_args!(
+                        "disk: {blocks} blocks of {bs} bytes, behind the block driver (flushes reach the medium)"
+                    ),
+                );
+                Some(Medium::Disk(c))
+            }
+            (Published::Failed(c), _) => {
+                say(
+                    p,
+                    format_args!(
+                        "the block driver serves no durable disk ({}): every namespace is stopped",
+                        c.reason()
+                    ),
+                );
+                None
+            }
+            _ => {
+                say(p, format_args!("the block driver never answered: every namespace is stopped"));
+                None
+            }
+        });
+    }
+    let store = regions
+        .private(system::PSDB_STORE_SYMBOL)
+        .ok_or(InitError::MissingRegion(system::PSDB_STORE_SYMBOL))?;
+    say(
+        p,
+        format_args!(
+            "no disk in this system: the store is {} KiB of memory, lost at reboot",
+            store.len() >> 10
+        ),
+    );
+    Ok(Some(Medium::Ram(disk::RamDevice::new(store))))
 }
 
 impl<P: Platform> Psdb<P> {
-    /// Starts psdb: splits the store evenly between the namespaces of
-    /// `system::PSDB_NAMESPACES` (formatting each if new).
+    /// Starts psdb: opens the disk and every namespace of
+    /// `system::PSDB_NAMESPACES`, saying what it found.
     pub fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
-        let store = regions
-            .private(system::PSDB_STORE_SYMBOL)
-            .ok_or(InitError::MissingRegion(system::PSDB_STORE_SYMBOL))?;
-        let count = system::PSDB_NAMESPACES.len();
-        let share = (store.len() / count.max(1)) & !0xFFF;
-        let mut namespaces = heapless::Vec::new();
-        let mut rest = store;
+        let mem = regions
+            .private(system::PSDB_MEM_SYMBOL)
+            .ok_or(InitError::MissingRegion(system::PSDB_MEM_SYMBOL))?;
+        let mut medium = open_medium(p, regions)?;
+        let mut specs: heapless::Vec<Spec, MAX_NAMESPACES> = heapless::Vec::new();
         for ns in system::PSDB_NAMESPACES {
-            let (mine, more) = rest.split_at_mut(share);
-            rest = more;
-            let part = Partition::open(mine).ok_or(InitError::StoreTooSmall)?;
+            specs
+                .push(Spec { name: ns.name, size: ns.size })
+                .map_err(|_| InitError::TooManyNamespaces)?;
+        }
+        let block = medium.as_mut().and_then(|m| open_disk(p, m, &specs));
+        let extents: heapless::Vec<(u64, u64), MAX_NAMESPACES> = match superblock::table(&specs) {
+            Ok(t) => t.map(|e| (e.start.get(), e.size.get())).collect(),
+            Err(_) => heapless::Vec::new(),
+        };
+        let total: u64 = specs.iter().map(|s| s.size).sum();
+        let mut namespaces = heapless::Vec::new();
+        let whole = mem.len() as u64;
+        let mut rest = mem;
+        for (i, ns) in system::PSDB_NAMESPACES.iter().enumerate() {
             let buf = regions.shared(ns.symbol).ok_or(InitError::MissingRegion(ns.symbol))?;
             let channel = Channel::new(ns.channel).ok_or(InitError::MissingRegion(ns.symbol))?;
-            if namespaces.push(Namespace { channel, part, buf }).is_err() {
-                return Err(InitError::StoreTooSmall);
-            }
+            // Index memory in proportion to the extent.
+            let share = (whole * ns.size / total.max(1)) as usize & !7;
+            let share = if i + 1 == specs.len() { rest.len() } else { share.min(rest.len()) };
+            let (mine, more) = core::mem::take(&mut rest).split_at_mut(share);
+            rest = more;
+            let store = match (&mut medium, block, extents.get(i)) {
+                (Some(m), Some(block), Some(&extent)) => {
+                    open_namespace(p, m, i, extent, block, mine, ns.name)
+                }
+                _ => None,
+            };
+            namespaces
+                .push(Ns { channel, name: ns.name, buf, store })
+                .map_err(|_| InitError::TooManyNamespaces)?;
         }
-        Ok(Psdb { p, namespaces })
+        Ok(Psdb { p, medium, namespaces })
     }
 
-    /// Bytes of objects stored in the namespace of `ch`.
-    pub fn used(&self, ch: Channel) -> Option<usize> {
-        self.namespaces.iter().find(|n| n.channel == ch).map(|n| n.part.used())
+    /// Bytes of log in use in the namespace of `ch`.
+    pub fn used(&self, ch: Channel) -> Option<u64> {
+        self.namespaces.iter().find(|n| n.channel == ch)?.store.as_ref().map(Namespace::used)
+    }
+}
+
+/// Opens the superblock; the format's block size, or `None` (said why).
+fn open_disk<P: Platform>(p: P, m: &mut Medium<P>, specs: &[Spec]) -> Option<u32> {
+    let mut buf = [0u8; 8192];
+    match superblock::open(m, specs, &mut buf) {
+        Ok(sb) => {
+            if sb.formatted {
+                say(
+                    p,
+                    format_args!(
+                        "formatted a blank disk: {} namespaces in {} KiB",
+                        sb.namespaces,
+                        sb.disk_bytes >> 10
+                    ),
+                );
+            }
+            Some(sb.block_size)
+        }
+        Err(e) => {
+            say(p, format_args!("disk: {e}; nothing was written, and every namespace is stopped"));
+            None
+        }
+    }
+}
+
+fn open_namespace<P: Platform>(
+    p: P,
+    m: &mut Medium<P>,
+    i: usize,
+    extent: (u64, u64),
+    block: u32,
+    mem: &'static mut [u8],
+    name: &str,
+) -> Option<Namespace<'static>> {
+    match Namespace::open(m, i as u32, extent, block, mem) {
+        Ok((ns, opened)) => {
+            report(p, name, &ns, &opened);
+            Some(ns)
+        }
+        Err(e) => {
+            say(
+                p,
+                format_args!("{name}: cannot open: {}; this namespace is stopped", describe(&e)),
+            );
+            None
+        }
+    }
+}
+
+/// One console line: what opening a namespace found.
+fn report<P: Platform>(p: P, name: &str, ns: &Namespace, o: &Opened) {
+    let mut line: heapless::String<320> = heapless::String::new();
+    let _ = if o.fresh {
+        write!(line, "{name}: new (never initialised), {} KiB", ns.capacity() >> 10)
+    } else if o.no_checkpoint {
+        write!(
+            line,
+            "{name}: holds data but no readable checkpoint: stopped, its bytes left untouched (no ledger is created over them)"
+        )
+    } else {
+        write!(
+            line,
+            "{name}: recovered {} records (checkpoint size {}, generation {}; {} objects, {} of {} KiB used); {} bytes discarded",
+            o.tree_size,
+            o.tree_size,
+            o.generation,
+            o.records,
+            o.log_bytes >> 10,
+            ns.capacity() >> 10,
+            o.discarded
+        )
+    };
+    if o.torn_slot && !o.no_checkpoint {
+        let _ = write!(line, "; a torn checkpoint write was discarded");
+    }
+    if let Some(at) = o.first_damage {
+        let _ = write!(
+            line,
+            "; DAMAGE: {} records failed their checksum and {} could not be read, the first at disk offset {at:#x} (never served)",
+            o.corrupt, o.lost
+        );
+    }
+    say(p, format_args!("{line}"));
+}
+
+fn describe(e: &Error<MediumError>) -> DescribeError<'_> {
+    DescribeError(e)
+}
+
+struct DescribeError<'a>(&'a Error<MediumError>);
+
+impl core::fmt::Display for DescribeError<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            StoreError::Backend(fault) => write!(f, "{fault}"),
+            other => write!(f, "{other}"),
+        }
     }
 }
 
@@ -75,46 +264,92 @@ fn reply(code: u64, mrs: &[u64]) -> Msg {
     Msg::new(code, mrs)
 }
 
-fn store_status(e: StoreError<core::convert::Infallible>) -> Msg {
-    match e {
+/// The reply for an error, and whether it deserves a console line.
+fn error_reply(e: &Error<MediumError>) -> (Msg, bool) {
+    let r = match e {
         StoreError::Conflict => reply(status::CONFLICT, &[]),
         StoreError::CheckpointChanged => reply(status::CHECKPOINT_CHANGED, &[]),
-        StoreError::NotLarger { stored, offered } => reply(status::NOT_LARGER, &[stored, offered]),
+        StoreError::NotLarger { stored, offered } => {
+            reply(status::NOT_LARGER, &[*stored, *offered])
+        }
         StoreError::BadCheckpoint => reply(status::BAD_CHECKPOINT, &[]),
         StoreError::Full => reply(status::FULL, &[]),
-        StoreError::TooSmall { needed } => reply(status::TOO_SMALL, &[needed as u64]),
+        StoreError::TooSmall { needed } => reply(status::TOO_SMALL, &[*needed as u64]),
         StoreError::NoCheckpoint => reply(status::NO_CHECKPOINT, &[]),
-        StoreError::Corrupt => reply(status::BAD_REQUEST, &[]),
-        StoreError::Backend(never) => match never {},
+        StoreError::Corrupt => reply(status::CORRUPT, &[0]),
+        StoreError::Backend(Fault::Corrupt { offset, .. }) => {
+            return (reply(status::CORRUPT, &[*offset]), true);
+        }
+        StoreError::Backend(Fault::Stopped(_)) => reply(status::UNAVAILABLE, &[]),
+        StoreError::Backend(Fault::Device(_)) => return (reply(status::UNAVAILABLE, &[]), true),
+        StoreError::Backend(Fault::BadObject(_) | Fault::Sink) => reply(status::BAD_REQUEST, &[]),
+    };
+    (r, matches!(e, StoreError::Full))
+}
+
+/// An object's bytes in the ledger–psdb buffer.
+struct InBuffer<'a> {
+    buf: &'a SharedRegion,
+    len: usize,
+}
+
+impl Source for InBuffer<'_> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn read(&self, at: usize, out: &mut [u8]) -> bool {
+        at + out.len() <= self.len && self.buf.read(at, out).is_some()
     }
 }
 
-impl Namespace {
-    fn handle(&mut self, msg: Msg) -> Msg {
+impl Ns {
+    fn handle<P: Platform>(
+        &mut self,
+        m: &mut Medium<P>,
+        msg: Msg,
+    ) -> Result<Msg, Error<MediumError>> {
+        let Some(ns) = &mut self.store else {
+            return Err(StoreError::Backend(Fault::Stopped(Stopped::DeviceFailed)));
+        };
         let tile = || decode_tile([msg.mr(0), msg.mr(1), msg.mr(2)]);
         let bad = reply(status::BAD_REQUEST, &[]);
-        match msg.label {
+        Ok(match msg.label {
             label::GET => {
-                let Some(t) = tile() else { return bad };
-                let Some(loc) = self.part.find(&t) else { return reply(status::NOT_FOUND, &[]) };
-                if loc.1 > self.buf.len() {
-                    return reply(status::TOO_SMALL, &[loc.1 as u64]);
+                let Some(t) = tile() else { return Ok(bad) };
+                let Some((i, exact)) = ns.find(&t) else {
+                    return Ok(reply(status::NOT_FOUND, &[]));
+                };
+                let len = ns.object_len(i).unwrap_or(0);
+                if len > self.buf.len() {
+                    return Ok(reply(status::TOO_SMALL, &[len as u64]));
                 }
-                let _ = self.buf.write(0, self.part.bytes(loc));
-                reply(status::OK, &[loc.1 as u64])
+                let buf = &mut self.buf;
+                ns.read(m, i, &mut |at, b| buf.write(at, b).is_some())?;
+                let n = if exact {
+                    Some(len)
+                } else {
+                    prefix_len(&t, len, |at, two| self.buf.read(at, two).is_some())
+                };
+                match n {
+                    Some(n) => reply(status::OK, &[n as u64]),
+                    None => reply(status::CORRUPT, &[0]),
+                }
             }
             label::PUT => {
-                let Some(t) = tile() else { return bad };
+                let Some(t) = tile() else { return Ok(bad) };
                 let len = msg.mr(3) as usize;
                 if len > self.buf.len() {
-                    return bad;
+                    return Ok(bad);
                 }
-                let buf = &self.buf;
-                let r = self.part.put_with(&t, len, |new| buf.read(0, new).is_some());
-                r.map_or_else(store_status, |()| reply(status::OK, &[]))
+                ns.put(m, &t, &InBuffer { buf: &self.buf, len })?;
+                reply(status::OK, &[])
             }
-            label::SYNC => reply(status::OK, &[]),
-            label::GET_CHECKPOINT => match self.part.checkpoint() {
+            label::SYNC => {
+                ns.sync(m)?;
+                reply(status::OK, &[])
+            }
+            label::GET_CHECKPOINT => match ns.checkpoint() {
                 None => reply(status::NOT_FOUND, &[]),
                 Some(cp) if cp.len() > self.buf.len() => {
                     reply(status::TOO_SMALL, &[cp.len() as u64])
@@ -125,49 +360,48 @@ impl Namespace {
                     reply(status::OK, &[len as u64])
                 }
             },
-            label::REPLACE_CHECKPOINT => self.replace_checkpoint(msg.mr(0), msg.mr(1)),
-            label::RECOVER => match self.part.recover(msg.mr(0)) {
-                Ok(r) => reply(status::OK, &[r.removed_objects, r.orphan_extent]),
-                Err(e) => store_status(e),
-            },
+            label::REPLACE_CHECKPOINT => {
+                let (e, n) = (msg.mr(0) as usize, msg.mr(1) as usize);
+                if e > MAX_NOTE || n > MAX_NOTE {
+                    return Ok(bad);
+                }
+                let mut expected = [0u8; MAX_NOTE];
+                let mut new = [0u8; MAX_NOTE];
+                if self.buf.read(0, &mut expected[..e]).is_none()
+                    || self.buf.read(e, &mut new[..n]).is_none()
+                {
+                    return Ok(bad);
+                }
+                ns.replace_checkpoint(m, &expected[..e], &new[..n])?;
+                reply(status::OK, &[])
+            }
+            label::RECOVER => {
+                let r = ns.recover(msg.mr(0))?;
+                reply(status::OK, &[r.removed_objects, r.orphan_extent])
+            }
             _ => bad,
-        }
-    }
-
-    fn replace_checkpoint(&mut self, expected_len: u64, new_len: u64) -> Msg {
-        let max = partition::CHECKPOINT_MAX as u64;
-        if expected_len > max || new_len > max {
-            return reply(status::BAD_REQUEST, &[]);
-        }
-        let (e, n) = (expected_len as usize, new_len as usize);
-        let mut expected = [0u8; partition::CHECKPOINT_MAX];
-        let mut new = [0u8; partition::CHECKPOINT_MAX];
-        if self.buf.read(0, &mut expected[..e]).is_none()
-            || self.buf.read(e, &mut new[..n]).is_none()
-        {
-            return reply(status::BAD_REQUEST, &[]);
-        }
-        match self.part.replace_checkpoint(&expected[..e], &new[..n]) {
-            Ok(()) => reply(status::OK, &[]),
-            Err(err) => store_status(err),
-        }
+        })
     }
 }
 
 impl<P: Platform> Pd for Psdb<P> {
     fn protected(&mut self, ch: Channel, msg: Msg) -> Msg {
-        match self.namespaces.iter_mut().find(|n| n.channel == ch) {
-            Some(ns) => {
-                let r = ns.handle(msg);
-                if r.label == status::FULL {
-                    let _ =
-                        writeln!(Console(self.p), "psdb: namespace of channel {} is full", ch.id());
+        let Some(ns) = self.namespaces.iter_mut().find(|n| n.channel == ch) else {
+            // The kernel only delivers calls on channels the system grants;
+            // a call on any other is refused, never served from a namespace.
+            return reply(status::BAD_REQUEST, &[]);
+        };
+        let Some(m) = &mut self.medium else { return reply(status::UNAVAILABLE, &[]) };
+        match ns.handle(m, msg) {
+            Ok(r) => r,
+            Err(e) => {
+                let (r, tell) = error_reply(&e);
+                if tell {
+                    let name = ns.name;
+                    say(self.p, format_args!("{name}: {}", describe(&e)));
                 }
                 r
             }
-            // The kernel only delivers calls on channels the system grants;
-            // a call on any other is refused, never served from a namespace.
-            None => reply(status::BAD_REQUEST, &[]),
         }
     }
 }

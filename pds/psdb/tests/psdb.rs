@@ -1,242 +1,427 @@
-//! psdb: the engine runs over its partitions as over any L1 store; a full
-//! partition loses nothing acknowledged; recovery keeps exactly the tree;
-//! the PD serves each channel from its own namespace only.
+//! psdb as a PD, in one process: the ledger's psdb client calls it, it
+//! calls the block driver's logic through the queues (the driver runs when
+//! psdb notifies it), and the driver serves a model disk that loses or
+//! tears unflushed writes at a power cut. Also psdb over memory.
 
+use std::cell::RefCell;
+
+use abi::blk::{Request, code, status as blk_status};
 use abi::psdb::{encode_tile, label, status};
-use ledger::store::{StoreError, TileStore};
-use ledger::{Buffers, Caller, Engine, Error, Ledger, Limit, NoClock};
+use blk::{Device, Driver, Geometry, Started};
+use disk::BlockDevice;
+use disk::model::{ModelDevice, PowerLoss};
+use ledger::{Buffers, Caller, Engine, Ledger, Limit, NoClock};
+use ledger_pd::PsdbClient;
 use note::Signer;
-use platform::host::{HostPlatform, HostRegions, leak, view};
-use platform::{Access, Channel, Msg, Pd};
-use proptest::prelude::*;
-use psdb::{Partition, Psdb};
+use platform::host::{HostRegions, leak, view};
+use platform::{Access, Channel, ChannelSet, Msg, Pd, Platform, SharedRegion, Time};
+use psdb::Psdb;
 use tlog::Tile;
 
-fn signer() -> Signer {
-    Signer::from_seed("service-fs/acme", [1; 32]).unwrap()
+const DISK: usize = 64 * 1024 + 0x800000 + 0x200000 + 0x400000 + 0x200000;
+
+/// The model disk behind the driver, as the driver's device.
+struct Model {
+    durable: bool,
+}
+
+thread_local! {
+    static DISKDEV: RefCell<ModelDevice> = RefCell::new(ModelDevice::new(DISK, 512));
+    static DRIVER: RefCell<Option<Driver<Host, Model>>> = const { RefCell::new(None) };
+    static PSDB: RefCell<Option<Psdb<Host>>> = const { RefCell::new(None) };
+    static CONSOLE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl Device for Model {
+    fn geometry(&self) -> Geometry {
+        let blocks = DISKDEV.with(|d| d.borrow().blocks());
+        Geometry { block_size: 512, blocks, durable: self.durable, read_only: false }
+    }
+
+    fn start(&mut self, req: &Request, data: &mut SharedRegion) -> Started {
+        let mut buf = vec![0u8; req.count as usize * 512];
+        let r = DISKDEV.with(|d| {
+            let mut d = d.borrow_mut();
+            match req.code {
+                code::READ => d
+                    .read(req.block, &mut buf)
+                    .map(|()| data.write(req.offset as usize, &buf))
+                    .is_ok(),
+                code::WRITE => {
+                    data.read(req.offset as usize, &mut buf);
+                    d.write(req.block, &buf).is_ok()
+                }
+                code::FLUSH => d.flush().is_ok(),
+                _ => false,
+            }
+        });
+        Started::Done(if r { blk_status::OK } else { blk_status::IO_ERROR }, req.count)
+    }
+
+    fn complete(&mut self, _: &mut SharedRegion) -> Option<(u32, u32)> {
+        None
+    }
+}
+
+/// Each PD of the rig, as a platform: psdb's notification runs the
+/// driver, a ledger's call runs psdb, prints go to [`CONSOLE`].
+#[derive(Clone, Copy)]
+struct Host(&'static str);
+
+impl Platform for Host {
+    fn pd_name(&self) -> &str {
+        self.0
+    }
+    fn notify(&self, ch: Channel) {
+        if self.0 == "psdb" && ch.id() == system::blk::PSDB_DRIVER {
+            let set = ChannelSet(1 << system::blk::DRIVER_PSDB);
+            DRIVER.with(|d| d.borrow_mut().as_mut().expect("a driver").notified(set));
+        }
+    }
+    fn ppcall(&self, ch: Channel, msg: Msg) -> Msg {
+        // A ledger's channels 1 and 2 are its namespaces in psdb.
+        let ledger = system::TENANTS.iter().position(|t| t.ledger_pd == self.0).expect("a ledger");
+        let ns = &system::PSDB_NAMESPACES[2 * ledger + usize::from(ch.id() - 1)];
+        let psdb_ch = Channel::new(ns.channel).unwrap();
+        PSDB.with(|p| p.borrow_mut().as_mut().expect("psdb").protected(psdb_ch, msg))
+    }
+    fn print(&self, s: &str) {
+        CONSOLE.with(|c| c.borrow_mut().push_str(s));
+    }
+    fn time(&self) -> Time {
+        Time { unix_ms: None, source: "none" }
+    }
+    fn irq_ack(&self, _: Channel) {}
+}
+
+fn console() -> String {
+    CONSOLE.with(|c| std::mem::take(&mut *c.borrow_mut()))
+}
+
+/// The ledger–psdb buffers, seen from the test (the ledgers' side).
+struct Buffers4 {
+    mems: Vec<&'static [u8]>,
+    views: Vec<SharedRegion>,
+}
+
+impl Buffers4 {
+    fn new(mems: Vec<&'static [u8]>) -> Buffers4 {
+        Buffers4 { views: mems.iter().map(|m| view(m)).collect(), mems }
+    }
+}
+
+/// Boots the driver (over the model disk, able to flush or not) and psdb.
+fn boot(durable: bool) -> Buffers4 {
+    let shared = |r: HostRegions, sym, size| {
+        let mem: &'static [u8] = leak(size);
+        (r.share(sym, mem, Access::ReadWrite), mem)
+    };
+    use system::blk as sym;
+    let (mut psdb_r, mut blk_r) = (HostRegions::new(), HostRegions::new());
+    for (s, size) in
+        [(sym::CONFIG, 4096), (sym::REQUESTS, 4096), (sym::RESPONSES, 4096), (sym::DATA, 0x20000)]
+    {
+        let mem: &'static [u8] = leak(size);
+        psdb_r = psdb_r.share(s, mem, Access::ReadWrite);
+        blk_r = blk_r.share(s, mem, Access::ReadWrite);
+    }
+    let driver = Driver::init(Host("blk"), &mut blk_r, |_, _| Ok(Model { durable })).unwrap();
+    DRIVER.with(|d| *d.borrow_mut() = Some(driver));
+    psdb_r = psdb_r.private_region(system::PSDB_MEM_SYMBOL, 4 << 20);
+    let mut mems = vec![];
+    for n in system::PSDB_NAMESPACES {
+        let (r, mem) = shared(psdb_r, n.symbol, 0x50000);
+        psdb_r = r;
+        mems.push(mem);
+    }
+    let pd = Psdb::init(Host("psdb"), &mut psdb_r).unwrap();
+    PSDB.with(|p| *p.borrow_mut() = Some(pd));
+    Buffers4::new(mems)
+}
+
+/// psdb over memory (no driver in the system).
+fn boot_ram() -> Buffers4 {
+    let mut r = HostRegions::new()
+        .private_region(system::PSDB_MEM_SYMBOL, 4 << 20)
+        .private_region(system::PSDB_STORE_SYMBOL, DISK);
+    let mut mems = vec![];
+    for n in system::PSDB_NAMESPACES {
+        let mem: &'static [u8] = leak(0x50000);
+        r = r.share(n.symbol, mem, Access::ReadWrite);
+        mems.push(mem);
+    }
+    let pd = Psdb::init(Host("psdb"), &mut r).unwrap();
+    PSDB.with(|p| *p.borrow_mut() = Some(pd));
+    Buffers4::new(mems)
+}
+
+fn call(ch: u8, msg: Msg) -> Msg {
+    PSDB.with(|p| p.borrow_mut().as_mut().unwrap().protected(Channel::new(ch).unwrap(), msg))
+}
+
+fn put(b: &mut Buffers4, ch: u8, t: &Tile, data: &[u8]) -> u64 {
+    b.views[ch as usize].write(0, data).unwrap();
+    let [x, y, z] = encode_tile(t);
+    call(ch, Msg::new(label::PUT, &[x, y, z, data.len() as u64])).label
+}
+
+fn get(b: &mut Buffers4, ch: u8, t: &Tile) -> Result<Vec<u8>, Msg> {
+    let [x, y, z] = encode_tile(t);
+    let r = call(ch, Msg::new(label::GET, &[x, y, z]));
+    if r.label != status::OK {
+        return Err(r);
+    }
+    let mut out = vec![0; r.mr(0) as usize];
+    b.views[ch as usize].read(0, &mut out).unwrap();
+    Ok(out)
+}
+
+const ACME_LOG: u8 = 0;
+const GLOBEX_LOG: u8 = 2;
+
+fn channels_are_namespaces(b: &mut Buffers4) {
+    let t = Tile::entries(0, 3);
+    assert_eq!(put(b, ACME_LOG, &t, b"acme data"), status::OK);
+    assert_eq!(get(b, ACME_LOG, &t).unwrap(), b"acme data");
+    // The same name on another tenant's channel is another object: absent.
+    assert_eq!(get(b, GLOBEX_LOG, &t).unwrap_err().label, status::NOT_FOUND);
+    assert_eq!(put(b, GLOBEX_LOG, &t, b"globex"), status::OK);
+    assert_eq!(get(b, ACME_LOG, &t).unwrap(), b"acme data");
+    // Write-once within a namespace.
+    assert_eq!(put(b, ACME_LOG, &t, b"acme data"), status::OK);
+    assert_eq!(put(b, ACME_LOG, &t, b"changed!!"), status::CONFLICT);
+    // Malformed requests change nothing.
+    for msg in [
+        Msg::new(label::GET, &[64, 0, 1]),
+        Msg::new(label::GET, &[0, 0, 0]),
+        Msg::new(label::PUT, &[0, 0, 1, 1 << 30]),
+        Msg::new(label::REPLACE_CHECKPOINT, &[5000, 0]),
+        Msg::new(99, &[]),
+    ] {
+        assert_eq!(call(ACME_LOG, msg).label, status::BAD_REQUEST, "{msg:?}");
+    }
+    assert_eq!(
+        call(60, Msg::new(label::SYNC, &[])).label,
+        status::BAD_REQUEST,
+        "a channel with no namespace"
+    );
+}
+
+#[test]
+fn each_channel_reaches_its_own_namespace_on_a_disk() {
+    let mut b = boot(true);
+    let c = console();
+    assert!(c.contains("psdb: formatted a blank disk: 4 namespaces"), "{c}");
+    assert!(c.contains("psdb: acme/log: new (never initialised)"), "{c}");
+    channels_are_namespaces(&mut b);
+}
+
+#[test]
+fn each_channel_reaches_its_own_namespace_in_memory() {
+    let mut b = boot_ram();
+    assert!(console().contains("no disk in this system"));
+    channels_are_namespaces(&mut b);
 }
 
 const R: Caller<'static> = Caller { module: "m", credential: "c", request: None };
 
-type E = Engine<Partition<'static>, Vec<u8>, NoClock>;
-
-fn open(
-    log: &'static mut [u8],
-    audit: &'static mut [u8],
-) -> Result<E, Error<core::convert::Infallible>> {
-    let (l, a) = (Partition::open(log).unwrap(), Partition::open(audit).unwrap());
-    Engine::open(l, a, signer(), NoClock, Buffers::default(), 1024).map(|(e, _)| e)
+fn signer(i: usize) -> Signer {
+    Signer::from_seed(system::TENANTS[i].origin, [i as u8 + 1; 32]).unwrap()
 }
 
-fn reopen(e: E) -> E {
-    let (l, a) = e.into_stores();
-    open(l.into_memory(), a.into_memory()).unwrap()
+type Ledger0 = Engine<PsdbClient<Host>, Vec<u8>, NoClock>;
+
+/// Acme's engine over psdb, as its ledger PD runs it.
+fn engine(b: &Buffers4) -> Result<Ledger0, String> {
+    let client = |ch: u8, i: usize| {
+        PsdbClient::new(Host("ledger_acme"), Channel::new(ch).unwrap(), view(b.mems[i]))
+    };
+    Engine::open(
+        client(1, 0),
+        client(2, 1),
+        signer(0),
+        NoClock,
+        Buffers::default(),
+        system::MAX_RECORD,
+    )
+    .map(|(e, _)| e)
+    .map_err(|e| e.to_string())
 }
 
 fn record(i: u64) -> Vec<u8> {
-    format!("record {i} {}", "y".repeat((i % 300) as usize)).into_bytes()
+    format!("record {i} {}", "p".repeat((i * 13 % 200) as usize)).into_bytes()
 }
 
-fn read_all(e: &mut E) -> Vec<Vec<u8>> {
+fn read_all(e: &mut Ledger0) -> Result<Vec<Vec<u8>>, String> {
     let mut out = vec![];
-    e.read_since(&R, 0, Limit::NONE, &mut |_, r| out.push(r.to_vec())).unwrap();
-    out
+    e.read_since(&R, 0, Limit::NONE, &mut |_, r| out.push(r.to_vec()))
+        .map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
-#[test]
-fn the_engine_runs_over_partitions_and_they_persist() {
-    let mut e = open(leak(4 << 20), leak(1 << 20)).unwrap();
-    let records: Vec<Vec<u8>> = (0..1000).map(record).collect();
-    for chunk in records.chunks(97) {
-        e.append_batch(chunk.iter().map(Vec::as_slice)).unwrap();
-    }
-    let cp = e.checkpoint().unwrap().to_vec();
-    let mut e = reopen(e);
-    assert_eq!(e.checkpoint().unwrap(), &cp[..]);
-    assert_eq!(read_all(&mut e), records);
+fn fresh_disk() {
+    DISKDEV.with(|d| *d.borrow_mut() = ModelDevice::new(DISK, 512));
 }
 
-#[test]
-fn a_full_partition_loses_nothing_acknowledged() {
-    let mut e = open(leak(256 << 10), leak(256 << 10)).unwrap();
-    let mut acked = vec![];
+/// The workload: batches appended and read back, each batch one boot.
+fn batches() -> Vec<Vec<Vec<u8>>> {
     let mut i = 0;
-    let err = loop {
-        let batch: Vec<Vec<u8>> = (i..i + 7).map(record).collect();
-        match e.append_batch(batch.iter().map(Vec::as_slice)) {
-            Ok(_) => acked.extend(batch),
-            Err(err) => break err,
-        }
-        i += 7;
-    };
-    assert_eq!(err, Error::Store(StoreError::Full));
-    let mut e = reopen(e);
-    assert_eq!(read_all(&mut e), acked);
+    [1u64, 3, 1, 60, 2, 200, 1]
+        .iter()
+        .map(|&n| {
+            let b = (i..i + n).map(record).collect();
+            i += n;
+            b
+        })
+        .collect()
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
-
-    /// Recovery keeps exactly the objects within the tree, all still found,
-    /// whatever the probe chains (small index, many collisions).
-    #[test]
-    fn recovery_keeps_exactly_the_tree(widths in prop::collection::vec((0u64..6, 1u16..=256), 1..60), size in 0u64..1600) {
-        let mut p = Partition::open(leak(64 << 10)).unwrap();
-        let mut tiles = vec![];
-        for (i, (index, width)) in widths.iter().enumerate() {
-            let t = if i % 2 == 0 { Tile::entries(*index, *width) } else { Tile::hashes(0, *index, *width) };
-            if p.put(&t, format!("{t}").as_bytes()).is_ok() {
-                tiles.push(t);
-            }
-        }
-        let cp = format!("o\n{size}\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n\u{2014} o AAAAAA==\n");
-        p.replace_checkpoint(b"", cp.as_bytes()).unwrap();
-        let rec = p.recover(size).unwrap();
-        let beyond = tiles.iter().filter(|t| !t.within(size)).collect::<std::collections::BTreeSet<_>>();
-        prop_assert_eq!(rec.removed_objects as usize, beyond.len());
-        for t in &tiles {
-            let mut buf = [0u8; 64];
-            let got = p.get(t, &mut buf).unwrap();
-            if t.within(size) {
-                prop_assert_eq!(got.map(|n| buf[..n].to_vec()), Some(format!("{t}").into_bytes()));
-            } else {
-                prop_assert_eq!(got, None);
-            }
-        }
-    }
-}
-
-fn ns(ch: u8) -> &'static system::Namespace {
-    system::PSDB_NAMESPACES.iter().find(|n| n.channel == ch).unwrap()
-}
-
-/// A psdb PD over host memory; returns it and the test's views of the buffers.
-fn pd() -> (Psdb<HostPlatform>, Vec<platform::SharedRegion>) {
-    let mut regions = HostRegions::new().private_region(system::PSDB_STORE_SYMBOL, 8 << 20);
-    let mut views = vec![];
-    for n in system::PSDB_NAMESPACES {
-        let mem: &'static [u8] = leak(64 << 10);
-        regions = regions.share(n.symbol, mem, Access::ReadWrite);
-        views.push(view(mem));
-    }
-    let p = HostPlatform { name: "psdb", call: |_, _| Msg::new(0, &[]) };
-    (Psdb::init(p, &mut regions).unwrap(), views)
-}
-
-fn put(
-    pd: &mut Psdb<HostPlatform>,
-    bufs: &mut [platform::SharedRegion],
-    ch: u8,
-    t: &Tile,
-    data: &[u8],
-) -> u64 {
-    bufs[ch as usize].write(0, data).unwrap();
-    let [a, b, c] = encode_tile(t);
-    pd.protected(Channel::new(ch).unwrap(), Msg::new(label::PUT, &[a, b, c, data.len() as u64]))
-        .label
-}
-
-fn get(
-    pd: &mut Psdb<HostPlatform>,
-    bufs: &mut [platform::SharedRegion],
-    ch: u8,
-    t: &Tile,
-) -> Option<Vec<u8>> {
-    let [a, b, c] = encode_tile(t);
-    let r = pd.protected(Channel::new(ch).unwrap(), Msg::new(label::GET, &[a, b, c]));
-    if r.label != status::OK {
-        return None;
-    }
-    let mut out = vec![0; r.mr(0) as usize];
-    bufs[ch as usize].read(0, &mut out).unwrap();
-    Some(out)
-}
-
-#[test]
-fn each_channel_reaches_its_own_namespace_only() {
-    let (mut pd, mut bufs) = pd();
-    let t = Tile::entries(0, 3);
-    let (a, b) = (ns(0).channel, ns(2).channel);
-    assert_ne!(ns(0).tenant, ns(2).tenant);
-    assert_eq!(put(&mut pd, &mut bufs, a, &t, b"acme data"), status::OK);
-    assert_eq!(get(&mut pd, &mut bufs, a, &t).as_deref(), Some(&b"acme data"[..]));
-    // The same name on another tenant's channel is another object: absent.
-    assert_eq!(get(&mut pd, &mut bufs, b, &t), None);
-    assert_eq!(put(&mut pd, &mut bufs, b, &t, b"globex"), status::OK);
-    assert_eq!(get(&mut pd, &mut bufs, a, &t).as_deref(), Some(&b"acme data"[..]));
-    // Write-once within a namespace.
-    assert_eq!(put(&mut pd, &mut bufs, a, &t, b"acme data"), status::OK);
-    assert_eq!(put(&mut pd, &mut bufs, a, &t, b"changed!!"), status::CONFLICT);
-}
-
-#[test]
-fn malformed_requests_are_refused() {
-    let (mut pd, _bufs) = pd();
-    let ch = Channel::new(0).unwrap();
-    for msg in [
-        Msg::new(label::GET, &[64, 0, 1]),
-        Msg::new(label::GET, &[0, 0, 0]),
-        Msg::new(label::PUT, &[0, 0, 1, 1 << 20]),
-        Msg::new(label::REPLACE_CHECKPOINT, &[4096, 0]),
-        Msg::new(99, &[]),
-    ] {
-        assert_eq!(pd.protected(ch, msg).label, status::BAD_REQUEST, "{msg:?}");
-    }
-    // A channel with no namespace is refused too.
-    assert_eq!(
-        pd.protected(Channel::new(60).unwrap(), Msg::new(label::SYNC, &[])).label,
-        status::BAD_REQUEST
-    );
-}
-
-/// One record per commit leaves a trail of superseded partial tiles; psdb
-/// compacts them away, so capacity follows the data, not the commits.
-#[test]
-fn single_record_commits_do_not_exhaust_a_partition() {
-    let mem = 512 << 10;
-    let mut e = open(leak(mem), leak(mem)).unwrap();
+/// Runs the workload until the disk fails; what was acknowledged.
+fn workload() -> Vec<Vec<u8>> {
     let mut acked = vec![];
-    let err = loop {
-        let r = format!("{:0100}", acked.len()).into_bytes();
-        match e.append(&r) {
-            Ok(_) => acked.push(r),
-            Err(err) => break err,
+    for batch in batches() {
+        let b = boot(true);
+        let Ok(mut e) = engine(&b) else { return acked };
+        if e.append_batch(batch.iter().map(Vec::as_slice)).is_err() {
+            return acked;
         }
-    };
-    assert_eq!(err, Error::Store(StoreError::Full));
-    // Each record takes its bundle entry and leaf hash (134 bytes) plus a
-    // share of the tiles above; most of the partition holds data.
-    let floor = mem * 6 / 10 / 134;
-    assert!(acked.len() >= floor, "only {} single-record commits fit (want {floor})", acked.len());
-    let mut e = reopen(e);
-    assert_eq!(read_all(&mut e), acked);
-    // Reads are audited one commit each, and do not exhaust the audit log either.
-    for _ in 0..2000 {
-        e.read_since(&R, 0, Limit::entries(1), &mut |_, _| {}).unwrap();
+        acked.extend(batch);
+        if read_all(&mut e).is_err() {
+            return acked;
+        }
     }
+    acked
 }
 
 #[test]
-fn superseded_partials_are_served_from_their_successors() {
-    let mut p = Partition::open(leak(64 << 10)).unwrap();
-    let bundle = |n: usize| -> Vec<u8> { (0..n).flat_map(|i| [0u8, 1, b'a' + i as u8]).collect() };
-    p.put(&Tile::entries(0, 2), &bundle(2)).unwrap();
-    p.put(&Tile::entries(0, 5), &bundle(5)).unwrap();
-    // Partial objects must extend each other.
-    let mut other = bundle(7);
-    other[1] = 9;
-    assert_eq!(p.put(&Tile::entries(0, 7), &other), Err(StoreError::Conflict));
-    assert_eq!(
-        p.put(&Tile::entries(0, 3), &bundle(4)[..9].iter().map(|b| b ^ 1).collect::<Vec<_>>()),
-        Err(StoreError::Conflict)
-    );
-    p.put(&Tile::entries(0, 7), &bundle(7)).unwrap();
-    let cp = "o\n7\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n\u{2014} o AAAAAA==\n";
-    p.replace_checkpoint(b"", cp.as_bytes()).unwrap();
-    assert_eq!(p.compact(), 2, "the widths 2 and 5 are superseded by 7");
-    for w in [2usize, 5, 7] {
-        let mut buf = [0u8; 64];
-        let n = p.get(&Tile::entries(0, w as u16), &mut buf).unwrap().unwrap();
-        assert_eq!(&buf[..n], &bundle(w)[..], "width {w}");
+fn the_ledger_over_psdb_over_the_driver_survives_a_power_cut_at_every_disk_operation() {
+    fresh_disk();
+    workload();
+    let ops = DISKDEV.with(|d| d.borrow().ops.len() as u64);
+    let all: Vec<Vec<u8>> = batches().concat();
+    let mut failures = vec![];
+    for k in 0..=ops {
+        for seed in 0..2u64 {
+            fresh_disk();
+            DISKDEV.with(|d| d.borrow_mut().cut_after = Some(k));
+            let acked = workload();
+            DISKDEV.with(|d| d.borrow_mut().power_cut(&mut PowerLoss::new(seed * 131 + k)));
+            let b = boot(true);
+            let got = engine(&b).and_then(|mut e| {
+                let got = read_all(&mut e)?;
+                e.append(b"after the cut").map_err(|e| e.to_string())?;
+                Ok(got)
+            });
+            let ok = match &got {
+                Ok(got) => got.len() >= acked.len() && got[..] == all[..got.len()],
+                Err(_) => false,
+            };
+            if !ok {
+                failures.push(format!(
+                    "cut after {k}/{ops}, seed {seed}: {} acked, {:?}",
+                    acked.len(),
+                    got.map(|g| g.len())
+                ));
+            }
+        }
     }
+    let _ = console();
+    assert!(ops > 60, "{ops} disk operations");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn psdb_says_what_it_recovered_for_each_tenant() {
+    fresh_disk();
+    let b = boot(true);
+    let mut e = engine(&b).unwrap();
+    e.append_batch(batches()[3].iter().map(Vec::as_slice)).unwrap();
+    read_all(&mut e).unwrap();
+    // A commit cut between its flushes leaves a torn tail: count its
+    // operations on a copy of the disk, then cut before its checkpoint.
+    let saved = DISKDEV.with(|d| d.borrow().clone());
+    let now = saved.ops.len() as u64;
+    e.append_batch(batches()[5].iter().map(Vec::as_slice)).unwrap();
+    let n = DISKDEV.with(|d| d.borrow().ops.len() as u64) - now;
+    DISKDEV.with(|d| *d.borrow_mut() = saved);
+    DISKDEV.with(|d| d.borrow_mut().cut_after = Some(now + n - 2));
+    let b = boot(true);
+    let mut e = engine(&b).unwrap();
+    assert!(e.append_batch(batches()[5].iter().map(Vec::as_slice)).is_err());
+    DISKDEV.with(|d| d.borrow_mut().power_cut(&mut PowerLoss::new(1)));
+    let _ = console();
+    let b = boot(true);
+    let c = console();
+    let line = c.lines().find(|l| l.starts_with("psdb: acme/log: ")).unwrap();
+    assert!(line.starts_with("psdb: acme/log: recovered 60 records (checkpoint size 60"), "{line}");
+    let discarded: u64 =
+        line.split("); ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(discarded > 0, "{line}");
+    assert!(c.contains("psdb: acme/audit: recovered 1 records"), "{c}");
+    assert_eq!(read_all(&mut engine(&b).unwrap()).unwrap().len(), 60);
+}
+
+#[test]
+fn a_driver_that_cannot_flush_serves_nothing_and_psdb_says_so() {
+    fresh_disk();
+    let mut b = boot(false);
+    let c = console();
+    assert!(c.contains("blk: the device cannot flush its write cache"), "{c}");
+    assert!(c.contains("psdb: the block driver serves no durable disk"), "{c}");
+    assert_eq!(put(&mut b, ACME_LOG, &Tile::entries(0, 1), b"\x00\x01x"), status::UNAVAILABLE);
+    assert!(DISKDEV.with(|d| d.borrow().ops.is_empty()), "nothing written");
+}
+
+#[test]
+fn a_damaged_object_is_reported_with_its_offset_and_never_served() {
+    fresh_disk();
+    let b = boot(true);
+    let mut e = engine(&b).unwrap();
+    e.append_batch(batches()[5].iter().map(Vec::as_slice)).unwrap();
+    drop(e);
+    // Flip a byte in the first record of acme's log (a bundle delta).
+    let at = 64 * 1024 + 8192 + 100;
+    DISKDEV.with(|d| d.borrow_mut().durable_mut()[at] ^= 0x20);
+    let _ = console();
+    let mut b = boot(true);
+    let c = console();
+    assert!(
+        c.contains("psdb: acme/log: recovered")
+            && c.contains("; DAMAGE: 1 records failed their checksum"),
+        "{c}"
+    );
+    let r = get(&mut b, ACME_LOG, &Tile::entries(0, 1)).unwrap_err();
+    assert_eq!(r.label, status::CORRUPT);
+    assert_eq!(r.mr(0), 64 * 1024 + 8192, "the damaged record's disk offset");
+    // The engine reports it as corrupt and serves nothing from it.
+    let err = engine(&b).map(|mut e| read_all(&mut e)).unwrap_or_else(Err);
+    assert!(err.unwrap_err().contains("damaged"));
+}
+
+#[test]
+fn a_disk_of_another_system_is_refused_and_left_as_it_was() {
+    fresh_disk();
+    boot(true);
+    // Another system: the first namespace renamed in both superblock copies.
+    DISKDEV.with(|d| {
+        let mut d = d.borrow_mut();
+        for copy in [0usize, 32 * 1024] {
+            let img = d.durable_mut();
+            img[copy + 64] = b'X';
+            let len = 64 + 64 * system::PSDB_NAMESPACES.len();
+            let crc = disk::crc::crc32c(&img[copy..copy + len]);
+            img[copy + len..copy + len + 4].copy_from_slice(&crc.to_le_bytes());
+        }
+        d.ops.clear();
+    });
+    let before = DISKDEV.with(|d| d.borrow().durable().to_vec());
+    let _ = console();
+    let mut b = boot(true);
+    let c = console();
+    assert!(
+        c.contains("the disk belongs to another system") && c.contains("nothing was written"),
+        "{c}"
+    );
+    assert_eq!(put(&mut b, ACME_LOG, &Tile::entries(0, 1), b"\x00\x01x"), status::UNAVAILABLE);
+    assert!(DISKDEV.with(|d| d.borrow().durable() == &before[..] && d.borrow().ops.is_empty()));
 }
