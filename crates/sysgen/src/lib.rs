@@ -34,8 +34,12 @@ pub struct SystemConfig {
     pub max_record: usize,
     /// Bytes of each client's shared buffer.
     pub client_buffer: u64,
-    /// Bytes of psdb's store.
-    pub psdb_storage: u64,
+    /// Bytes of disk for each tenant's records (unless the tenant says).
+    pub records_size: u64,
+    /// Bytes of disk for each tenant's audit ledger (unless the tenant says).
+    pub audit_size: u64,
+    /// Bytes of psdb's memory for the namespaces' indexes.
+    pub psdb_memory: u64,
 }
 
 /// `[[tenant]]`.
@@ -46,6 +50,10 @@ pub struct TenantConfig {
     pub name: String,
     /// Checkpoint origin (default `service-fs/<name>`).
     pub origin: Option<String>,
+    /// Bytes of disk for its records (default `[system] records_size`).
+    pub records_size: Option<u64>,
+    /// Bytes of disk for its audit ledger (default `[system] audit_size`).
+    pub audit_size: Option<u64>,
     /// Modules, each an example client PD.
     pub modules: Vec<ModuleConfig>,
 }
@@ -72,11 +80,69 @@ pub struct HarnessConfig {
     pub tenants: Vec<String>,
 }
 
+/// Where psdb keeps the namespaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// A virtio-blk disk behind the `blk` PD.
+    Disk(DiskDevice),
+    /// psdb's own memory: no disk, nothing survives a reboot.
+    Ram,
+}
+
+/// A board's disk (`[disk]` in `board/<board>/board.toml`): the
+/// virtio-mmio transport of the block device and its interrupt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskDevice {
+    /// Physical address of the transport's registers.
+    pub mmio: u64,
+    /// Its interrupt (the GIC's number on ARM).
+    pub irq: u32,
+    /// As the device tree says.
+    pub trigger: Trigger,
+}
+
+/// How an interrupt is signalled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// On an edge.
+    Edge,
+    /// While the line is asserted.
+    Level,
+}
+
+#[derive(Deserialize)]
+struct BoardFile {
+    disk: Option<DiskDevice>,
+}
+
+/// The board `make system` describes unless told otherwise.
+pub const DEFAULT_BOARD: &str = "qemu_virt_aarch64";
+
+/// The storage `board/<board>/board.toml` gives: its `[disk]`, or memory.
+pub fn board_storage(root: &std::path::Path, board: &str) -> Result<Storage> {
+    let path = root.join("board").join(board).join("board.toml");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let file: BoardFile = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    match file.disk {
+        Some(d) => {
+            ensure!(d.irq > 0, "{}: [disk] irq must be an interrupt number, not 0", path.display());
+            Ok(Storage::Disk(d))
+        }
+        None => Ok(Storage::Ram),
+    }
+}
+
 /// Priorities: PPCs go only toward higher priority. PDs of one kind get
 /// distinct priorities, so on seL4 they run one after the other rather
 /// than round-robin, and their console lines (a system call per
 /// character) do not interleave.
 pub mod priority {
+    /// The block driver: above psdb, which waits for it inside its calls
+    /// (on seL4 the driver preempts it as soon as it is notified).
+    pub const BLK: u8 = 230;
     /// psdb.
     pub const PSDB: u8 = 200;
     /// Ledgers: from `LEDGER + n - 1` for the first of `n` tenants down to
@@ -110,6 +176,10 @@ const CHECKPOINTS: u64 = 2 * 2048;
 
 /// Store for the benchmark's engine-alone run in the harness's memory.
 const HARNESS_STORE: u64 = 0x50_0000;
+/// The block driver's DMA region (its virtqueue and bounce slots).
+const BLK_DMA: u64 = 0x1_0000;
+/// The data region between psdb and the block driver.
+const BLK_DATA: u64 = 0x2_0000;
 
 /// A module identity in the generated system.
 #[derive(Debug, Clone)]
@@ -146,17 +216,30 @@ fn valid_name(s: &str, extra: u8) -> bool {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == extra)
 }
 
-/// Generates everything from the text of `tenants.toml`.
-pub fn generate(config_text: &str) -> Result<Generated> {
+/// Generates everything from the text of `tenants.toml`, for a board
+/// whose psdb keeps its namespaces in `storage`. The Rust tables cover
+/// both kinds of storage, so the same programs run on every board.
+pub fn generate(config_text: &str, storage: Storage) -> Result<Generated> {
     let cfg: Config = toml::from_str(config_text).context("tenants.toml")?;
     check(&cfg)?;
-    let mut b = Builder::new(&cfg);
-    b.build()?;
+    let build = |storage| -> Result<Builder> {
+        let mut b = Builder::new(&cfg, storage);
+        b.build()?;
+        Ok(b)
+    };
+    let b = build(storage)?;
+    let other = build(match storage {
+        Storage::Ram => {
+            Storage::Disk(DiskDevice { mmio: 0x1000, irq: 32, trigger: Trigger::Level })
+        }
+        Storage::Disk(_) => Storage::Ram,
+    })?;
     let system = b.system();
     system.validate().map_err(|e| anyhow::anyhow!("generated system.xml is invalid: {e}"))?;
     let xml = system.to_xml(XML_HEADER);
-    let rust = b.rust();
-    let symbols = symbols_rs(&system);
+    let both = [system.clone(), other.system()];
+    let rust = b.rust(&both);
+    let symbols = symbols_rs(&both);
     Ok(Generated { xml, rust, symbols, system })
 }
 
@@ -166,20 +249,28 @@ pub const SYMBOLS_RS: &str = "image/sel4-platform/src/symbols.rs";
 /// The seL4 glue's declarations of every symbol the description patches:
 /// each program carries them all (the tool patches those its PD maps, the
 /// rest stay zero), so one list serves every program.
-fn symbols_rs(system: &System) -> String {
-    let mut pairs: Vec<(&str, &str)> = system
-        .all_pds()
-        .into_iter()
+fn symbols_rs(systems: &[System]) -> String {
+    let pds: Vec<&ProtectionDomain> = systems.iter().flat_map(|s| s.all_pds()).collect();
+    let mut pairs: Vec<(&str, &str)> = pds
+        .iter()
         .flat_map(|p| &p.maps)
         .filter_map(|m| Some((m.setvar_vaddr.as_deref()?, m.setvar_size.as_deref()?)))
         .collect();
     pairs.sort_unstable();
     pairs.dedup();
+    let mut paddrs: Vec<&str> =
+        pds.iter().flat_map(|p| &p.setvars).map(|v| v.symbol.as_str()).collect();
+    paddrs.sort_unstable();
+    paddrs.dedup();
     let mut s = String::from(
         "// @generated by `make system` (sysgen) from tenants.toml, with system.xml.\n// Do not edit: edit tenants.toml and run `make system`.\n\ncrate::declare_symbols! {\n",
     );
     for (vaddr, size) in pairs {
         let _ = writeln!(s, "    {vaddr}, {size};");
+    }
+    s.push_str("}\n\ncrate::declare_paddrs! {\n");
+    for p in paddrs {
+        let _ = writeln!(s, "    {p};");
     }
     s.push_str("}\n");
     s
@@ -207,8 +298,8 @@ fn check(cfg: &Config) -> Result<()> {
         "client_buffer must be a multiple of 4096"
     );
     ensure!(
-        s.psdb_storage >= PAGE && s.psdb_storage.is_multiple_of(PAGE),
-        "psdb_storage must be a multiple of 4096"
+        s.psdb_memory >= PAGE && s.psdb_memory.is_multiple_of(PAGE),
+        "psdb_memory must be a multiple of 4096"
     );
     ensure!(!cfg.tenant.is_empty(), "at least one [[tenant]]");
     let mut names = std::collections::BTreeSet::new();
@@ -252,11 +343,50 @@ fn check(cfg: &Config) -> Result<()> {
             ensure!(names.contains(t), "harness: no tenant {t:?}");
         }
     }
+    check_sizes(cfg)
+}
+
+/// The disk's extents fit the format, hold a few of the largest objects,
+/// and psdb has memory to index each.
+fn check_sizes(cfg: &Config) -> Result<()> {
+    let largest = 256 * (2 + cfg.system.max_record as u64) + 8192;
+    let specs = namespace_specs(cfg);
+    let total: u64 = specs.iter().map(|(_, s)| s).sum();
+    for (name, size) in &specs {
+        ensure!(
+            size.is_multiple_of(PAGE) && *size >= disk::superblock::MIN_EXTENT,
+            "{name}: its size must be a multiple of 4096, at least 64 KiB"
+        );
+        let need = if name.ends_with("/audit") { 4 * 64 * 1024 } else { 4 * largest };
+        ensure!(
+            *size >= need,
+            "{name}: {size:#x} bytes cannot hold four of its largest objects ({need:#x} needed)"
+        );
+        let mem = cfg.system.psdb_memory * size / total;
+        ensure!(
+            mem >= disk::namespace::MIN_MEMORY as u64,
+            "psdb_memory: {name} would get {mem} bytes to index it, less than the 64 KiB it needs"
+        );
+    }
     Ok(())
+}
+
+/// Every namespace, in table order: each tenant's records, then its audit ledger.
+fn namespace_specs(cfg: &Config) -> Vec<(String, u64)> {
+    cfg.tenant
+        .iter()
+        .flat_map(|t| {
+            [
+                (format!("{}/log", t.name), t.records_size.unwrap_or(cfg.system.records_size)),
+                (format!("{}/audit", t.name), t.audit_size.unwrap_or(cfg.system.audit_size)),
+            ]
+        })
+        .collect()
 }
 
 struct Builder<'a> {
     cfg: &'a Config,
+    storage: Storage,
     regions: Vec<MemoryRegion>,
     pds: Vec<ProtectionDomain>,
     channels: Vec<Channel>,
@@ -275,6 +405,8 @@ fn pd(name: &str, priority: u8, passive: bool, image: &str) -> ProtectionDomain 
         id: None,
         maps: Vec::new(),
         children: Vec::new(),
+        irqs: Vec::new(),
+        setvars: Vec::new(),
         pos: Pos::default(),
     }
 }
@@ -284,9 +416,10 @@ fn end(pd: &str, id: u8, pp: bool) -> End {
 }
 
 impl<'a> Builder<'a> {
-    fn new(cfg: &'a Config) -> Self {
+    fn new(cfg: &'a Config, storage: Storage) -> Self {
         Builder {
             cfg,
+            storage,
             regions: Vec::new(),
             pds: Vec::new(),
             channels: Vec::new(),
@@ -297,12 +430,23 @@ impl<'a> Builder<'a> {
     }
 
     fn region(&mut self, name: &str, size: u64, prefill: Option<String>) {
+        self.region_at(name, size, prefill, None);
+    }
+
+    fn region_at(
+        &mut self,
+        name: &str,
+        size: u64,
+        prefill: Option<String>,
+        phys_addr: Option<u64>,
+    ) {
         let size = round_up(size, PAGE);
         self.regions.push(MemoryRegion {
             name: name.into(),
             size,
             page_size: PAGE,
             prefill_path: prefill,
+            phys_addr,
             pos: Pos::default(),
         });
     }
@@ -315,6 +459,17 @@ impl<'a> Builder<'a> {
     /// The mapping's symbols are `sfs_<symbol>` (its address) and
     /// `sfs_<symbol>_size`; the tool patches both into the PD's program.
     fn map(&self, pd: &mut ProtectionDomain, mr: &str, perms: Perms, symbol: &str) {
+        self.map_cached(pd, mr, perms, symbol, true);
+    }
+
+    fn map_cached(
+        &self,
+        pd: &mut ProtectionDomain,
+        mr: &str,
+        perms: Perms,
+        symbol: &str,
+        cached: bool,
+    ) {
         let vaddr = pd
             .maps
             .iter()
@@ -325,7 +480,7 @@ impl<'a> Builder<'a> {
             mr: mr.into(),
             vaddr,
             perms,
-            cached: true,
+            cached,
             setvar_vaddr: Some(symbol_name(symbol)),
             setvar_size: Some(format!("{}_size", symbol_name(symbol))),
             pos: Pos::default(),
@@ -343,7 +498,14 @@ impl<'a> Builder<'a> {
         // A psdb buffer holds the largest object of its namespace (a full
         // entry bundle) and two checkpoints.
         let pbuf = |max_entry: usize| 256 * (2 + max_entry as u64) + CHECKPOINTS;
-        self.region("psdb_store", sys.psdb_storage, None);
+        self.region("psdb_mem", sys.psdb_memory, None);
+        if self.storage == Storage::Ram {
+            let specs = namespace_specs(cfg);
+            let specs: Vec<disk::Spec> =
+                specs.iter().map(|(n, s)| disk::Spec { name: n, size: *s }).collect();
+            let bytes = disk::superblock::disk_bytes(&specs).map_err(anyhow::Error::msg)?;
+            self.region("psdb_store", bytes, None);
+        }
         let ledger_mem =
             ledger::Buffers::<&mut [u8]>::bytes_needed(sys.max_record) as u64 + sys.client_buffer;
         for t in &cfg.tenant {
@@ -390,6 +552,50 @@ impl<'a> Builder<'a> {
         self.build_pds()
     }
 
+    /// The block driver and its queues with psdb (`abi::blk`): the
+    /// device's register page uncached, a DMA region and the data region
+    /// with physical addresses for the device, and the device's interrupt.
+    fn blk(&mut self, psdb: &mut ProtectionDomain, d: &DiskDevice) {
+        use abi::blk::system as sym;
+        let page = d.mmio & !(PAGE - 1);
+        self.region_at("blk_regs", PAGE, None, Some(page));
+        self.region("blk_dma", BLK_DMA, None);
+        self.region("blk_data", BLK_DATA, None);
+        for q in ["blk_config", "blk_requests", "blk_responses"] {
+            self.region(q, PAGE, None);
+        }
+        let mut blk = pd("blk", priority::BLK, false, "blk.elf");
+        self.map_cached(&mut blk, "blk_regs", Perms::RW, "blk_regs", false);
+        self.map(&mut blk, "blk_dma", Perms::RW, "blk_dma");
+        for (mr, driver, client) in [
+            ("blk_config", Perms::RW, Perms::R),
+            ("blk_requests", Perms::RW, Perms::RW),
+            ("blk_responses", Perms::RW, Perms::RW),
+            ("blk_data", Perms::RW, Perms::RW),
+        ] {
+            self.map(&mut blk, mr, driver, mr);
+            self.map(psdb, mr, client, mr);
+        }
+        for (symbol, mr) in [(sym::DMA_PADDR, "blk_dma"), (sym::DATA_PADDR, "blk_data")] {
+            blk.setvars.push(sdf::SetVar {
+                symbol: symbol.into(),
+                region_paddr: mr.into(),
+                pos: Pos::default(),
+            });
+        }
+        blk.irqs.push(sdf::Irq {
+            irq: d.irq,
+            id: sym::DRIVER_IRQ,
+            edge: d.trigger == Trigger::Edge,
+            pos: Pos::default(),
+        });
+        self.pds.push(blk);
+        self.channels.push(Channel {
+            ends: [end("psdb", sym::PSDB_DRIVER, false), end("blk", sym::DRIVER_PSDB, false)],
+            pos: Pos::default(),
+        });
+    }
+
     fn identity(
         &mut self,
         tenant: usize,
@@ -418,13 +624,19 @@ impl<'a> Builder<'a> {
         let tenants: Vec<&str> = cfg.tenant.iter().map(|t| t.name.as_str()).collect();
         // psdb: one namespace (channel) per tenant log.
         let mut psdb = pd("psdb", priority::PSDB, true, "psdb.elf");
-        self.map(&mut psdb, "psdb_store", Perms::RW, "store");
+        self.map(&mut psdb, "psdb_mem", Perms::RW, "mem");
+        if self.storage == Storage::Ram {
+            self.map(&mut psdb, "psdb_store", Perms::RW, "store");
+        }
         for (ti, t) in tenants.iter().enumerate() {
             for (k, log) in ["log", "audit"].into_iter().enumerate() {
                 let symbol = format!("ns_{t}_{log}");
                 self.map(&mut psdb, &format!("pbuf_{t}_{log}"), Perms::RW, &symbol);
                 self.namespaces.push((ti, k == 1, (2 * ti + k) as u8, symbol));
             }
+        }
+        if let Storage::Disk(d) = self.storage {
+            self.blk(&mut psdb, &d);
         }
         self.pds.push(psdb);
         for (ti, t) in tenants.iter().enumerate() {
@@ -539,37 +751,64 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// One `Mapping` line per map with a symbol; a region mapped into one
-    /// PD alone is that PD's private memory.
-    fn mappings(&self, s: &mut String) {
-        let system = self.system();
-        let pds = system.all_pds();
-        let users = |mr: &str| pds.iter().flat_map(|p| &p.maps).filter(|m| m.mr == mr).count();
-        for pd in &pds {
-            for m in &pd.maps {
-                let (Some(symbol), Some(size_symbol)) = (&m.setvar_vaddr, &m.setvar_size) else {
-                    continue;
-                };
-                let _ = writeln!(
-                    s,
-                    "    Mapping {{ pd: {:?}, symbol: {symbol:?}, size_symbol: {size_symbol:?}, writable: {}, private: {} }},",
-                    pd.name,
-                    m.perms.write,
-                    users(&m.mr) == 1
-                );
+    /// One `Mapping` line per map with a symbol in any of `systems` (the
+    /// same PDs with each kind of storage); a region mapped into one PD
+    /// alone is that PD's private memory. Then every physical-address symbol.
+    fn mappings(systems: &[System], s: &mut String) {
+        let mut lines = Vec::new();
+        for system in systems {
+            let pds = system.all_pds();
+            let users = |mr: &str| pds.iter().flat_map(|p| &p.maps).filter(|m| m.mr == mr).count();
+            for pd in &pds {
+                for m in &pd.maps {
+                    let (Some(symbol), Some(size_symbol)) = (&m.setvar_vaddr, &m.setvar_size)
+                    else {
+                        continue;
+                    };
+                    let line = format!(
+                        "    Mapping {{ pd: {:?}, symbol: {symbol:?}, size_symbol: {size_symbol:?}, writable: {}, private: {} }},",
+                        pd.name,
+                        m.perms.write,
+                        users(&m.mr) == 1
+                    );
+                    if !lines.contains(&line) {
+                        lines.push(line);
+                    }
+                }
+            }
+        }
+        // The same whichever storage was generated first.
+        lines.sort();
+        for l in lines {
+            let _ = writeln!(s, "{l}");
+        }
+        let _ = writeln!(
+            s,
+            "];\n\n/// Every symbol holding a region's physical address, by PD.\npub const PADDRS: &[Paddr] = &["
+        );
+        let mut seen = Vec::new();
+        for pd in systems.iter().flat_map(|s| s.all_pds()) {
+            for v in &pd.setvars {
+                let line = format!("    Paddr {{ pd: {:?}, symbol: {:?} }},", pd.name, v.symbol);
+                if !seen.contains(&line) {
+                    let _ = writeln!(s, "{line}");
+                    seen.push(line);
+                }
             }
         }
     }
 
-    fn rust(&self) -> String {
+    fn rust(&self, systems: &[System]) -> String {
         let cfg = self.cfg;
         let mut s = String::new();
         let _ = writeln!(
             s,
             "// @generated by `make system` (sysgen) from tenants.toml, with system.xml.\n// Do not edit: edit tenants.toml and run `make system`.\n"
         );
-        let _ =
-            writeln!(s, "use crate::{{Identity, Mapping, Namespace, Role, Tenant, WireLedger}};\n");
+        let _ = writeln!(
+            s,
+            "use crate::{{Identity, Mapping, Namespace, Paddr, Role, Tenant, WireLedger}};\n"
+        );
         let _ = writeln!(
             s,
             "/// Largest record a ledger accepts.\npub const MAX_RECORD: usize = {};",
@@ -580,11 +819,7 @@ impl<'a> Builder<'a> {
             "/// Bytes of each client's shared buffer.\npub const CLIENT_BUFFER: usize = {:#x};",
             cfg.system.client_buffer
         );
-        let _ = writeln!(
-            s,
-            "/// Bytes of psdb's store.\npub const PSDB_STORAGE: usize = {:#x};\n",
-            cfg.system.psdb_storage
-        );
+        let _ = writeln!(s);
         let _ = writeln!(s, "/// The tenants.\npub const TENANTS: &[Tenant] = &[");
         for (i, t) in cfg.tenant.iter().enumerate() {
             let _ = writeln!(
@@ -630,10 +865,11 @@ impl<'a> Builder<'a> {
             s,
             "];\n\n/// psdb's namespaces, by channel.\npub const PSDB_NAMESPACES: &[Namespace] = &["
         );
-        for (t, audit, ch, sym) in &self.namespaces {
+        let specs = namespace_specs(cfg);
+        for ((t, audit, ch, sym), (name, size)) in self.namespaces.iter().zip(&specs) {
             let _ = writeln!(
                 s,
-                "    Namespace {{ tenant: {t}, audit: {audit}, channel: {ch}, symbol: {:?} }},",
+                "    Namespace {{ name: {name:?}, size: {size:#x}, tenant: {t}, audit: {audit}, channel: {ch}, symbol: {:?} }},",
                 symbol_name(sym)
             );
         }
@@ -641,7 +877,7 @@ impl<'a> Builder<'a> {
             s,
             "];\n\n/// Every mapping a PD finds by symbol, by PD.\npub const MAPPINGS: &[Mapping] = &["
         );
-        self.mappings(&mut s);
+        Self::mappings(systems, &mut s);
         let _ = writeln!(
             s,
             "];\n\n/// The harness's channel to its misbehaving child, if there is a harness.\npub const HARNESS_CHILD_CHANNEL: Option<u8> = {};",
@@ -658,12 +894,17 @@ impl<'a> Builder<'a> {
 /// The harness's channel id to its child (above any identity channel).
 pub const HARNESS_CHILD_CHANNEL: u8 = 61;
 
+/// Generates for [`DEFAULT_BOARD`] from the files under `root`.
+fn generate_default(root: &std::path::Path) -> Result<Generated> {
+    let text =
+        std::fs::read_to_string(root.join("tenants.toml")).context("reading tenants.toml")?;
+    generate(&text, board_storage(root, DEFAULT_BOARD)?)
+}
+
 /// Reads `tenants.toml`, generates, and returns what differs from the
 /// committed files (empty: up to date).
 pub fn stale(root: &std::path::Path) -> Result<Vec<String>> {
-    let g = generate(
-        &std::fs::read_to_string(root.join("tenants.toml")).context("reading tenants.toml")?,
-    )?;
+    let g = generate_default(root)?;
     let mut out = Vec::new();
     for (path, want) in [
         ("system.xml", &g.xml),
@@ -678,14 +919,24 @@ pub fn stale(root: &std::path::Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Writes `system.xml` and the tables.
+/// Writes `system.xml` (for [`DEFAULT_BOARD`]) and the tables.
 pub fn write(root: &std::path::Path) -> Result<()> {
-    let g = generate(
-        &std::fs::read_to_string(root.join("tenants.toml")).context("reading tenants.toml")?,
-    )?;
+    let g = generate_default(root)?;
     std::fs::write(root.join("system.xml"), g.xml)?;
     std::fs::write(root.join("crates/system/src/generated.rs"), g.rust)?;
     std::fs::create_dir_all(root.join(SYMBOLS_RS).parent().unwrap_or(root))?;
     std::fs::write(root.join(SYMBOLS_RS), g.symbols)?;
     Ok(())
+}
+
+/// The system description for `board` with `storage` overriding the
+/// board's own (the benchmark's memory-backed psdb), for `make image`.
+pub fn xml_for(root: &std::path::Path, board: &str, storage: Option<Storage>) -> Result<String> {
+    let text =
+        std::fs::read_to_string(root.join("tenants.toml")).context("reading tenants.toml")?;
+    let storage = match storage {
+        Some(s) => s,
+        None => board_storage(root, board)?,
+    };
+    Ok(generate(&text, storage)?.xml)
 }

@@ -93,13 +93,26 @@ fn calls_rise_in_priority_and_servers_are_passive() {
     }
 }
 
+fn storage() -> sysgen::Storage {
+    sysgen::board_storage(root(), sysgen::DEFAULT_BOARD).unwrap()
+}
+
+fn generate(text: &str) -> anyhow::Result<sysgen::Generated> {
+    sysgen::generate(text, storage())
+}
+
 #[test]
 fn buffers_fit_the_largest_objects_of_their_namespace() {
     let good = std::fs::read_to_string(root().join("tenants.toml")).unwrap();
     for max in [1usize, 64, 1024, 65535] {
-        let g =
-            sysgen::generate(&good.replace("max_record = 1024", &format!("max_record = {max}")))
-                .unwrap();
+        // Room on the disk for four of the largest bundles.
+        let extent = (4 * (256 * (2 + max as u64) + 8192)).next_multiple_of(0x10000).max(0x800000);
+        let text = good
+            .replace("max_record = 1024", &format!("max_record = {max}"))
+            .replace("records_size = 0x800000", &format!("records_size = {extent:#x}"))
+            .replace("records_size = 0x400000", &format!("records_size = {extent:#x}"))
+            .replace("psdb_memory = 0x400000", "psdb_memory = 0x2000000");
+        let g = generate(&text).unwrap();
         let size = |name: &str| g.system.memory_region(name).unwrap().size as usize;
         let bundle = |m: usize| ledger::log::bundle_capacity(m) + 2 * 2048;
         assert!(size("pbuf_acme_log") >= bundle(max), "max_record {max}");
@@ -126,9 +139,13 @@ fn bad_configs_are_refused_with_a_reason() {
         ("[system]", "[system]\ncolour = 1", "unknown field"),
         ("role = \"ring2\" }", "role = \"ring2\", program = \"wire.elf\" }", "program"),
         ("role = \"ring2\" }", "role = \"ring2\", program = \"My PD\" }", "program"),
+        ("records_size = 0x800000", "records_size = 0x800001", "multiple of 4096"),
+        ("records_size = 0x800000", "records_size = 0x10000", "four of its largest objects"),
+        ("audit_size = 0x200000", "audit_size = 0x1000", "at least 64 KiB"),
+        ("psdb_memory = 0x400000", "psdb_memory = 0x40000", "psdb_memory"),
     ] {
         assert!(good.contains(from), "{from}");
-        let err = sysgen::generate(&good.replacen(from, to, 1)).err().expect(why);
+        let err = generate(&good.replacen(from, to, 1)).err().expect(why);
         assert!(format!("{err:#}").contains(why), "{why}: {err:#}");
     }
 }
@@ -138,10 +155,86 @@ fn a_module_may_run_an_integrators_own_program() {
     let good = std::fs::read_to_string(root().join("tenants.toml")).unwrap();
     let from = "{ name = \"reports\", role = \"ring2\" }";
     assert!(good.contains(from));
-    let g = sysgen::generate(
+    let g = generate(
         &good.replace(from, "{ name = \"reports\", role = \"ring2\", program = \"reporter.elf\" }"),
     )
     .unwrap();
     assert_eq!(g.system.pd("client_acme_reports").unwrap().program_image, "reporter.elf");
     assert_eq!(g.system.pd("client_acme_identity").unwrap().program_image, "client.elf");
+}
+
+#[test]
+fn the_disk_driver_sits_above_psdb_with_the_boards_device_and_nothing_else() {
+    let sys = committed();
+    let sysgen::Storage::Disk(d) = storage() else { panic!("the default board has a disk") };
+    let blk = sys.pd("blk").unwrap();
+    let psdb = sys.pd("psdb").unwrap();
+    assert!(blk.priority > psdb.priority && !blk.passive);
+    assert_eq!(blk.irqs.len(), 1);
+    assert_eq!((blk.irqs[0].irq, blk.irqs[0].id), (d.irq, system::blk::DRIVER_IRQ));
+    let regs = blk.maps.iter().find(|m| m.mr == "blk_regs").unwrap();
+    assert!(!regs.cached, "device registers are mapped uncached");
+    assert_eq!(sys.memory_region("blk_regs").unwrap().phys_addr, Some(d.mmio & !0xFFF));
+    let mut paddrs: Vec<(&str, &str)> =
+        blk.setvars.iter().map(|v| (v.symbol.as_str(), v.region_paddr.as_str())).collect();
+    paddrs.sort();
+    assert_eq!(
+        paddrs,
+        [(system::blk::DATA_PADDR, "blk_data"), (system::blk::DMA_PADDR, "blk_dma")]
+    );
+    // blk talks to psdb alone, by notifications; nobody calls it.
+    let ends: Vec<_> = sys.ends_of("blk").collect();
+    assert_eq!(ends.len(), 1);
+    assert_eq!((ends[0].1.pd.as_str(), ends[0].1.id), ("psdb", system::blk::PSDB_DRIVER));
+    assert!(!ends[0].0.pp && !ends[0].1.pp);
+    // Its regions: the device's and the DMA memory its own; the queues and
+    // data shared with psdb only; the configuration read-only in psdb.
+    for m in &blk.maps {
+        let users: Vec<&str> = sys
+            .all_pds()
+            .into_iter()
+            .filter(|p| p.maps.iter().any(|x| x.mr == m.mr))
+            .map(|p| p.name.as_str())
+            .collect();
+        let want: &[&str] = if ["blk_regs", "blk_dma"].contains(&m.mr.as_str()) {
+            &["blk"]
+        } else {
+            &["blk", "psdb"]
+        };
+        assert_eq!(users, want, "{}", m.mr);
+    }
+    assert_eq!(psdb.maps.iter().find(|m| m.mr == "blk_config").unwrap().perms, sdf::Perms::R);
+    assert!(sys.memory_region("psdb_store").is_none(), "no memory store beside a disk");
+}
+
+#[test]
+fn a_board_without_a_disk_keeps_the_store_in_psdbs_memory_with_the_same_tables() {
+    let text = std::fs::read_to_string(root().join("tenants.toml")).unwrap();
+    assert_eq!(sysgen::board_storage(root(), "odroidc4").unwrap(), sysgen::Storage::Ram);
+    let ram = sysgen::generate(&text, sysgen::Storage::Ram).unwrap();
+    let disk = generate(&text).unwrap();
+    assert!(ram.system.pd("blk").is_none());
+    let specs: Vec<disk::Spec> =
+        system::PSDB_NAMESPACES.iter().map(|n| disk::Spec { name: n.name, size: n.size }).collect();
+    let need = disk::superblock::disk_bytes(&specs).unwrap();
+    assert!(ram.system.memory_region("psdb_store").unwrap().size >= need);
+    // The programs are the same on every board: so are their tables.
+    assert_eq!(ram.rust, disk.rust);
+    assert_eq!(ram.symbols, disk.symbols);
+    ram.system.validate().unwrap();
+}
+
+#[test]
+fn namespaces_get_their_sizes_from_tenants_toml() {
+    let names: Vec<(&str, u64)> =
+        system::PSDB_NAMESPACES.iter().map(|n| (n.name, n.size)).collect();
+    assert_eq!(
+        names,
+        [
+            ("acme/log", 0x800000),
+            ("acme/audit", 0x200000),
+            ("globex/log", 0x400000),
+            ("globex/audit", 0x200000)
+        ]
+    );
 }

@@ -53,9 +53,13 @@ pub struct WireLedger {
     pub symbol: &'static str,
 }
 
-/// A psdb namespace: one channel from a ledger.
+/// A psdb namespace: one channel from a ledger, one extent of the disk.
 #[derive(Debug)]
 pub struct Namespace {
+    /// Its name in the disk's namespace table: `<tenant>/log` or `<tenant>/audit`.
+    pub name: &'static str,
+    /// Bytes of its extent (`tenants.toml`).
+    pub size: u64,
     /// Index into [`TENANTS`].
     pub tenant: usize,
     /// The audit log's (rather than the records').
@@ -81,6 +85,16 @@ pub struct Mapping {
     pub writable: bool,
     /// No other PD maps the region: it is the PD's private memory.
     pub private: bool,
+}
+
+/// A symbol the tool patches with a region's physical address
+/// (`setvar region_paddr`), for a driver's DMA.
+#[derive(Debug)]
+pub struct Paddr {
+    /// The PD.
+    pub pd: &'static str,
+    /// The symbol.
+    pub symbol: &'static str,
 }
 
 /// The mapping of `symbol` in `pd`.
@@ -114,8 +128,10 @@ pub mod ledger_symbols {
 
 /// Private memory in `wire` and the harness.
 pub const MEM_SYMBOL: &str = "sfs_mem";
-/// psdb's store.
+/// psdb's memory store: the disk, when the system has no block driver.
 pub const PSDB_STORE_SYMBOL: &str = "sfs_store";
+/// psdb's private memory: the namespaces' indexes.
+pub const PSDB_MEM_SYMBOL: &str = "sfs_mem";
 /// The harness–child probe region.
 pub const PROBE_SYMBOL: &str = "sfs_probe";
 
@@ -128,3 +144,7 @@ pub fn tenant_of_ledger(pd: &str) -> Option<usize> {
 pub fn identities_of(pd: &str) -> impl Iterator<Item = &'static Identity> + '_ {
     IDENTITIES.iter().filter(move |i| i.client_pd == pd)
 }
+
+/// The block driver (`blk`) and psdb's side of it: channel ids, and the
+/// symbols of the regions they share (the same names in both PDs).
+pub use abi::blk::system as blk;

@@ -79,6 +79,13 @@ impl Platform for Sel4 {
     fn ticks(&self) -> Option<Ticks> {
         counter()
     }
+
+    fn irq_ack(&self, ch: Channel) {
+        // Fails only for a channel without an IRQ: the description's error.
+        if microkit_channel(ch).irq_ack().is_err() {
+            panic!("channel {} has no IRQ to acknowledge", ch.id());
+        }
+    }
 }
 
 /// The generic timer's physical count, which seL4 lets PDs read
@@ -193,3 +200,22 @@ macro_rules! declare_symbols {
     };
 }
 use declare_symbols;
+
+/// Declares every physical-address symbol (`setvar region_paddr`, from
+/// `symbols.rs`) and `lookup_paddr`, which reads what the tool patched.
+macro_rules! declare_paddrs {
+    ($($paddr:ident;)*) => {
+        /// The physical address the tool patched for `symbol`: zero where
+        /// this PD has no such setvar, `None` for a symbol the system
+        /// description never names.
+        pub(crate) fn lookup_paddr(symbol: &str) -> Option<usize> {
+            $(
+                if symbol == stringify!($paddr) {
+                    return Some(*sel4_microkit::var!(#[used(linker)] $paddr: usize = 0));
+                }
+            )*
+            None
+        }
+    };
+}
+use declare_paddrs;

@@ -3,9 +3,9 @@
 use core::ptr::NonNull;
 
 use platform::{Access, Regions, SharedRegion};
-use system::MAPPINGS;
+use system::{MAPPINGS, PADDRS};
 
-use crate::symbols::lookup;
+use crate::symbols::{lookup, lookup_paddr};
 
 /// The regions of this PD: what the system tables say it maps, at the
 /// address and size the tool patched into its image. Each is handed out
@@ -45,6 +45,11 @@ impl Regions for Sel4Regions {
         // SAFETY: the tool mapped `size` bytes at `base` for the PD's life,
         // with the permissions the table records; taken once.
         Some(unsafe { SharedRegion::new(base, size, access) })
+    }
+
+    fn paddr(&mut self, symbol: &str) -> Option<u64> {
+        PADDRS.iter().find(|p| p.pd == self.pd && p.symbol == symbol)?;
+        lookup_paddr(symbol).filter(|&a| a != 0).map(|a| a as u64)
     }
 
     fn private(&mut self, symbol: &str) -> Option<&'static mut [u8]> {

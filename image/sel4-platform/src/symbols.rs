@@ -2,6 +2,12 @@
 // Do not edit: edit tenants.toml and run `make system`.
 
 crate::declare_symbols! {
+    sfs_blk_config, sfs_blk_config_size;
+    sfs_blk_data, sfs_blk_data_size;
+    sfs_blk_dma, sfs_blk_dma_size;
+    sfs_blk_regs, sfs_blk_regs_size;
+    sfs_blk_requests, sfs_blk_requests_size;
+    sfs_blk_responses, sfs_blk_responses_size;
     sfs_buf, sfs_buf_size;
     sfs_buf_0, sfs_buf_0_size;
     sfs_buf_1, sfs_buf_1_size;
@@ -34,4 +40,9 @@ crate::declare_symbols! {
     sfs_psdb_log, sfs_psdb_log_size;
     sfs_store, sfs_store_size;
     sfs_wire_buf, sfs_wire_buf_size;
+}
+
+crate::declare_paddrs! {
+    sfs_blk_data_paddr;
+    sfs_blk_dma_paddr;
 }
