@@ -13,6 +13,9 @@ pub struct Board {
     pub rust_target: String,
     /// How QEMU runs it; `None` for a physical board.
     pub qemu: Option<Qemu>,
+    /// psdb's disk (the virtio-blk transport and its interrupt); `None`:
+    /// psdb keeps the store in memory on this board.
+    pub disk: Option<sysgen::DiskDevice>,
 }
 
 /// `[qemu]`.
@@ -29,6 +32,9 @@ pub struct Qemu {
     /// Arguments added to count instructions (`-icount`).
     #[serde(default)]
     pub icount: Vec<String>,
+    /// Arguments attaching the disk image; `{disk}` stands for its path.
+    #[serde(default)]
+    pub disk: Vec<String>,
 }
 
 impl Board {
@@ -49,11 +55,21 @@ impl Board {
 }
 
 impl Qemu {
-    /// The command line booting `image`, with instruction counting if asked.
-    pub fn command_line(&self, image: &Path, icount: bool) -> (String, Vec<String>) {
+    /// The command line booting `image` with `disk` attached, with
+    /// instruction counting if asked.
+    pub fn command_line(
+        &self,
+        image: &Path,
+        disk: Option<&Path>,
+        icount: bool,
+    ) -> (String, Vec<String>) {
         let image = image.to_string_lossy();
         let mut args: Vec<String> =
             self.args.iter().map(|a| a.replace("{image}", &image)).collect();
+        if let Some(d) = disk {
+            let d = d.to_string_lossy();
+            args.extend(self.disk.iter().map(|a| a.replace("{disk}", &d)));
+        }
         if icount {
             args.extend(self.icount.iter().cloned());
         }
@@ -73,15 +89,27 @@ mod tests {
     fn every_board_in_the_repository_loads() {
         let (_, b) = Board::named(&root().join("board"), "qemu_virt_aarch64").unwrap();
         assert_eq!(b.rust_target, "aarch64-unknown-none");
-        let (cmd, args) =
-            b.qemu.as_ref().unwrap().command_line(Path::new("build/loader.img"), true);
+        let (cmd, args) = b.qemu.as_ref().unwrap().command_line(
+            Path::new("build/loader.img"),
+            Some(Path::new("build/disk.img")),
+            true,
+        );
         assert_eq!(cmd, "qemu-system-aarch64");
         assert!(args.contains(&"loader,file=build/loader.img,addr=0x70000000,cpu-num=0".into()));
         assert_eq!(args[args.len() - 2..], ["-icount", "shift=0"]);
+        let drive = [
+            "-drive",
+            "file=build/disk.img,format=raw,if=none,id=hd0",
+            "-device",
+            "virtio-blk-device,drive=hd0",
+        ];
+        assert!(args.windows(4).any(|w| w == drive), "{args:?}");
+        assert_eq!(b.disk.unwrap().mmio, 0x0a00_3e00);
         let (_, b) = Board::named(&root().join("board"), "qemu_virt_riscv64").unwrap();
         assert_eq!(b.rust_target, "riscv64gc-unknown-none-elf");
+        assert!(b.disk.is_some());
         let (_, b) = Board::named(&root().join("board"), "odroidc4").unwrap();
-        assert!(b.qemu.is_none());
+        assert!(b.qemu.is_none() && b.disk.is_none());
         assert!(Board::named(&root().join("board"), "nonesuch").is_err());
     }
 }

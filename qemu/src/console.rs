@@ -4,8 +4,9 @@
 //! A test PD reports with lines `<pd>: PASS <scenario>`, `<pd>: FAIL
 //! <scenario>: <why>` and, last, `<pd>: DONE <n> passed, <m> failed`. The
 //! scenario harness also prints `<pd>: CHECKPOINT <tenant> records|audit
-//! <base64 of the signed note>`. Lines may carry the simulator's `[pd] `
-//! prefix; seL4's serial console has none.
+//! <base64 of the signed note>` at the end, and `<pd>: RECOVERED …` (the
+//! same form) for what it found at boot. Lines may carry the simulator's
+//! `[pd] ` prefix; seL4's serial console has none.
 
 use base64ct::{Base64, Encoding};
 
@@ -36,8 +37,10 @@ pub struct Console {
     pub scenarios: Vec<(String, Outcome)>,
     /// The `DONE` line's counts: (passed, failed).
     pub done: Option<(u64, u64)>,
-    /// Printed checkpoints.
+    /// Printed checkpoints (at the end of the run).
     pub checkpoints: Vec<Printed>,
+    /// Checkpoints found at boot.
+    pub recovered: Vec<Printed>,
     /// Verifier keys the ledger PDs printed when they opened: (PD, key).
     pub verifier_keys: Vec<(String, String)>,
     /// Signs of trouble: monitor errors (a PD faulted with no parent to
@@ -60,6 +63,9 @@ fn is_trouble(line: &str) -> bool {
         || line.contains("<<seL4(")
         || line.contains("panicked")
         || line.contains("cannot start:")
+        || line.contains("cannot open the ledger")
+        || line.contains("every namespace is stopped")
+        || line.contains("; DAMAGE: ")
 }
 
 impl Console {
@@ -98,6 +104,11 @@ impl Console {
             match parse_checkpoint(cp) {
                 Some(p) => self.checkpoints.push(p),
                 None => self.trouble.push(format!("malformed CHECKPOINT line: {rest}")),
+            }
+        } else if let Some(cp) = rest.strip_prefix("RECOVERED ") {
+            match parse_checkpoint(cp) {
+                Some(p) => self.recovered.push(p),
+                None => self.trouble.push(format!("malformed RECOVERED line: {rest}")),
             }
         }
     }

@@ -9,9 +9,15 @@
 //!   <name>`, `FAIL <name>: <why>`, `DONE …`), printed checkpoints, and
 //!   the signs of trouble (monitor errors, kernel warnings);
 //! - [`checkpoints`]: verifies each printed checkpoint with the tenant's
-//!   verifier key, derived from its provisioned seed, in Rust and in Go.
+//!   verifier key, derived from its provisioned seed, in Rust and in Go;
+//! - [`disks`]: the disk image QEMU attaches, and its verification after a
+//!   run (`fsctl disk export`, `fsctl verify`, Go's tlog/note);
+//! - [`workload`]: systems running the bench program in the harness's
+//!   place, and what a crash workload leaves on a disk.
 
 pub mod board;
 pub mod checkpoints;
 pub mod console;
+pub mod disks;
 pub mod run;
+pub mod workload;

@@ -14,9 +14,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use qemu_runner::board::Board;
-use qemu_runner::checkpoints;
 use qemu_runner::console::{Console, Outcome};
 use qemu_runner::run::{self, Ended, Limits};
+use qemu_runner::{checkpoints, disks, workload};
 
 /// Boot the service-fs seL4 image under QEMU, and judge its serial log.
 #[derive(Parser)]
@@ -52,8 +52,45 @@ enum Cmd {
         /// Do not echo the console while it runs.
         #[arg(long)]
         quiet: bool,
+        /// Start from a blank disk (the one `--disk` names is replaced).
+        #[arg(long, requires = "disk")]
+        new_disk: bool,
+        /// Then boot the same disk again: the harness must find exactly the
+        /// checkpoints it printed last, and pass again.
+        #[arg(long, requires = "disk")]
+        reboot: bool,
+        /// Then export the disk with this `fsctl` and verify every tenant
+        /// (`fsctl verify`, Go's tlog/note, `fsctl disk verify`).
+        #[arg(long, requires = "disk")]
+        fsctl: Option<PathBuf>,
         #[command(flatten)]
         judge: JudgeOpts,
+    },
+    /// Crash test: boot a crash-workload image (`bench.elf` appending until
+    /// killed), SIGKILL QEMU at a random moment after the first
+    /// acknowledged append, check the disk (every acknowledged record
+    /// present, every ledger verifying), and again.
+    Crash {
+        #[command(flatten)]
+        image: Image,
+        /// How many kills.
+        #[arg(long, default_value_t = 200)]
+        kills: u64,
+        /// The longest wait after the first acknowledged append, in ms.
+        #[arg(long, default_value_t = 3000)]
+        max_delay: u64,
+        /// The workload's record size (as its image was built with).
+        #[arg(long, default_value_t = 100)]
+        record_size: usize,
+        /// Seed of the kill times.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where the tenants' signing key seeds were provisioned.
+        #[arg(long, default_value = "build/keys")]
+        keys: PathBuf,
+        /// Verifies the disk with this `fsctl` at the end.
+        #[arg(long)]
+        fsctl: PathBuf,
     },
     /// Judge a console log captured elsewhere.
     Judge {
@@ -75,6 +112,10 @@ struct Image {
     /// The loader image.
     #[arg(long, default_value = "build/loader.img")]
     image: PathBuf,
+    /// psdb's disk image, attached as the board says (created blank at the
+    /// size the system needs when missing, kept afterwards).
+    #[arg(long)]
+    disk: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -116,45 +157,166 @@ fn run(cli: Cli) -> Result<bool> {
             run::interactive(&program, &args)?;
             Ok(true)
         }
-        Cmd::Test { image, timeout, idle, icount, log, quiet, judge } => {
-            let (program, args) = command_line(&image, icount)?;
+        Cmd::Test { image, timeout, idle, icount, log, quiet, new_disk, reboot, fsctl, judge } => {
+            if let (true, Some(d)) = (new_disk, &image.disk) {
+                disks::fresh(d)?;
+                say(&format!("a blank disk: {} ({} bytes)", d.display(), disks::disk_bytes()));
+            }
             let limits = Limits {
                 until: format!("{}: DONE", judge.pd),
                 timeout: Duration::from_secs(timeout),
                 idle: Duration::from_secs(idle),
+                linger: Duration::ZERO,
             };
-            say(&format!("{program} {}", args.join(" ")));
-            let r = run::run(&program, &args, &limits, |l| {
-                if !quiet {
-                    println!("{l}");
+            let (mut passed, first) = test_boot(&image, icount, &limits, &log, quiet, &judge)?;
+            if reboot {
+                say("booting the same disk again: everything acknowledged must be there");
+                let log2 = log.with_extension("reboot.log");
+                let (ok, second) = test_boot(&image, icount, &limits, &log2, quiet, &judge)?;
+                let disk = image.disk.as_deref().unwrap_or(Path::new(""));
+                let (lines, kept) = disks::kept(disk, &first.checkpoints, &second.recovered);
+                lines.iter().for_each(|l| say(l));
+                passed &= ok && kept;
+            }
+            if let (Some(fsctl), Some(d)) = (&fsctl, &image.disk) {
+                match disks::verify_disk(fsctl, d, &judge.keys, &judge.out) {
+                    Ok(lines) => lines.iter().for_each(|l| say(l)),
+                    Err(e) => {
+                        say(&format!("FAILURE: the disk: {e:#}"));
+                        passed = false;
+                    }
                 }
-            })?;
-            run::save(&r, &log)?;
-            let ready = r.first(&format!("{}: ", judge.pd));
-            say(&format!(
-                "console in {}; {} after {:.1} s{}",
-                log.display(),
-                match &r.ended {
-                    Ended::Finished => "finished".to_string(),
-                    Ended::TimedOut => format!("timed out ({timeout} s)"),
-                    Ended::Hung => format!("hung (no output for {idle} s)"),
-                    Ended::Exited(code) => format!("QEMU exited ({code:?}): {}", r.stderr.trim()),
-                },
-                r.elapsed.as_secs_f64(),
-                ready.map_or(String::new(), |t| format!(
-                    "; boot to ready ({} first spoke) {:.1} s",
-                    judge.pd,
-                    t.as_secs_f64()
-                ))
-            ));
-            let passed = judge_console(&r.console(), &judge)?;
-            Ok(passed && r.ended == Ended::Finished)
+            }
+            say(if passed { "PASSED" } else { "FAILED" });
+            Ok(passed)
         }
         Cmd::Judge { log, judge } => {
             let text = std::fs::read(&log).with_context(|| format!("reading {}", log.display()))?;
             judge_console(&String::from_utf8_lossy(&text), &judge)
         }
+        Cmd::Crash { image, kills, max_delay, record_size, seed, keys, fsctl } => {
+            crash(&image, kills, max_delay, record_size, seed, &keys, &fsctl)
+        }
     }
+}
+
+/// One headless boot, judged: whether it passed, and its console.
+fn test_boot(
+    image: &Image,
+    icount: bool,
+    limits: &Limits,
+    log: &Path,
+    quiet: bool,
+    judge: &JudgeOpts,
+) -> Result<(bool, Console)> {
+    let (program, args) = command_line(image, icount)?;
+    say(&format!("{program} {}", args.join(" ")));
+    let r = run::run(&program, &args, limits, |l| {
+        if !quiet {
+            println!("{l}");
+        }
+    })?;
+    run::save(&r, log)?;
+    let ready = r.first(&format!("{}: ", judge.pd));
+    say(&format!(
+        "console in {}; {} after {:.1} s{}",
+        log.display(),
+        describe(&r.ended, limits),
+        r.elapsed.as_secs_f64(),
+        ready.map_or(String::new(), |t| format!(
+            "; boot to ready ({} first spoke) {:.1} s",
+            judge.pd,
+            t.as_secs_f64()
+        ))
+    ));
+    let text = r.console();
+    let passed = judge_console(&text, judge)?;
+    Ok((passed && r.ended == Ended::Finished, Console::parse(&text, &judge.pd)))
+}
+
+fn describe(ended: &Ended, limits: &Limits) -> String {
+    match ended {
+        Ended::Finished => "finished".to_string(),
+        Ended::TimedOut => format!("timed out ({} s)", limits.timeout.as_secs()),
+        Ended::Hung => format!("hung (no output for {} s)", limits.idle.as_secs()),
+        Ended::Exited(code) => format!("QEMU exited ({code:?})"),
+    }
+}
+
+/// The crash test: `kills` boots of the crash image, each killed a random
+/// time after its first acknowledged append; after each, the disk holds
+/// every acknowledged record and verifies.
+fn crash(
+    image: &Image,
+    kills: u64,
+    max_delay: u64,
+    size: usize,
+    seed: u64,
+    keys: &Path,
+    fsctl: &Path,
+) -> Result<bool> {
+    let Some(disk) = &image.disk else { bail!("give --disk") };
+    disks::fresh(disk)?;
+    let started = std::time::Instant::now();
+    let mut rng = seed ^ 0x9E37_79B9_7F4A_7C15;
+    let mut acked: Vec<(u64, u64)> = Vec::new();
+    for k in 0..kills {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let linger = Duration::from_millis(rng % max_delay.max(1));
+        let limits = Limits {
+            until: "bench: ACK ".into(),
+            timeout: Duration::from_secs(120),
+            idle: Duration::from_secs(60),
+            linger,
+        };
+        let (program, args) = command_line(image, false)?;
+        let r = run::run(&program, &args, &limits, |_| {})?;
+        let console = r.console();
+        if r.ended != Ended::Finished {
+            run::save(&r, Path::new("build/qemu/crash-failed.log"))?;
+            say(&format!(
+                "FAILURE: kill {k}: the workload never got going ({})",
+                describe(&r.ended, &limits)
+            ));
+            return Ok(false);
+        }
+        let trouble = Console::parse(&console, "bench").trouble;
+        if let Some(t) = trouble.first() {
+            run::save(&r, Path::new("build/qemu/crash-failed.log"))?;
+            say(&format!("FAILURE: kill {k}: {t}"));
+            return Ok(false);
+        }
+        let (ranges, full) = workload::acked(&console);
+        acked.extend(ranges);
+        let records = match workload::check_crash_disk(disk, keys, &acked, size) {
+            Ok(n) => n,
+            Err(e) => {
+                run::save(&r, Path::new("build/qemu/crash-failed.log"))?;
+                say(&format!("FAILURE: after kill {k}: {e:#}"));
+                return Ok(false);
+            }
+        };
+        if k % 20 == 0 || k + 1 == kills {
+            say(&format!(
+                "kill {}/{kills} after {:.2} s of appends: {} appends acknowledged so far, all there; the disk holds {records} records",
+                k + 1,
+                linger.as_secs_f64(),
+                acked.len()
+            ));
+        }
+        if full {
+            say("the ledger is full: starting again on a blank disk");
+            disks::fresh(disk)?;
+            acked.clear();
+        }
+    }
+    for l in disks::verify_disk(fsctl, disk, keys, Path::new("build/qemu/crash"))? {
+        say(&l);
+    }
+    say(&format!("PASSED: {kills} kills in {:.0} s", started.elapsed().as_secs_f64()));
+    Ok(true)
 }
 
 fn say(s: &str) {
@@ -172,7 +334,15 @@ fn command_line(image: &Image, icount: bool) -> Result<(String, Vec<String>)> {
     if !run::available(&qemu.command) {
         bail!("{} is not installed (make test-qemu installs it)", qemu.command);
     }
-    Ok(qemu.command_line(Path::new(&image.image), icount))
+    if let Some(d) = &image.disk
+        && disks::ensure(d)?
+    {
+        say(&format!("a blank disk: {} ({} bytes)", d.display(), disks::disk_bytes()));
+    }
+    if image.disk.is_some() && board.disk.is_none() {
+        bail!("board {} has no disk: psdb keeps its store in memory there", image.board);
+    }
+    Ok(qemu.command_line(Path::new(&image.image), image.disk.as_deref(), icount))
 }
 
 /// Judges a console: prints the outcome of each scenario and checkpoint,

@@ -18,6 +18,9 @@ pub struct Limits {
     pub timeout: Duration,
     /// Give up after this long without a new line: a hang.
     pub idle: Duration,
+    /// Keep running this long after the `until` line (then kill QEMU, as a
+    /// crash test does).
+    pub linger: Duration,
 }
 
 /// Why the run ended.
@@ -96,20 +99,27 @@ pub fn run(
         let _ = err_tx.send(s);
     });
     let mut lines = Vec::new();
+    let mut stop_at: Option<Instant> = None;
     let ended = loop {
+        if stop_at.is_some_and(|t| Instant::now() >= t) {
+            break Ended::Finished;
+        }
         let left = limits.timeout.saturating_sub(start.elapsed());
         if left.is_zero() {
             break Ended::TimedOut;
         }
-        match rx.recv_timeout(left.min(limits.idle)) {
+        let wait =
+            stop_at.map_or(left.min(limits.idle), |t| t.saturating_duration_since(Instant::now()));
+        match rx.recv_timeout(wait) {
             Ok(line) => {
                 echo(&line);
-                let done = line.starts_with(&limits.until);
+                let done = stop_at.is_none() && line.starts_with(&limits.until);
                 lines.push((start.elapsed(), line));
                 if done {
-                    break Ended::Finished;
+                    stop_at = Some(Instant::now() + limits.linger);
                 }
             }
+            Err(mpsc::RecvTimeoutError::Timeout) if stop_at.is_some() => break Ended::Finished,
             Err(mpsc::RecvTimeoutError::Timeout) if left > limits.idle => break Ended::Hung,
             Err(mpsc::RecvTimeoutError::Timeout) => break Ended::TimedOut,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -159,6 +169,7 @@ mod tests {
             until: "DONE".into(),
             timeout: Duration::from_millis(timeout),
             idle: Duration::from_millis(idle),
+            linger: Duration::ZERO,
         }
     }
 
@@ -168,6 +179,15 @@ mod tests {
         assert_eq!(r.ended, Ended::Finished);
         assert_eq!(r.console(), "a\nDONE 1\n");
         assert!(r.elapsed < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_run_can_go_on_a_while_after_the_marker() {
+        let l = Limits { linger: Duration::from_millis(400), ..limits(20_000, 10_000) };
+        let r = sh("echo DONE; sleep 0.1; echo more; exec sleep 30", &l);
+        assert_eq!(r.ended, Ended::Finished);
+        assert_eq!(r.console(), "DONE\nmore\n");
+        assert!(r.elapsed < Duration::from_secs(5));
     }
 
     #[test]

@@ -171,20 +171,15 @@ fn fsync_rate(dir: &Path, n: usize) -> Result<f64> {
 
 /// Writes the bench system to `dir`: `system.xml` with the bench program
 /// in the harness's place, and its workload (records, records per append,
-/// record size, status calls) in `bench.cfg`, prefilled into the probe
-/// region.
+/// record size, status calls) prefilled into the probe region.
 fn bench_system(dir: &Path, workload: [u64; 4]) -> Result<()> {
-    let xml = fs::read_to_string("system.xml")?.replace("harness.elf", "bench.elf").replace(
-        "<memory_region name=\"harness_probe\" size=\"0x1000\" />",
-        "<memory_region name=\"harness_probe\" size=\"0x1000\" prefill_path=\"bench.cfg\" />",
-    );
-    fs::create_dir_all(dir)?;
-    fs::write(dir.join("system.xml"), xml)?;
-    let mut cfg = harness::bench::MAGIC.to_vec();
-    for w in workload {
-        cfg.extend_from_slice(&w.to_le_bytes());
-    }
-    fs::write(dir.join("bench.cfg"), cfg)?;
+    let [records, batch, size, status] = workload;
+    let xml = fs::read_to_string("system.xml")?;
+    qemu_runner::workload::write_system(
+        dir,
+        &xml,
+        &qemu_runner::workload::bench_cfg(records, batch, size, status),
+    )?;
     Ok(())
 }
 

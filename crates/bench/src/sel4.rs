@@ -47,9 +47,9 @@ pub fn rows(quick: bool) -> Result<(Vec<Row>, Vec<String>)> {
         build(records, batch, 1000 / scale)?;
         let image = Path::new(OUT).join("loader.img");
         // Emulated time is noisy: the median of three boots.
-        let (cmd, args) = qemu.command_line(&image, false);
+        let (cmd, args) = qemu.command_line(&image, None, false);
         let timed = median([figures(&cmd, &args)?, figures(&cmd, &args)?, figures(&cmd, &args)?]);
-        let (cmd, args) = qemu.command_line(&image, true);
+        let (cmd, args) = qemu.command_line(&image, None, true);
         let counted = figures(&cmd, &args)?;
         let n = counted.records;
         let (chain_insn, engine_insn) = (counted.chain_us * 1e3 / n, counted.engine_us * 1e3 / n);
@@ -120,6 +120,7 @@ fn figures(cmd: &str, args: &[String]) -> Result<Figures> {
         until: "bench: DONE".into(),
         timeout: Duration::from_secs(1800),
         idle: Duration::from_secs(600),
+        linger: Duration::ZERO,
     };
     let r = run::run(cmd, args, &limits, |_| {})?;
     let console = r.console();

@@ -36,6 +36,12 @@ pub struct Options {
     pub dump: Option<PathBuf>,
     /// Print how many protected calls each PD made to each other at the end.
     pub stats: bool,
+    /// The disk image the `blk` PD serves.
+    pub disk: Option<PathBuf>,
+    /// The disk's power-loss seed.
+    pub power_loss: Option<u64>,
+    /// Say each PD's host process id (for tests that kill one).
+    pub show_pids: bool,
 }
 
 /// What happened to the PDs that stopped.
@@ -172,13 +178,24 @@ pub fn run(system: &System, dir: &Path, opts: &Options) -> Result<Report> {
             SocketFlags::CLOEXEC,
             None,
         )?;
-        let mut process = Command::new(&exe)
+        let mut cmd = Command::new(&exe);
+        cmd.env_remove(crate::disk::DISK_ENV).env_remove(crate::disk::POWER_LOSS_ENV);
+        if let Some(d) = &opts.disk {
+            cmd.env(crate::disk::DISK_ENV, d);
+        }
+        if let Some(seed) = opts.power_loss {
+            cmd.env(crate::disk::POWER_LOSS_ENV, seed.to_string());
+        }
+        let mut process = cmd
             .arg("pd")
             .stdin(Stdio::from(theirs))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting PD {}", pd.name))?;
+        if opts.show_pids {
+            say(&lock, "kernel", &format!("PD {} is process {}", pd.name, process.id()));
+        }
         for stream in [
             process.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
             process.stderr.take().map(|s| Box::new(s) as _),

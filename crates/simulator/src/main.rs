@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! simulator boot system.xml [--until-idle] [--timeout SECS] [--dump DIR]
+//!                           [--disk IMAGE [--power-loss SEED]]
 //! simulator check system.xml
 //! simulator keys system.xml
 //! ```
 
+mod disk;
 mod kernel;
 mod pd;
 mod programs;
@@ -44,6 +46,19 @@ enum Command {
         /// Count the protected calls between PDs and print them at the end.
         #[arg(long)]
         stats: bool,
+        /// The disk image the `blk` PD serves (created at the size the
+        /// system needs when missing; kept afterwards). Without it, a
+        /// temporary disk.
+        #[arg(long)]
+        disk: Option<PathBuf>,
+        /// Give the disk a volatile write cache: writes reach the image only
+        /// at a flush, and a machine stopped before loses or tears them at
+        /// the next boot, as chosen by this seed.
+        #[arg(long, requires = "disk")]
+        power_loss: Option<u64>,
+        /// Say each PD's host process id (crash tests kill one).
+        #[arg(long, hide = true)]
+        show_pids: bool,
     },
     /// Check a system description (file, line and reason for each error).
     Check {
@@ -118,19 +133,35 @@ fn main() -> ExitCode {
         Command::Pd => pd::run(),
         Command::Check { system } => load(&system).map(|_| println!("{}: ok", system.display())),
         Command::Keys { system } => load(&system).and_then(|s| keys(&system, &s)),
-        Command::Boot { system, until_idle, timeout, dump, stats } => load(&system).and_then(|s| {
-            let timeout = timeout.map(Duration::from_secs);
-            let opts = kernel::Options { until_idle, timeout, dump, stats };
-            let report = kernel::run(&s, &dir_of(&system), &opts)?;
-            if !report.stopped.is_empty() {
-                println!(
-                    "[kernel] {} PD(s) stopped: {}",
-                    report.stopped.len(),
-                    report.stopped.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
-                );
-            }
-            Ok(())
-        }),
+        Command::Boot { system, until_idle, timeout, dump, stats, disk, power_loss, show_pids } => {
+            load(&system).and_then(|s| {
+                let timeout = timeout.map(Duration::from_secs);
+                let disk = disk.map(|d| std::path::absolute(&d)).transpose()?;
+                let opts = kernel::Options {
+                    until_idle,
+                    timeout,
+                    dump,
+                    stats,
+                    disk,
+                    power_loss,
+                    show_pids,
+                };
+                let report = kernel::run(&s, &dir_of(&system), &opts)?;
+                if !report.stopped.is_empty() {
+                    println!(
+                        "[kernel] {} PD(s) stopped: {}",
+                        report.stopped.len(),
+                        report
+                            .stopped
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                Ok(())
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

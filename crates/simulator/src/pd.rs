@@ -87,6 +87,18 @@ impl Platform for SimPlatform {
         let count = START.get_or_init(Instant::now).elapsed().as_nanos() as u64;
         Some(Ticks { count, per_second: 1_000_000_000 })
     }
+
+    fn relax(&self) {
+        // The PD waited on runs in another process at the same time.
+        std::thread::yield_now();
+    }
+
+    fn irq_ack(&self, ch: Channel) {
+        // The simulator has no devices: its drivers are host programs
+        // that never take an interrupt.
+        eprintln!("simulator: irq_ack on channel {}: no interrupts here", ch.id());
+        std::process::exit(3);
+    }
 }
 
 /// The PD's mappings, by symbol.

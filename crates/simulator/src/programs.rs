@@ -16,6 +16,12 @@ fn boxed<T: platform::Pd + 'static, E: std::fmt::Debug>(
 /// Every program, by the file name of its image.
 pub const PROGRAMS: &[(&str, Start)] = &[
     ("psdb.elf", |p, r| boxed(psdb::Psdb::init(p, r))),
+    ("blk.elf", |p, r| {
+        boxed(blk::Driver::init(p, r, |_, _| {
+            // The driver's reason must outlive the call: leak the message.
+            crate::disk::FileDisk::from_env().map_err(|e| &*Box::leak(e.into_boxed_str()))
+        }))
+    }),
     ("ledger.elf", |p, r| boxed(ledger_pd::LedgerPd::init(p, r))),
     ("wire.elf", |p, r| boxed(wire::Wire::init(p, r))),
     ("client.elf", |p, r| boxed(Ok::<_, ()>(client_pd::ClientPd::init(p, r)))),

@@ -3,7 +3,10 @@
 //! end-to-end scenarios and prints one line per scenario, `harness: PASS
 //! <name>` or `harness: FAIL <name>: <why>`, then each tenant's signed
 //! checkpoints (`harness: CHECKPOINT <tenant> records|audit <base64 of the
-//! note>`), then `harness: DONE <n> passed, <m> failed`. The simulator's
+//! note>`), then `harness: DONE <n> passed, <m> failed`. Before the
+//! scenarios it prints the checkpoints it found at boot the same way
+//! (`harness: RECOVERED …`): after a reboot they must be the last run's
+//! `CHECKPOINT`s, everything acknowledged before kept. The simulator's
 //! tests and the QEMU runner judge the system by these lines.
 #![no_std]
 
@@ -47,6 +50,7 @@ impl<P: Platform> Harness<P> {
         let probe = regions.shared(system::PROBE_SYMBOL);
         let mut h = Harness { p, clients, probe, passed: 0, failed: 0, awaiting_fault: false };
         h.say(format_args!("starting: {} identities", h.clients.len()));
+        h.print_checkpoints("RECOVERED");
         scenarios::run(&mut h);
         h.start_fault_test();
         h
@@ -92,14 +96,14 @@ impl<P: Platform> Harness<P> {
 
     fn finish(&mut self) {
         scenarios::storage_full(self);
-        self.print_checkpoints();
+        self.print_checkpoints("CHECKPOINT");
         self.say(format_args!("DONE {} passed, {} failed", self.passed, self.failed));
     }
 
     /// Prints each tenant's latest signed checkpoints, of its records and of
-    /// its audit log, one line each: `CHECKPOINT <tenant> records|audit
-    /// <base64 of the note>`, for verification outside the system.
-    fn print_checkpoints(&mut self) {
+    /// its audit log, one line each: `<word> <tenant> records|audit <base64
+    /// of the note>`, for verification outside the system.
+    fn print_checkpoints(&mut self, word: &str) {
         for (t, tenant) in system::TENANTS.iter().enumerate() {
             for (kind, role) in [("records", Role::Ring2), ("audit", Role::Audit)] {
                 let mut note = [0u8; 1024];
@@ -110,9 +114,7 @@ impl<P: Platform> Harness<P> {
                 };
                 let mut b64 = [0u8; 1400];
                 match got.map(|(len, _)| Base64::encode(&note[..len], &mut b64)) {
-                    Ok(Ok(text)) => {
-                        self.say(format_args!("CHECKPOINT {} {kind} {text}", tenant.name))
-                    }
+                    Ok(Ok(text)) => self.say(format_args!("{word} {} {kind} {text}", tenant.name)),
                     Ok(Err(_)) => {
                         self.say(format_args!("no room to print {}'s checkpoint", tenant.name))
                     }

@@ -1,0 +1,155 @@
+//! Systems that run the bench program in the harness's place (same
+//! identities), its workload prefilled into the probe region; and what a
+//! crash workload leaves on a disk, checked from the image alone.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
+use disk::file::FileDevice;
+use disk::image::{PartSource, read_object, with_image};
+use harness::bench::{CRASH_MAGIC, MAGIC, crash_record};
+use tlog::{Tile, bundle};
+
+use crate::checkpoints::verifier;
+
+/// The file the probe region is prefilled from, beside the system.
+pub const WORKLOAD_FILE: &str = "workload.cfg";
+
+/// Writes `dir/system.xml`: `xml` with the bench program in the harness's
+/// place and `cfg` prefilled into the probe region. Returns its path.
+pub fn write_system(dir: &Path, xml: &str, cfg: &[u8]) -> Result<PathBuf> {
+    let probe = "<memory_region name=\"harness_probe\" size=\"0x1000\" />";
+    ensure!(
+        xml.contains(probe) && xml.contains("harness.elf"),
+        "the system has no harness to replace"
+    );
+    let xml = xml.replace("harness.elf", "bench.elf").replace(
+        probe,
+        &format!("<memory_region name=\"harness_probe\" size=\"0x1000\" prefill_path=\"{WORKLOAD_FILE}\" />"),
+    );
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("system.xml");
+    std::fs::write(&path, xml)?;
+    std::fs::write(dir.join(WORKLOAD_FILE), cfg)?;
+    Ok(path)
+}
+
+fn cfg(magic: &[u8; 8], words: &[u64]) -> Vec<u8> {
+    let mut out = magic.to_vec();
+    for w in words {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out
+}
+
+/// A benchmark: records, records per append, record size, status calls.
+pub fn bench_cfg(records: u64, batch: u64, size: u64, status_calls: u64) -> Vec<u8> {
+    cfg(MAGIC, &[records, batch, size, status_calls])
+}
+
+/// A crash workload: records per append, record size, appends per read.
+pub fn crash_cfg(batch: u64, size: u64, read_every: u64) -> Vec<u8> {
+    cfg(CRASH_MAGIC, &[batch, size, read_every])
+}
+
+/// The records a crash workload's console says were acknowledged, as
+/// `(first, last)` ranges; and whether it said the ledger filled up.
+pub fn acked(console: &str) -> (Vec<(u64, u64)>, bool) {
+    let mut ranges = Vec::new();
+    let mut full = false;
+    for line in console.lines() {
+        let line = line.trim_end_matches('\r');
+        let line = line.rsplit_once("] ").map_or(line, |(_, l)| l);
+        if let Some(rest) = line.strip_prefix("bench: ACK ") {
+            let mut it = rest.split(' ').map(str::parse::<u64>);
+            if let (Some(Ok(a)), Some(Ok(b))) = (it.next(), it.next())
+                && a <= b
+            {
+                ranges.push((a, b));
+            }
+        }
+        full |= line == "bench: FULL";
+    }
+    (ranges, full)
+}
+
+/// What a disk left by a crash workload holds, checked from the image
+/// alone: every namespace readable and undamaged, each ledger verifying
+/// with its tenant's key (from `keys`), and every record of the first
+/// tenant in an `acked` range there with the bytes the workload gave it
+/// (others may have written records too). Returns the records ledger's size.
+pub fn check_crash_disk(
+    image: &Path,
+    keys: &Path,
+    acked: &[(u64, u64)],
+    size: usize,
+) -> Result<u64> {
+    let acked_end = acked.iter().map(|&(_, b)| b + 1).max().unwrap_or(0);
+    let is_acked = |i: u64| acked.iter().any(|&(a, b)| (a..=b).contains(&i));
+    let dev = FileDevice::open_read_only(image).with_context(|| format!("{}", image.display()))?;
+    with_image(dev, |img| -> Result<u64> {
+        for part in &img.parts {
+            let name = part.borrow().name().to_string();
+            let p = part.borrow();
+            if let Err(e) = &p.ns {
+                bail!("{name}: {e}");
+            }
+            if p.opened.no_checkpoint || p.opened.first_damage.is_some() {
+                bail!("{name}: {:?}", p.opened);
+            }
+        }
+        for t in system::TENANTS {
+            for (which, kind) in [("log", "records"), ("audit", "audit")] {
+                let name = format!("{}/{which}", t.name);
+                let part = img.part(&name).with_context(|| format!("no namespace {name}"))?;
+                if part.borrow().opened.fresh {
+                    continue;
+                }
+                let key = verifier(keys, t.name, kind)?;
+                verify::verify(&PartSource { dev: &img.dev, part }, &key)
+                    .map_err(|d| anyhow::anyhow!("{name}: {d}"))?;
+            }
+        }
+        let name = format!("{}/log", system::TENANTS[0].name);
+        let part = img.part(&name).with_context(|| format!("no namespace {name}"))?;
+        let cp = part.borrow().ns.as_ref().ok().and_then(|ns| ns.checkpoint().map(<[u8]>::to_vec));
+        let have = cp.as_deref().and_then(note::Checkpoint::peek_size).unwrap_or(0);
+        ensure!(
+            have >= acked_end,
+            "{name}: records up to {acked_end} were acknowledged, the disk's checkpoint has {have}"
+        );
+        let mut want = [0u8; 256];
+        for k in 0..have.div_ceil(256) {
+            let w = (have - k * 256).min(256) as u16;
+            let t = Tile::entries(k, w);
+            let bytes = read_object(&img.dev, &mut part.borrow_mut(), &t)
+                .map_err(anyhow::Error::msg)?
+                .with_context(|| format!("{name}: {} missing", t.path()))?;
+            for (j, e) in bundle::entries(&bytes).enumerate() {
+                let i = k * 256 + j as u64;
+                let e = e.map_err(|_| anyhow::anyhow!("{name}: {} malformed", t.path()))?;
+                let n = crash_record(i, size, &mut want);
+                ensure!(
+                    !is_acked(i) || e == &want[..n],
+                    "{name}: acknowledged record {i} is not what the workload wrote"
+                );
+            }
+        }
+        Ok(have)
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acknowledgements_are_read_from_any_console() {
+        let log =
+            "[harness] bench: ACK 0 7\r\nbench: READ 0\nbench: ACK 8 15\n[blk] x\nbench: ACK 16 1";
+        assert_eq!(acked(log), (vec![(0, 7), (8, 15)], false));
+        assert_eq!(acked("bench: ACK 2 3\nbench: FULL\n"), (vec![(2, 3)], true));
+        assert_eq!(acked("nothing"), (vec![], false));
+    }
+}
