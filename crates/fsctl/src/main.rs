@@ -3,6 +3,8 @@
 //! Errors are one line on standard error and exit status 1 (2 for usage
 //! errors); a failed command changes nothing.
 
+mod disk;
+
 use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -89,6 +91,12 @@ enum Command {
         #[arg(long, value_name = "VERIFIER_KEY")]
         key: String,
     },
+    /// Read a service-fs disk image (psdb's disk): list, export, verify.
+    /// Never writes to the image.
+    Disk {
+        #[command(subcommand)]
+        command: DiskCommand,
+    },
     /// Verify a signed checkpoint note (a file, or `-` for standard input)
     /// with a verifier key, and print its origin, size and root hash.
     /// Needs no ledger directory: for checkpoints copied from elsewhere,
@@ -132,9 +140,42 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
+/// `fsctl disk …`.
+#[derive(Subcommand)]
+enum DiskCommand {
+    /// Namespaces, their sizes and use, and each ledger's checkpoint size.
+    Ls {
+        /// The disk image.
+        image: PathBuf,
+    },
+    /// Write every tenant's ledgers as DIR/<tenant>/log and
+    /// DIR/<tenant>/audit, laid out as `fsctl` keeps them (tlog-tiles).
+    Export {
+        /// The disk image.
+        image: PathBuf,
+        /// Where the tenants' directories go (created if missing).
+        dir: PathBuf,
+    },
+    /// Everything `verify` checks, straight from the image.
+    Verify {
+        /// The disk image.
+        image: PathBuf,
+        /// TENANT=VERIFIER_KEY, once for each tenant to verify.
+        #[arg(long = "key", value_name = "TENANT=VERIFIER_KEY", required = true)]
+        keys: Vec<String>,
+    },
+}
+
 fn run(cli: Cli) -> Result<()> {
     if let Command::VerifyNote { key, file } = &cli.command {
         return verify_note(key, file);
+    }
+    if let Command::Disk { command } = &cli.command {
+        return match command {
+            DiskCommand::Ls { image } => disk::ls(image),
+            DiskCommand::Export { image, dir } => disk::export(image, dir),
+            DiskCommand::Verify { image, keys } => disk::verify(image, keys),
+        };
     }
     let Some(dir) = &cli.dir else {
         bail!("no ledger directory: give --dir DIR or set SERVICE_FS_DIR");
@@ -158,7 +199,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Prove { tenant, index, old_size } => prove(&root, &tenant, index, old_size),
         Command::Verify { tenant, key } => verify(&root, &tenant, &key),
-        Command::VerifyNote { .. } => unreachable!("handled above"),
+        Command::VerifyNote { .. } | Command::Disk { .. } => unreachable!("handled above"),
     }
 }
 
