@@ -11,8 +11,8 @@ MICROKIT_BOARD ?= qemu_virt_aarch64
 MICROKIT_CONFIG ?= debug
 export MICROKIT_SDK MICROKIT_BOARD MICROKIT_CONFIG RUST_SEL4
 NOSTD_TARGET := aarch64-unknown-none
-NOSTD_CRATES := -p tlog -p note -p ledger -p abi -p platform -p system -p client \
-	-p psdb -p ledger-pd -p wire -p client-pd -p harness -p faulty
+NOSTD_CRATES := -p tlog -p note -p ledger -p disk -p abi -p platform -p system -p client \
+	-p psdb -p blk -p ledger-pd -p wire -p client-pd -p harness -p faulty
 
 .PHONY: setup run demo test lint nostd bench system clean image qemu test-qemu qemu-tier qemu-setup
 
