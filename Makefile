@@ -2,29 +2,37 @@
 # `make test` (set up and run every test). Both install what they need.
 #
 # The seL4 image (docs/image.md): `make image`, `make qemu`, `make
-# test-qemu`, with the Microkit SDK at MICROKIT_SDK. Without it they stop
-# at once saying what to install; `make test` then skips the QEMU tier.
+# test-qemu`, `make test-qemu-crash`, with the Microkit SDK at
+# MICROKIT_SDK. Without it they stop at once saying what to install;
+# `make test` then skips the QEMU tier.
 
 CARGO ?= cargo
 MICROKIT_SDK ?=
 MICROKIT_BOARD ?= qemu_virt_aarch64
 MICROKIT_CONFIG ?= debug
+# psdb's disk image: for `make qemu` (kept between runs), and for `make
+# test-qemu` when given (it otherwise starts from a blank one of its own).
+DISK ?=
+# The simulator's disk for `make run`, kept between runs.
+SIM_DISK ?= build/sim/disk.img
 export MICROKIT_SDK MICROKIT_BOARD MICROKIT_CONFIG RUST_SEL4
 NOSTD_TARGET := aarch64-unknown-none
 NOSTD_CRATES := -p tlog -p note -p ledger -p disk -p abi -p platform -p system -p client \
 	-p psdb -p blk -p ledger-pd -p wire -p client-pd -p harness -p faulty
 
-.PHONY: setup run demo test lint nostd bench system clean image qemu test-qemu qemu-tier qemu-setup
+.PHONY: setup run demo test lint nostd bench system clean image qemu test-qemu test-qemu-crash qemu-tier qemu-setup
 
 setup:
 	@scripts/setup.sh
 
 # The two-tenant Microkit system in the host simulator: each PD a process,
-# its console prefixed by its name; stops when the system is idle.
+# its console prefixed by its name, psdb's disk in SIM_DISK (kept: a second
+# run finds the first one's ledgers); stops when the system is idle.
 run: setup
 	$(CARGO) build --release --locked -p simulator
 	target/release/simulator keys system.xml
-	target/release/simulator boot system.xml --until-idle --timeout 600
+	@mkdir -p $(dir $(SIM_DISK))
+	target/release/simulator boot system.xml --until-idle --timeout 600 --disk $(SIM_DISK)
 
 # The fsctl demo: a tenant ledger in a temporary directory.
 demo: setup
@@ -65,20 +73,35 @@ image:
 	@scripts/setup.sh
 	scripts/image.sh
 
-# Boots the image in QEMU on this terminal (Ctrl-a x quits).
+# Boots the image in QEMU on this terminal (Ctrl-a x quits), with psdb's
+# disk in DISK (default build/disk.img; created when missing, kept).
 qemu: image qemu-setup
-	target/release/qemu-runner boot --board $(MICROKIT_BOARD)
+	target/release/qemu-runner boot --board $(MICROKIT_BOARD) $(if $(DISK_ARG),--disk $(DISK_ARG))
 
-# Boots it headless, runs the scenarios, judges the serial log, and checks
-# each tenant's printed checkpoint outside the system.
+# Boots it headless, runs the scenarios, judges the serial log, checks each
+# tenant's printed checkpoint outside the system; boots the same disk again
+# and checks that everything acknowledged is there; then exports the disk
+# and verifies every tenant with fsctl and Go's tlog/note.
 test-qemu: export IMAGE_LINT = 1
 test-qemu: image qemu-setup
 	@[ "$(MICROKIT_CONFIG)" = debug ] || { echo "test-qemu: the judge reads the console, which only debug kernels have: use MICROKIT_CONFIG=debug"; exit 1; }
-	target/release/qemu-runner test --board $(MICROKIT_BOARD)
+	target/release/qemu-runner test --board $(MICROKIT_BOARD) --reboot --fsctl target/release/fsctl \
+		$(if $(DISK),--disk $(DISK),$(if $(HAS_DISK),--disk build/qemu/test-disk.img --new-disk))
+
+# Kills QEMU (SIGKILL) at random moments while a workload appends, 200
+# times, checking the disk after each: every acknowledged record there, every
+# ledger verifying.
+test-qemu-crash: image qemu-setup
+	target/release/qemu-runner crash --board $(MICROKIT_BOARD) --build --kills $(KILLS) --fsctl target/release/fsctl
+
+KILLS ?= 200
+# Whether the board has a disk (its board.toml has a [disk]).
+HAS_DISK = $(shell grep -q '^\[disk\]' board/$(MICROKIT_BOARD)/board.toml && echo yes)
+DISK_ARG = $(or $(DISK),$(if $(HAS_DISK),build/disk.img))
 
 qemu-setup:
 	@scripts/apt.sh $$(sed -n 's/^packages = \[\(.*\)\]/\1/p' board/$(MICROKIT_BOARD)/board.toml | tr -d '",')
-	$(CARGO) build -q --release --locked -p qemu-runner
+	$(CARGO) build -q --release --locked -p qemu-runner -p fsctl
 
 clean:
 	$(CARGO) clean

@@ -52,9 +52,18 @@ if [ -n "${RUST_SEL4:-}" ]; then
     export CARGO_NET_GIT_FETCH_WITH_CLI=true
 fi
 
+# Another board than the committed description's: its own description
+# (its disk device, or psdb's memory store), with the same tenants and keys.
+keys_from="$system"
+if [ "$system" = system.xml ] && [ "$board" != qemu_virt_aarch64 ]; then
+    system="$out/board/$board/system.xml"
+    cargo run -q --locked -p sysgen -- --board "$board" --xml "$system"
+    echo "make image: $system describes $board"
+fi
+
 # Signing key seeds for the tenants (prefilled into their key regions).
 cargo build -q --release --locked -p simulator
-target/release/simulator keys "$system"
+target/release/simulator keys "$keys_from"
 
 echo "make image: building the PD programs for $target ($board, $config)"
 (
@@ -72,7 +81,8 @@ for bin in image/programs/src/bin/*.rs; do
     cp "image/target/$target/release/$p" "$programs/$p.elf"
 done
 
-# Prefilled files (the key seeds) are found beside the description first.
-"$MICROKIT_SDK/bin/microkit" "$system" --search-path "$programs" "$(dirname "$system")" \
+# Prefilled files (the key seeds) are found beside the description first,
+# then from the repository's root.
+"$MICROKIT_SDK/bin/microkit" "$system" --search-path "$programs" "$(dirname "$system")" . \
     --board "$board" --config "$config" -o "$out/loader.img" -r "$out/report.txt"
 echo "make image: $out/loader.img ($board, $config)"

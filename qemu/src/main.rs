@@ -73,6 +73,11 @@ enum Cmd {
     Crash {
         #[command(flatten)]
         image: Image,
+        /// First build the crash image (scripts/image.sh) into build/crash,
+        /// with this board's description and the crash workload; the disk
+        /// defaults to build/qemu/crash-disk.img.
+        #[arg(long)]
+        build: bool,
         /// How many kills.
         #[arg(long, default_value_t = 200)]
         kills: u64,
@@ -194,7 +199,14 @@ fn run(cli: Cli) -> Result<bool> {
             let text = std::fs::read(&log).with_context(|| format!("reading {}", log.display()))?;
             judge_console(&String::from_utf8_lossy(&text), &judge)
         }
-        Cmd::Crash { image, kills, max_delay, record_size, seed, keys, fsctl } => {
+        Cmd::Crash { mut image, build, kills, max_delay, record_size, seed, mut keys, fsctl } => {
+            if build {
+                let dir = Path::new("build/crash");
+                build_crash_image(&image.board, dir, record_size)?;
+                image.image = dir.join("loader.img");
+                keys = dir.join("build/keys");
+            }
+            image.disk.get_or_insert_with(|| PathBuf::from("build/qemu/crash-disk.img"));
             crash(&image, kills, max_delay, record_size, seed, &keys, &fsctl)
         }
     }
@@ -243,6 +255,21 @@ fn describe(ended: &Ended, limits: &Limits) -> String {
     }
 }
 
+/// Builds the crash image into `dir`: `board`'s description with the
+/// bench program in the harness's place, running the crash workload.
+fn build_crash_image(board: &str, dir: &Path, record_size: usize) -> Result<()> {
+    let xml = sysgen::xml_for(Path::new("."), board, None)?;
+    let system = workload::write_system(dir, &xml, &workload::crash_cfg(8, record_size as u64, 4))?;
+    say(&format!("building the crash image from {}", system.display()));
+    let status = std::process::Command::new("scripts/image.sh")
+        .arg(&system)
+        .arg(dir)
+        .status()
+        .context("running scripts/image.sh")?;
+    anyhow::ensure!(status.success(), "building the crash image failed");
+    Ok(())
+}
+
 /// The crash test: `kills` boots of the crash image, each killed a random
 /// time after its first acknowledged append; after each, the disk holds
 /// every acknowledged record and verifies.
@@ -274,6 +301,7 @@ fn crash(
         let (program, args) = command_line(image, false)?;
         let r = run::run(&program, &args, &limits, |_| {})?;
         let console = r.console();
+        run::save(&r, Path::new("build/qemu/crash-last.log"))?;
         if r.ended != Ended::Finished {
             run::save(&r, Path::new("build/qemu/crash-failed.log"))?;
             say(&format!(
@@ -307,7 +335,7 @@ fn crash(
             ));
         }
         if full {
-            say("the ledger is full: starting again on a blank disk");
+            say(&format!("kill {}: the ledger filled up at {records} records: starting again on a blank disk", k + 1));
             disks::fresh(disk)?;
             acked.clear();
         }

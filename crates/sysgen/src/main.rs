@@ -1,6 +1,8 @@
 //! `sysgen`: regenerates `system.xml`, `crates/system/src/generated.rs` and
 //! the seL4 glue's symbol list from `tenants.toml` (`make system`), or with
-//! `--check` says whether they are up to date.
+//! `--check` says whether they are up to date. With `--board B --xml OUT`
+//! it writes the description for another board (its disk device, or none)
+//! to OUT: the tables are the same on every board.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,11 +18,25 @@ struct Args {
     /// Only check that the committed files are up to date.
     #[arg(long)]
     check: bool,
+    /// Describe this board (a directory under board/) …
+    #[arg(long, requires = "xml")]
+    board: Option<String>,
+    /// … into this file, instead of regenerating the committed files.
+    #[arg(long, requires = "board")]
+    xml: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = if args.check {
+    let result = if let (Some(board), Some(out)) = (&args.board, &args.xml) {
+        sysgen::xml_for(&args.root, board, None).and_then(|xml| {
+            if let Some(dir) = out.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(out, xml)?;
+            Ok(true)
+        })
+    } else if args.check {
         sysgen::stale(&args.root).map(|stale| {
             for f in &stale {
                 eprintln!("sysgen: {f} is stale: run `make system`");
