@@ -80,12 +80,14 @@ qemu: image qemu-setup
 
 # Boots it headless, runs the scenarios, judges the serial log, checks each
 # tenant's printed checkpoint outside the system; boots the same disk again
-# and checks that everything acknowledged is there; then exports the disk
-# and verifies every tenant with fsctl and Go's tlog/note.
+# and checks that everything acknowledged is there; exports the disk and
+# verifies every tenant with fsctl and Go's tlog/note; and boots once on a
+# device that cannot flush, which the driver must refuse.
 test-qemu: export IMAGE_LINT = 1
 test-qemu: image qemu-setup
 	@[ "$(MICROKIT_CONFIG)" = debug ] || { echo "test-qemu: the judge reads the console, which only debug kernels have: use MICROKIT_CONFIG=debug"; exit 1; }
-	target/release/qemu-runner test --board $(MICROKIT_BOARD) --reboot --fsctl target/release/fsctl \
+	target/release/qemu-runner test --board $(MICROKIT_BOARD) \
+		$(if $(or $(DISK),$(HAS_DISK)),--reboot --fsctl target/release/fsctl --flush-refusal) \
 		$(if $(DISK),--disk $(DISK),$(if $(HAS_DISK),--disk build/qemu/test-disk.img --new-disk))
 
 # Kills QEMU (SIGKILL) at random moments while a workload appends, 200

@@ -35,6 +35,10 @@ pub struct Qemu {
     /// Arguments attaching the disk image; `{disk}` stands for its path.
     #[serde(default)]
     pub disk: Vec<String>,
+    /// The same, for a device that offers no cache flush (the driver must
+    /// refuse it).
+    #[serde(default)]
+    pub disk_without_flush: Vec<String>,
 }
 
 impl Board {
@@ -63,12 +67,26 @@ impl Qemu {
         disk: Option<&Path>,
         icount: bool,
     ) -> (String, Vec<String>) {
+        self.command_line_with(image, disk.map(|d| (d, &self.disk[..])), icount)
+    }
+
+    /// The command line attaching `disk` as a device without a cache flush.
+    pub fn command_line_without_flush(&self, image: &Path, disk: &Path) -> (String, Vec<String>) {
+        self.command_line_with(image, Some((disk, &self.disk_without_flush[..])), false)
+    }
+
+    fn command_line_with(
+        &self,
+        image: &Path,
+        disk: Option<(&Path, &[String])>,
+        icount: bool,
+    ) -> (String, Vec<String>) {
         let image = image.to_string_lossy();
         let mut args: Vec<String> =
             self.args.iter().map(|a| a.replace("{image}", &image)).collect();
-        if let Some(d) = disk {
+        if let Some((d, how)) = disk {
             let d = d.to_string_lossy();
-            args.extend(self.disk.iter().map(|a| a.replace("{disk}", &d)));
+            args.extend(how.iter().map(|a| a.replace("{disk}", &d)));
         }
         if icount {
             args.extend(self.icount.iter().cloned());

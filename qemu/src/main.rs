@@ -63,6 +63,11 @@ enum Cmd {
         /// (`fsctl verify`, Go's tlog/note, `fsctl disk verify`).
         #[arg(long, requires = "disk")]
         fsctl: Option<PathBuf>,
+        /// Then boot on a blank disk attached as a device that cannot flush
+        /// its cache: the driver must refuse it in one line, psdb serve
+        /// nothing, and the disk stay blank.
+        #[arg(long)]
+        flush_refusal: bool,
         #[command(flatten)]
         judge: JudgeOpts,
     },
@@ -162,7 +167,19 @@ fn run(cli: Cli) -> Result<bool> {
             run::interactive(&program, &args)?;
             Ok(true)
         }
-        Cmd::Test { image, timeout, idle, icount, log, quiet, new_disk, reboot, fsctl, judge } => {
+        Cmd::Test {
+            image,
+            timeout,
+            idle,
+            icount,
+            log,
+            quiet,
+            new_disk,
+            reboot,
+            fsctl,
+            flush_refusal,
+            judge,
+        } => {
             if let (true, Some(d)) = (new_disk, &image.disk) {
                 disks::fresh(d)?;
                 say(&format!("a blank disk: {} ({} bytes)", d.display(), disks::disk_bytes()));
@@ -191,6 +208,9 @@ fn run(cli: Cli) -> Result<bool> {
                         passed = false;
                     }
                 }
+            }
+            if flush_refusal {
+                passed &= refuses_without_flush(&image, &log.with_extension("no-flush.log"))?;
             }
             say(if passed { "PASSED" } else { "FAILED" });
             Ok(passed)
@@ -253,6 +273,42 @@ fn describe(ended: &Ended, limits: &Limits) -> String {
         Ended::Hung => format!("hung (no output for {} s)", limits.idle.as_secs()),
         Ended::Exited(code) => format!("QEMU exited ({code:?})"),
     }
+}
+
+/// Boots on a blank disk attached as a device without a cache flush: the
+/// driver refuses it in one line, psdb says it serves nothing, the disk
+/// stays blank.
+fn refuses_without_flush(image: &Image, log: &Path) -> Result<bool> {
+    let (_, board) = Board::named(&image.boards, &image.board)?;
+    let qemu = board.qemu.as_ref().context("no QEMU model")?;
+    let disk = log.with_extension("img");
+    disks::fresh(&disk)?;
+    let (program, args) = qemu.command_line_without_flush(&image.image, &disk);
+    say(&format!("{program} {}", args.join(" ")));
+    let limits = Limits {
+        until: "harness: DONE".into(),
+        timeout: Duration::from_secs(120),
+        idle: Duration::from_secs(30),
+        linger: Duration::ZERO,
+    };
+    let r = run::run(&program, &args, &limits, |_| {})?;
+    run::save(&r, log)?;
+    let console = r.console();
+    let refused =
+        console.lines().filter(|l| l.starts_with("blk: no VIRTIO_BLK_F_FLUSH")).count() == 1;
+    let stopped = console.contains("psdb: the block driver serves no durable disk");
+    let blank = std::fs::read(&disk)?.iter().all(|&b| b == 0);
+    for (ok, what) in [
+        (refused, "the driver refused the device in one line"),
+        (stopped, "psdb serves nothing"),
+        (blank, "the disk is still blank"),
+    ] {
+        say(&format!(
+            "{} a device without a cache flush: {what}",
+            if ok { "ok" } else { "FAILURE:" }
+        ));
+    }
+    Ok(refused && stopped && blank)
 }
 
 /// Builds the crash image into `dir`: `board`'s description with the
@@ -335,7 +391,10 @@ fn crash(
             ));
         }
         if full {
-            say(&format!("kill {}: the ledger filled up at {records} records: starting again on a blank disk", k + 1));
+            say(&format!(
+                "kill {}: the ledger filled up at {records} records: starting again on a blank disk",
+                k + 1
+            ));
             disks::fresh(disk)?;
             acked.clear();
         }

@@ -109,9 +109,9 @@ impl<P: Platform, D: Device> Driver<P, D> {
             let _ = writeln!(Console(p), "blk: {args}");
         };
         let device = match open(regions, &data) {
-            Ok(d) if !d.geometry().durable => Err(
-                "the device cannot flush its write cache (no VIRTIO_BLK_F_FLUSH): refusing to serve durable storage",
-            ),
+            Ok(d) if !d.geometry().durable => {
+                Err("no VIRTIO_BLK_F_FLUSH: the device cannot flush its write cache")
+            }
             other => other,
         };
         let serving = match device {
@@ -144,7 +144,7 @@ impl<P: Platform, D: Device> Driver<P, D> {
             }
             Err(why) => {
                 let _ = abi::blk::write_config(&mut config, &Config::failed(why));
-                say(format_args!("{why}"));
+                say(format_args!("{why}: refusing to serve durable storage"));
                 None
             }
         };

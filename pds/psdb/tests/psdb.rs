@@ -366,7 +366,7 @@ fn a_driver_that_cannot_flush_serves_nothing_and_psdb_says_so() {
     fresh_disk();
     let mut b = boot(false);
     let c = console();
-    assert!(c.contains("blk: the device cannot flush its write cache"), "{c}");
+    assert!(c.contains("blk: no VIRTIO_BLK_F_FLUSH: the device cannot flush its write cache: refusing to serve durable storage"), "{c}");
     assert!(c.contains("psdb: the block driver serves no durable disk"), "{c}");
     assert_eq!(put(&mut b, ACME_LOG, &Tile::entries(0, 1), b"\x00\x01x"), status::UNAVAILABLE);
     assert!(DISKDEV.with(|d| d.borrow().ops.is_empty()), "nothing written");
