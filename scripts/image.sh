@@ -35,6 +35,9 @@ scripts/check-sdk.sh
     fail "the SDK at $MICROKIT_SDK has no board $board in config $config"
 case $config in debug | release) ;; *) fail "MICROKIT_CONFIG is debug or release, not $config" ;; esac
 target=$(sed -n 's/^rust_target = "\(.*\)"/\1/p' "board/$board/board.toml")
+# The disk's virtio-mmio transport ([disk] mmio), for the block driver.
+SERVICE_FS_BLK_MMIO=$(sed -n '/^\[disk\]/,/^\[/s/^mmio = \([0-9a-fx_]*\).*/\1/p' "board/$board/board.toml")
+export SERVICE_FS_BLK_MMIO
 
 # The PDs' toolchain (rust-sel4's pinned nightly) and libclang, which
 # rust-sel4's sel4-sys needs to read the SDK's libsel4 headers.

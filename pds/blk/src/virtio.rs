@@ -12,6 +12,11 @@
 //! regions it translates live in statics set once at start. Buffers outside
 //! those regions (request headers and status bytes on the stack) go through
 //! bounce slots in the DMA region.
+//!
+//! Where the transport is in its register page comes from the board file
+//! (`[disk] mmio`), which `make image` passes to the build as
+//! `SERVICE_FS_BLK_MMIO`: the page may hold several transports (QEMU's
+//! AArch64 `virt`) or one followed by nothing mapped (RISC-V `virt`).
 #![allow(unsafe_code)]
 
 use core::ptr::NonNull;
@@ -174,28 +179,38 @@ pub struct Virtio {
     flight: Option<InFlight>,
 }
 
-/// Finds the one virtio-blk transport in the mapped register page.
+/// The transport's physical address, as the board file gives it.
+const MMIO: Option<&str> = option_env!("SERVICE_FS_BLK_MMIO");
+
+/// A `0x`-prefixed hexadecimal or a decimal number.
+fn number(s: &str) -> Option<usize> {
+    let s = s.trim();
+    match s.strip_prefix("0x") {
+        Some(hex) => usize::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// The virtio-blk transport the board file names, in the mapped page.
 fn probe(regs: &SharedRegion) -> Result<MmioTransport<'static>, &'static str> {
-    let mut found = None;
-    for off in (0..regs.len()).step_by(TRANSPORT) {
-        // SAFETY: a transport's registers lie in the device mapping (uncached,
-        // for the PD's life); each is wrapped once.
-        let header =
-            unsafe { NonNull::new_unchecked(regs.base().as_ptr().add(off)).cast::<VirtIOHeader>() };
-        // SAFETY: as above.
-        match unsafe { MmioTransport::new(header, TRANSPORT) } {
-            Ok(t) if t.device_type() == DeviceType::Block => {
-                if found.is_some() {
-                    return Err(
-                        "more than one virtio-blk device in the register page: which is psdb's?",
-                    );
-                }
-                found = Some(t);
-            }
-            _ => {}
+    let mmio = MMIO.and_then(number).ok_or(
+        "built without the board's transport address (SERVICE_FS_BLK_MMIO; make image passes it)",
+    )?;
+    let off = mmio % PAGE_SIZE;
+    if off + TRANSPORT > regs.len() {
+        return Err("the board's transport is not in the mapped register page");
+    }
+    // SAFETY: the transport's registers lie in the device mapping
+    // (uncached, for the PD's life), wrapped once.
+    let header =
+        unsafe { NonNull::new_unchecked(regs.base().as_ptr().add(off)) }.cast::<VirtIOHeader>();
+    // SAFETY: as above.
+    match unsafe { MmioTransport::new(header, TRANSPORT) } {
+        Ok(t) if t.device_type() == DeviceType::Block => Ok(t),
+        Ok(_) | Err(_) => {
+            Err("no virtio-blk device at the board's transport (is the disk attached?)")
         }
     }
-    found.ok_or("no virtio-blk device in the register page (is the disk attached?)")
 }
 
 impl Virtio {
