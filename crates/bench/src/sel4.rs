@@ -1,24 +1,28 @@
 //! The seL4 image under QEMU: the bench program takes the harness's place,
 //! appends through the PD chain and to the engine alone in its own memory,
-//! and prints the times its generic timer measured. Run twice: as is (the
-//! counter follows the host clock: emulated speed), and with `-icount`
-//! (one instruction per guest nanosecond: the counter counts instructions).
+//! and prints the times its generic timer measured. Each workload is built
+//! twice, psdb on the board's disk (virtio-blk, real flushes: durable) and
+//! in psdb's memory (not durable), and each is run as is (the counter
+//! follows the host clock: emulated speed) and with `-icount` (one
+//! instruction per guest nanosecond: the counter counts instructions).
 //! Needs `MICROKIT_SDK`; skipped with a note otherwise.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use qemu_runner::board::Board;
+use qemu_runner::board::{Board, Qemu};
 use qemu_runner::run::{self, Ended, Limits};
+use qemu_runner::{disks, workload};
+use sysgen::Storage;
 
 use crate::Row;
 
 const OUT: &str = "build/bench";
 
 /// Figures a bench run printed, in guest microseconds.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Figures {
     status_calls: f64,
     status_us: f64,
@@ -26,6 +30,30 @@ struct Figures {
     engine_us: f64,
     records: f64,
     ready: Option<Duration>,
+}
+
+/// A workload built for one kind of storage.
+struct Built {
+    image: PathBuf,
+    disk: Option<PathBuf>,
+}
+
+impl Built {
+    /// One boot (on a blank disk, if it has one).
+    fn run(&self, qemu: &Qemu, icount: bool) -> Result<Figures> {
+        if let Some(d) = &self.disk {
+            disks::fresh(d)?;
+        }
+        let (cmd, args) = qemu.command_line(&self.image, self.disk.as_deref(), icount);
+        figures(&cmd, &args)
+    }
+
+    /// The median of three timed boots, and one counted.
+    fn measure(&self, qemu: &Qemu) -> Result<(Figures, Figures)> {
+        let timed =
+            median([self.run(qemu, false)?, self.run(qemu, false)?, self.run(qemu, false)?]);
+        Ok((timed, self.run(qemu, true)?))
+    }
 }
 
 /// The rows, or nothing and a note saying why not.
@@ -38,50 +66,82 @@ pub fn rows(quick: bool) -> Result<(Vec<Row>, Vec<String>)> {
     }
     let board_name = std::env::var("MICROKIT_BOARD").unwrap_or_else(|_| "qemu_virt_aarch64".into());
     let (_, board) = Board::named(Path::new("board"), &board_name)?;
-    let Some(qemu) = board.qemu else { bail!("board {board_name} has no QEMU model") };
+    let Some(qemu) = &board.qemu else { bail!("board {board_name} has no QEMU model") };
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     let scale = if quick { 4 } else { 1 };
     for (records, batch) in [(300u64, 1u64), (2_000, 16), (8_000, 64)] {
         let records = (records / scale).max(batch);
-        build(records, batch, 1000 / scale)?;
-        let image = Path::new(OUT).join("loader.img");
-        // Emulated time is noisy: the median of three boots.
-        let (cmd, args) = qemu.command_line(&image, None, false);
-        let timed = median([figures(&cmd, &args)?, figures(&cmd, &args)?, figures(&cmd, &args)?]);
-        let (cmd, args) = qemu.command_line(&image, None, true);
-        let counted = figures(&cmd, &args)?;
+        let ram = build(&board_name, Some(Storage::Ram), records, batch, 1000 / scale, "ram")?;
+        let (ram_timed, ram_counted) = ram.measure(qemu)?;
+        let (timed, counted) = match board.disk {
+            Some(_) => {
+                let d = build(&board_name, None, records, batch, 1000 / scale, "disk")?;
+                let m = d.measure(qemu)?;
+                rows.push(amplification(&d, batch, records)?);
+                m
+            }
+            None => (ram_timed.clone(), ram_counted.clone()),
+        };
+        let rate = |f: &Figures| f.records / (f.chain_us / 1e6);
+        let per_append = |f: &Figures| f.chain_us * 1e3 / f.records;
         let n = counted.records;
-        let (chain_insn, engine_insn) = (counted.chain_us * 1e3 / n, counted.engine_us * 1e3 / n);
+        let engine_insn = counted.engine_us * 1e3 / n;
         let hop_insn = counted.status_us * 1e3 / counted.status_calls / 2.0;
         rows.push(Row {
-            what: format!("seL4 image in QEMU ({board_name}, emulated), PD chain, 64-byte records, batches of {batch}"),
-            value: format!("{:.0} appends/s", timed.records / (timed.chain_us / 1e6)),
+            what: format!("seL4 image in QEMU ({board_name}, emulated), durable appends through the PD chain (virtio-blk, flushed), 64-byte records, batches of {batch}"),
+            value: format!("{:.0} appends/s", rate(&timed)),
             ratio: format!(
-                "engine alone in one PD {:.0} appends/s: the chain takes {:.1}x as long (median of 3 boots)",
-                timed.records / (timed.engine_us / 1e6),
-                timed.chain_us / timed.engine_us
+                "{:.0}% of psdb in memory ({:.0} appends/s, not durable); engine alone in one PD {:.0} appends/s (median of 3 boots)",
+                100.0 * rate(&timed) / rate(&ram_timed),
+                rate(&ram_timed),
+                timed.records / (timed.engine_us / 1e6)
             ),
         });
         rows.push(Row {
-            what: format!("seL4 image in QEMU -icount: guest instructions per append, batches of {batch}"),
-            value: format!("{chain_insn:.0} through the chain"),
+            what: format!("seL4 image in QEMU -icount: guest instructions per durable append, batches of {batch}"),
+            value: format!("{:.0} through the chain", per_append(&counted)),
             ratio: format!(
-                "{engine_insn:.0} engine alone ({:.2}x); a status call's hops (client to wire, wire to ledger) ~{hop_insn:.0} each, handlers included",
-                chain_insn / engine_insn
+                "psdb in memory {:.0} ({:.2}x); engine alone {engine_insn:.0}; a status call's hops (client to wire, wire to ledger) ~{hop_insn:.0} each, handlers included",
+                per_append(&ram_counted),
+                per_append(&counted) / per_append(&ram_counted)
             ),
         });
         if batch == 1
             && let Some(t) = timed.ready
         {
             notes.push(format!(
-                "seL4 image in QEMU: boot to ready (QEMU started to the monitor reporting `wire`, the last server, passive; host wall clock, fastest of 3 boots) {:.2} s.",
+                "seL4 image in QEMU: boot to ready (QEMU started to the monitor reporting `wire`, the last server, passive; host wall clock, fastest of 3 boots, with the disk) {:.2} s.",
                 t.as_secs_f64()
             ));
         }
     }
     notes.push(sizes(&board_name)?);
     Ok((rows, notes))
+}
+
+/// Bytes the disk took per record: the records' log, and a checkpoint
+/// slot write per commit, against the record's own 64 bytes.
+fn amplification(b: &Built, batch: u64, records: u64) -> Result<Row> {
+    let disk = b.disk.as_deref().context("no disk")?;
+    let used = disk::image::with_image(disk::file::FileDevice::open_read_only(disk)?, |img| {
+        img.parts.iter().map(|p| p.borrow().ns.as_ref().map_or(0, |ns| ns.used())).sum::<u64>()
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The bench's two runs (the chain and the engine alone, which writes to
+    // the harness's memory, not the disk) leave the chain's appends only.
+    let commits = records.div_ceil(batch);
+    let slots = commits * 512;
+    let per = (used + slots) as f64 / records as f64;
+    Ok(Row {
+        what: format!("disk bytes written per 64-byte record, batches of {batch}"),
+        value: format!("{per:.0} bytes ({:.1}x the record)", per / 64.0),
+        ratio: format!(
+            "log {:.0} (bundle entry and leaf hash: 98 bytes in any tlog-tiles store; full tiles again; record headers; a commit padded to a 512-byte block), checkpoint slot {:.0}",
+            used as f64 / records as f64,
+            slots as f64 / records as f64
+        ),
+    })
 }
 
 /// Each figure's median over three runs.
@@ -101,17 +161,30 @@ fn median(runs: [Figures; 3]) -> Figures {
     }
 }
 
-/// Builds the bench image from the bench system (64-byte records).
-fn build(records: u64, batch: u64, status_calls: u64) -> Result<()> {
-    crate::bench_system(Path::new(OUT), [records, batch, 64, status_calls])?;
+/// Builds the bench image for `board` with `storage` (`None`: the
+/// board's own) into `build/bench/<name>` (64-byte records).
+fn build(
+    board: &str,
+    storage: Option<Storage>,
+    records: u64,
+    batch: u64,
+    status_calls: u64,
+    name: &str,
+) -> Result<Built> {
+    let dir = Path::new(OUT).join(name);
+    let xml = sysgen::xml_for(Path::new("."), board, storage)?;
+    let system =
+        workload::write_system(&dir, &xml, &workload::bench_cfg(records, batch, 64, status_calls))?;
     let out = std::process::Command::new("scripts/image.sh")
-        .args([&format!("{OUT}/system.xml"), OUT])
+        .arg(&system)
+        .arg(&dir)
         .output()
         .context("running scripts/image.sh")?;
     if !out.status.success() {
         bail!("building the bench image failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
-    Ok(())
+    let disk = (storage != Some(Storage::Ram)).then(|| dir.join("disk.img"));
+    Ok(Built { image: dir.join("loader.img"), disk })
 }
 
 /// Boots the bench image and reads its figures.
@@ -149,7 +222,7 @@ fn figures(cmd: &str, args: &[String]) -> Result<Figures> {
 
 /// Each program's size and the image's, as a note.
 fn sizes(board: &str) -> Result<String> {
-    let dir = Path::new(OUT).join("image").join(board);
+    let dir = Path::new(OUT).join("disk/image").join(board);
     let mut parts = Vec::new();
     let mut names: Vec<_> = fs::read_dir(&dir)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     names.sort();
@@ -163,7 +236,7 @@ fn sizes(board: &str) -> Result<String> {
             data / 1024
         ));
     }
-    let image = fs::metadata(Path::new(OUT).join("loader.img"))?.len();
+    let image = fs::metadata(Path::new(OUT).join("disk/loader.img"))?.len();
     Ok(format!(
         "seL4 image ({board}): loader image {:.2} MiB; programs as loaded (ELF LOAD segments, memory size): {}.",
         image as f64 / (1024.0 * 1024.0),
