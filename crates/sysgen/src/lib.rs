@@ -1,7 +1,7 @@
 //! From `tenants.toml` (tenants, their modules and roles, sizes) to the
 //! Microkit `system.xml` and the `system` crate's tables.
 //!
-//! The shape it generates (DESIGN.md, Envelope B): client PDs call `wire`,
+//! The shape it generates (docs/design.md, Envelope B): client PDs call `wire`,
 //! `wire` calls one `ledger_<tenant>` PD per tenant, ledgers call `psdb`.
 //! Priorities rise toward the servers, servers are passive, and every
 //! buffer is shared by exactly the two PDs of one channel; no channel or
