@@ -42,6 +42,9 @@ pub enum Fault<E> {
     BadObject(&'static str),
     /// The reader's destination refused the bytes.
     Sink,
+    /// The log holds more records than the memory lent to the index can
+    /// hold: the namespace opens only with more.
+    IndexFull,
 }
 
 /// Why a namespace does not serve.
@@ -68,6 +71,9 @@ impl<E: core::fmt::Display> core::fmt::Display for Fault<E> {
             }
             Fault::BadObject(why) => f.write_str(why),
             Fault::Sink => f.write_str("the destination cannot hold the object"),
+            Fault::IndexFull => f.write_str(
+                "more records than the memory lent to the index can hold (give psdb more: psdb_memory in tenants.toml)",
+            ),
         }
     }
 }
@@ -540,7 +546,7 @@ impl<'m> Namespace<'m> {
                 opened.corrupt += 1;
                 self.damage(opened, pos);
             }
-            self.index.push(e).ok_or(StoreError::Full)?;
+            self.index.push(e).ok_or(fault(Fault::IndexFull))?;
             at = next_record(pos, h.length.get());
             seq += 1;
         }
@@ -550,7 +556,7 @@ impl<'m> Namespace<'m> {
     fn lose<E>(&mut self, seqs: core::ops::Range<u64>, opened: &mut Opened) -> Result<(), E> {
         for _ in seqs {
             let lost = Entry { flags: FLAG_LOST, ..Entry::default() };
-            self.index.push(lost).ok_or(StoreError::Full)?;
+            self.index.push(lost).ok_or(fault(Fault::IndexFull))?;
             opened.lost += 1;
         }
         Ok(())

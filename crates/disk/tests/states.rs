@@ -264,3 +264,23 @@ fn the_log_starts_after_the_slots() {
     let dev = RamDevice::new(&mut image);
     assert_eq!(dev.block_size(), 512);
 }
+
+#[test]
+fn a_log_larger_than_its_index_memory_says_so() {
+    let dev = RefCell::new(ModelDevice::new(DISK, 512));
+    with_engine(&dev, |e, _| {
+        let e = e.unwrap();
+        for i in 0..1500 {
+            e.append(&record(i)).unwrap();
+        }
+    });
+    let mut image = dev.borrow().durable().to_vec();
+    let mut rdev = RamDevice::new(&mut image);
+    let e = superblock::table(&SPECS).unwrap().next().unwrap();
+    let mut small = vec![0u64; disk::namespace::MIN_MEMORY / 8];
+    let err = Namespace::open(&mut rdev, 0, (e.start.get(), e.size.get()), 512, small.as_mut_bytes())
+        .err()
+        .expect("too little memory to index 3000 records");
+    assert_eq!(err, StoreError::Backend(Fault::IndexFull));
+    assert!(disk::image::describe(&err).contains("psdb_memory"));
+}

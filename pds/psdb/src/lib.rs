@@ -283,6 +283,7 @@ fn error_reply(e: &Error<MediumError>) -> (Msg, bool) {
         StoreError::Backend(Fault::Stopped(_)) => reply(status::UNAVAILABLE, &[]),
         StoreError::Backend(Fault::Device(_)) => return (reply(status::UNAVAILABLE, &[]), true),
         StoreError::Backend(Fault::BadObject(_) | Fault::Sink) => reply(status::BAD_REQUEST, &[]),
+        StoreError::Backend(Fault::IndexFull) => reply(status::FULL, &[]),
     };
     (r, matches!(e, StoreError::Full))
 }
