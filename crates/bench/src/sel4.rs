@@ -67,7 +67,7 @@ impl Built {
 
 /// The rows, or nothing and a note saying why not.
 pub fn rows(quick: bool) -> Result<(Vec<Row>, Vec<String>)> {
-    if std::env::var_os("MICROKIT_SDK").is_none() {
+    if std::env::var_os("MICROKIT_SDK").is_none_or(|v| v.is_empty()) {
         return Ok((
             Vec::new(),
             vec!["seL4 image figures: skipped, MICROKIT_SDK is not set.".into()],

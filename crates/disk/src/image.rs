@@ -40,11 +40,14 @@ pub struct OpenImage<'m, D> {
     pub parts: Vec<RefCell<Part<'m>>>,
 }
 
+/// Most memory a host lends one namespace's index (a few million records).
+const MAX_HOST_MEMORY: u64 = 1 << 30;
+
 /// Memory for a namespace of `size` bytes on a host: enough for the
-/// smallest records to fill it.
+/// smallest records to fill it, within [`MAX_HOST_MEMORY`].
 fn memory_for(size: u64) -> usize {
-    let records = (size / 72) as usize + 64;
-    records * crate::index::BYTES_PER_ENTRY * 2 + 256 * 1024
+    let records = size / 72 + 64;
+    (records * crate::index::BYTES_PER_ENTRY as u64 * 2 + 256 * 1024).min(MAX_HOST_MEMORY) as usize
 }
 
 /// Opens every namespace of the disk on `dev` and calls `f` with them.
@@ -59,20 +62,26 @@ pub fn with_image<D: BlockDevice, R>(
     if !crate::format::BLOCK_SIZES.contains(&block) || (block as usize) < dev.block_size() {
         return Err(DiskError::BlockSize { disk: block, device: dev.block_size() as u32 });
     }
-    let mut mems: Vec<Vec<u64>> =
-        entries.iter().map(|e| vec![0u64; memory_for(e.size.get()) / 8]).collect();
+    // Extents must lie on the device (a table could claim anything).
+    let device = dev.blocks().saturating_mul(dev.block_size() as u64);
+    let on_device =
+        |e: &TableEntry| e.start.get().checked_add(e.size.get()).is_some_and(|end| end <= device);
+    let mut mems: Vec<Vec<u64>> = entries
+        .iter()
+        .map(|e| if on_device(e) { vec![0u64; memory_for(e.size.get()) / 8] } else { Vec::new() })
+        .collect();
     let mut parts = Vec::new();
     for (i, (e, mem)) in entries.iter().zip(mems.iter_mut()).enumerate() {
         let bytes = zerocopy::IntoBytes::as_mut_bytes(mem.as_mut_slice());
-        let (ns, opened) = match Namespace::open(
-            &mut dev,
-            i as u32,
-            (e.start.get(), e.size.get()),
-            block,
-            bytes,
-        ) {
+        let opened = if on_device(e) {
+            Namespace::open(&mut dev, i as u32, (e.start.get(), e.size.get()), block, bytes)
+                .map_err(|err| describe(&err))
+        } else {
+            Err(format!("its extent ends beyond the device ({device} bytes)"))
+        };
+        let (ns, opened) = match opened {
             Ok((ns, opened)) => (Ok(ns), opened),
-            Err(err) => (Err(describe(&err)), Opened::default()),
+            Err(why) => (Err(why), Opened::default()),
         };
         parts.push(RefCell::new(Part { entry: *e, opened, ns }));
     }

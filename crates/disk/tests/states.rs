@@ -278,9 +278,10 @@ fn a_log_larger_than_its_index_memory_says_so() {
     let mut rdev = RamDevice::new(&mut image);
     let e = superblock::table(&SPECS).unwrap().next().unwrap();
     let mut small = vec![0u64; disk::namespace::MIN_MEMORY / 8];
-    let err = Namespace::open(&mut rdev, 0, (e.start.get(), e.size.get()), 512, small.as_mut_bytes())
-        .err()
-        .expect("too little memory to index 3000 records");
+    let err =
+        Namespace::open(&mut rdev, 0, (e.start.get(), e.size.get()), 512, small.as_mut_bytes())
+            .err()
+            .expect("too little memory to index 3000 records");
     assert_eq!(err, StoreError::Backend(Fault::IndexFull));
     assert!(disk::image::describe(&err).contains("psdb_memory"));
 }

@@ -242,3 +242,26 @@ fn a_namespace_table_naming_paths_outside_the_export_is_refused() {
     assert!(err.contains("not <tenant>/log"), "{err}");
     assert!(!tmp.path().join("up").exists());
 }
+
+#[test]
+fn a_table_claiming_extents_beyond_the_image_is_reported_not_believed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("disk.img");
+    image(&img, 5);
+    // globex/log claims 2^60 bytes in both superblock copies.
+    let mut bytes = std::fs::read(&img).unwrap();
+    for copy in [0usize, 32 * 1024] {
+        let at = copy + 64 + 64 * 2 + 48;
+        bytes[at..at + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
+        let len = 64 + 64 * SPECS.len();
+        let crc = disk::crc::crc32c(&bytes[copy..copy + len]);
+        bytes[copy + len..copy + len + 4].copy_from_slice(&crc.to_le_bytes());
+    }
+    std::fs::write(&img, &bytes).unwrap();
+    let ls = ok(&["disk", "ls", img.to_str().unwrap()]);
+    let line = ls.lines().find(|l| l.starts_with("globex/log ")).unwrap();
+    assert!(line.contains("extent ends beyond the device"), "{ls}");
+    let err = fails(&["disk", "verify", img.to_str().unwrap(), "--key", &key("globex")]);
+    assert!(err.contains("globex/log") && err.contains("beyond the device"), "{err}");
+    ok(&["disk", "verify", img.to_str().unwrap(), "--key", &key("acme")]);
+}
