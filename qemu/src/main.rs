@@ -390,7 +390,8 @@ fn crash(
                 acked.len()
             ));
         }
-        if full {
+        // The last disk stays for the final verification.
+        if full && k + 1 < kills {
             say(&format!(
                 "kill {}: the ledger filled up at {records} records: starting again on a blank disk",
                 k + 1
