@@ -11,11 +11,7 @@ use crate::console::Printed;
 
 /// Bytes a disk for this system needs: the superblock and every
 /// namespace's extent (`tenants.toml`).
-pub fn disk_bytes() -> u64 {
-    let specs: Vec<disk::Spec> =
-        system::PSDB_NAMESPACES.iter().map(|n| disk::Spec { name: n.name, size: n.size }).collect();
-    disk::superblock::disk_bytes(&specs).unwrap_or(0)
-}
+pub use psdb::disk_bytes;
 
 /// Creates `path` blank at the size the system needs if it is missing;
 /// whether it did. An existing image is kept as it is.

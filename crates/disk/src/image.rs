@@ -91,10 +91,7 @@ pub fn with_image<D: BlockDevice, R>(
 
 /// A one-line account of a namespace error.
 pub fn describe<E: core::fmt::Display>(e: &Error<E>) -> String {
-    match e {
-        ledger::store::StoreError::Backend(f) => f.to_string(),
-        other => other.to_string(),
-    }
+    crate::namespace::Described(e).to_string()
 }
 
 impl<'m, D: BlockDevice> OpenImage<'m, D> {

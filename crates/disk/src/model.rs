@@ -209,3 +209,17 @@ impl BlockDevice for ModelDevice {
         Ok(())
     }
 }
+
+/// Edits both copies of a disk image's superblock with `edit` (given each
+/// copy from its first byte) and seals each again with its CRC, as someone
+/// forging a disk would: for tests of what readers do with such disks.
+pub fn edit_superblock(image: &mut [u8], mut edit: impl FnMut(&mut [u8])) {
+    for copy in [0, crate::superblock::BACKUP as usize] {
+        let sb = &mut image[copy..copy + crate::format::SUPERBLOCK_AREA as usize / 2];
+        edit(sb);
+        let count = u32::from_le_bytes(sb[16..20].try_into().unwrap_or_default()) as usize;
+        let len = 64 + 64 * count.min(crate::format::MAX_NAMESPACES);
+        let crc = crate::crc::crc32c(&sb[..len]);
+        sb[len..len + 4].copy_from_slice(&crc.to_le_bytes());
+    }
+}

@@ -81,6 +81,19 @@ impl<E: core::fmt::Display> core::fmt::Display for Fault<E> {
 /// Errors of namespace operations: the L1 contract's, with [`Fault`]s as
 /// the backend's.
 pub type Error<E> = StoreError<Fault<E>>;
+
+/// An [`Error`] in words: the fault itself for the backend's, without the
+/// `store:` of the L1 contract's own wording.
+pub struct Described<'a, E>(pub &'a Error<E>);
+
+impl<E: core::fmt::Display> core::fmt::Display for Described<'_, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            StoreError::Backend(fault) => write!(f, "{fault}"),
+            other => write!(f, "{other}"),
+        }
+    }
+}
 type Result<T, E> = core::result::Result<T, Error<E>>;
 
 fn fault<E>(f: Fault<E>) -> Error<E> {
@@ -802,7 +815,7 @@ impl<'m> Namespace<'m> {
         let widest = self.index.widest(t).and_then(|i| self.index.get(i).copied().map(|e| (i, e)));
         let base_len =
             widest.filter(|(_, w)| w.width < t.width).map_or(0, |(_, w)| w.object_len as usize);
-        let (crc, prefix_crc) = self.checksums(src, base_len)?;
+        let (crc, prefix_crc) = self.checksums(src, base_len.min(len))?;
         if let Some(i) = self.index.exact(t) {
             let e = self.index.get(i).copied().unwrap_or_default();
             let same = e.object_len as usize == len && e.object_crc == crc;
@@ -828,22 +841,40 @@ impl<'m> Namespace<'m> {
         prefix: usize,
     ) -> Result<(u32, u32), E> {
         let mut whole = Crc32c::new();
-        let mut head = None;
-        let mut at = 0;
-        let len = src.len();
-        while at < len {
-            let stop = if at < prefix { prefix } else { len };
-            let n = (stop - at).min(self.scratch.len());
-            if !src.read(at, &mut self.scratch[..n]) {
-                return Err(fault(Fault::BadObject("the object's bytes are not where it says")));
-            }
-            whole.update(&self.scratch[..n]);
-            at += n;
-            if at == prefix {
-                head = Some(whole.clone().finish());
-            }
+        self.each_chunk(src, 0..prefix, |_, b| {
+            whole.update(b);
+            Ok(())
+        })?;
+        let head = whole.clone().finish();
+        self.each_chunk(src, prefix..src.len(), |_, b| {
+            whole.update(b);
+            Ok(())
+        })?;
+        Ok((whole.finish(), head))
+    }
+
+    /// Feeds the bytes `range` of `src` to `f`, a read buffer at a time
+    /// (`f` may use the namespace meanwhile, just not its read buffer).
+    fn each_chunk<E>(
+        &mut self,
+        src: &(impl Source + ?Sized),
+        range: core::ops::Range<usize>,
+        mut f: impl FnMut(&mut Self, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut off = range.start;
+        while off < range.end {
+            let n = (range.end - off).min(self.scratch.len());
+            let chunk = core::mem::take(&mut self.scratch);
+            let r = if src.read(off, &mut chunk[..n]) {
+                f(self, &chunk[..n])
+            } else {
+                Err(fault(Fault::BadObject("the object's bytes are not where it says")))
+            };
+            self.scratch = chunk;
+            r?;
+            off += n;
         }
-        Ok((whole.finish(), head.unwrap_or_else(|| Crc32c::new().finish())))
+        Ok(())
     }
 
     /// A partial object narrower than the stored one at `i` is stored only
@@ -912,15 +943,10 @@ impl<'m> Namespace<'m> {
 
     fn payload_crc<E>(&mut self, src: &(impl Source + ?Sized), skip: usize) -> Result<u32, E> {
         let mut c = Crc32c::new();
-        let mut off = skip;
-        while off < src.len() {
-            let n = (src.len() - off).min(self.scratch.len());
-            if !src.read(off, &mut self.scratch[..n]) {
-                return Err(fault(Fault::BadObject("the object's bytes are not where it says")));
-            }
-            c.update(&self.scratch[..n]);
-            off += n;
-        }
+        self.each_chunk(src, skip..src.len(), |_, b| {
+            c.update(b);
+            Ok(())
+        })?;
         Ok(c.finish())
     }
 
@@ -933,20 +959,10 @@ impl<'m> Namespace<'m> {
     ) -> Result<(), D::Error> {
         self.stage_bytes(dev, h.as_bytes())?;
         let mut payload = Crc32c::new();
-        let mut off = skip;
-        while off < src.len() {
-            let n = (src.len() - off).min(self.scratch.len());
-            let chunk = core::mem::take(&mut self.scratch);
-            let read = src.read(off, &mut chunk[..n]);
-            payload.update(&chunk[..n]);
-            let r = if read { self.stage_bytes(dev, &chunk[..n]) } else { Ok(()) };
-            self.scratch = chunk;
-            r?;
-            if !read {
-                return Err(fault(Fault::BadObject("the object's bytes are not where it says")));
-            }
-            off += n;
-        }
+        self.each_chunk(src, skip..src.len(), |ns, b| {
+            payload.update(b);
+            ns.stage_bytes(dev, b)
+        })?;
         if payload.finish() != h.payload_crc.get() {
             return Err(fault(Fault::BadObject("the object's bytes changed while being stored")));
         }

@@ -270,7 +270,7 @@ pub fn open<D: BlockDevice>(
         Ok(h) => h,
         // Blank: the first copy is zero (formatting writes it last) and so
         // are the namespaces' places.
-        Err(DiskError::NotServiceFs) if first_block_blank(dev, buf)? => {
+        Err(DiskError::NotServiceFs) if block_blank(dev, 0, buf)? => {
             if !namespaces_blank(dev, specs, buf)? {
                 return Err(DiskError::NoSuperblock);
             }
@@ -297,12 +297,14 @@ pub fn open<D: BlockDevice>(
     })
 }
 
-fn first_block_blank<D: BlockDevice>(
+/// Whether block `block` of the device is all zero.
+fn block_blank<D: BlockDevice>(
     dev: &mut D,
+    block: u64,
     buf: &mut [u8],
 ) -> Result<bool, DiskError<D::Error>> {
     let bs = dev.block_size();
-    dev.read(0, &mut buf[..bs]).map_err(DiskError::Device)?;
+    dev.read(block, &mut buf[..bs]).map_err(DiskError::Device)?;
     Ok(buf[..bs].iter().all(|&b| b == 0))
 }
 
@@ -312,12 +314,10 @@ fn namespaces_blank<D: BlockDevice>(
     specs: &[Spec],
     buf: &mut [u8],
 ) -> Result<bool, DiskError<D::Error>> {
-    let bs = dev.block_size();
+    let bs = dev.block_size() as u64;
     for e in table(specs).map_err(DiskError::BadLayout)? {
         for at in [0, SLOT_SIZE, LOG_START] {
-            let block = (e.start.get() + at) / bs as u64;
-            dev.read(block, &mut buf[..bs]).map_err(DiskError::Device)?;
-            if buf[..bs].iter().any(|&b| b != 0) {
+            if !block_blank(dev, (e.start.get() + at) / bs, buf)? {
                 return Ok(false);
             }
         }

@@ -8,7 +8,6 @@ mod common;
 use std::cell::RefCell;
 
 use common::*;
-use disk::crc::crc32c;
 use disk::format::{LOG_START, SLOT_SIZE, SUPERBLOCK_AREA};
 use disk::model::ModelDevice;
 use disk::namespace::{Fault, Namespace, Stopped};
@@ -98,12 +97,9 @@ fn bad_disks_are_refused_and_left_as_they_were() {
             "another format version",
             {
                 let mut d = used.clone();
-                for copy in [0, BACKUP as usize] {
-                    d[copy + 8..copy + 12].copy_from_slice(&2u32.to_le_bytes());
-                    let len = 64 + 2 * 64;
-                    let crc = crc32c(&d[copy..copy + len]);
-                    d[copy + len..copy + len + 4].copy_from_slice(&crc.to_le_bytes());
-                }
+                disk::model::edit_superblock(&mut d, |sb| {
+                    sb[8..12].copy_from_slice(&2u32.to_le_bytes())
+                });
                 d
             },
             SPECS.to_vec(),

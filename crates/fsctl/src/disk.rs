@@ -225,14 +225,6 @@ fn verify_part(
     for w in &report.warnings {
         eprintln!("fsctl: warning: {name}/{w}");
     }
-    println!(
-        "ok {name} {} size {} root {} ({} bundles, {} tiles, {} older partials)",
-        report.origin,
-        report.size,
-        report.root,
-        report.bundles,
-        report.tiles,
-        report.older_partials
-    );
+    println!("ok {name} {}", crate::summary(&report));
     Ok(())
 }

@@ -404,6 +404,14 @@ fn prove(root: &Root, tenant: &str, index: Option<u64>, old_size: Option<u64>) -
     Ok(())
 }
 
+/// What a verification found, in one line.
+fn summary(r: &verify::Report) -> String {
+    format!(
+        "{} size {} root {} ({} bundles, {} tiles, {} older partials)",
+        r.origin, r.size, r.root, r.bundles, r.tiles, r.older_partials
+    )
+}
+
 fn verify(root: &Root, tenant: &str, key: &str) -> Result<()> {
     let key =
         Verifier::parse(key.trim()).map_err(|e| anyhow::anyhow!("invalid verifier key: {e}"))?;
@@ -419,15 +427,7 @@ fn verify(root: &Root, tenant: &str, key: &str) -> Result<()> {
         for w in &report.warnings {
             eprintln!("fsctl: warning: {}", dir.join(w).display());
         }
-        println!(
-            "ok {} size {} root {} ({} bundles, {} tiles, {} older partials)",
-            report.origin,
-            report.size,
-            report.root,
-            report.bundles,
-            report.tiles,
-            report.older_partials
-        );
+        println!("ok {}", summary(&report));
     }
     Ok(())
 }

@@ -209,12 +209,7 @@ fn damage_wrong_keys_and_bad_input_are_refused_in_one_line() {
     );
     assert!(fails(&["disk", "ls", tmp.path().to_str().unwrap()]).contains("not a regular file"));
     let mut v2 = good.clone();
-    for copy in [0usize, 32 * 1024] {
-        v2[copy + 8] = 2;
-        let len = 64 + 64 * SPECS.len();
-        let crc = disk::crc::crc32c(&v2[copy..copy + len]);
-        v2[copy + len..copy + len + 4].copy_from_slice(&crc.to_le_bytes());
-    }
+    disk::model::edit_superblock(&mut v2, |sb| sb[8] = 2);
     std::fs::write(&junk, &v2).unwrap();
     assert!(fails(&["disk", "ls", junk.to_str().unwrap()]).contains("format version 2"));
 }
@@ -226,16 +221,13 @@ fn a_namespace_table_naming_paths_outside_the_export_is_refused() {
     image(&img, 5);
     // Rename globex's namespaces to "../up/log" in both superblock copies.
     let mut bytes = std::fs::read(&img).unwrap();
-    for copy in [0usize, 32 * 1024] {
+    disk::model::edit_superblock(&mut bytes, |sb| {
         for (i, name) in [(2usize, "../up/log"), (3, "../up/audit")] {
-            let at = copy + 64 + 64 * i;
-            bytes[at..at + 40].fill(0);
-            bytes[at..at + name.len()].copy_from_slice(name.as_bytes());
+            let at = 64 + 64 * i;
+            sb[at..at + 40].fill(0);
+            sb[at..at + name.len()].copy_from_slice(name.as_bytes());
         }
-        let len = 64 + 64 * SPECS.len();
-        let crc = disk::crc::crc32c(&bytes[copy..copy + len]);
-        bytes[copy + len..copy + len + 4].copy_from_slice(&crc.to_le_bytes());
-    }
+    });
     std::fs::write(&img, &bytes).unwrap();
     let out = tmp.path().join("export");
     let err = fails(&["disk", "export", img.to_str().unwrap(), out.to_str().unwrap()]);
@@ -250,13 +242,9 @@ fn a_table_claiming_extents_beyond_the_image_is_reported_not_believed() {
     image(&img, 5);
     // globex/log claims 2^60 bytes in both superblock copies.
     let mut bytes = std::fs::read(&img).unwrap();
-    for copy in [0usize, 32 * 1024] {
-        let at = copy + 64 + 64 * 2 + 48;
-        bytes[at..at + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
-        let len = 64 + 64 * SPECS.len();
-        let crc = disk::crc::crc32c(&bytes[copy..copy + len]);
-        bytes[copy + len..copy + len + 4].copy_from_slice(&crc.to_le_bytes());
-    }
+    disk::model::edit_superblock(&mut bytes, |sb| {
+        sb[64 + 64 * 2 + 48..64 + 64 * 2 + 56].copy_from_slice(&(1u64 << 60).to_le_bytes())
+    });
     std::fs::write(&img, &bytes).unwrap();
     let ls = ok(&["disk", "ls", img.to_str().unwrap()]);
     let line = ls.lines().find(|l| l.starts_with("globex/log ")).unwrap();

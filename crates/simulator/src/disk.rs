@@ -53,13 +53,6 @@ struct Volatile {
 /// before it is on the medium.
 const FLUSHED: u64 = u64::MAX;
 
-/// Bytes a disk for this system needs (the superblock and every namespace).
-pub fn disk_bytes() -> u64 {
-    let specs: Vec<disk::Spec> =
-        system::PSDB_NAMESPACES.iter().map(|n| disk::Spec { name: n.name, size: n.size }).collect();
-    disk::superblock::disk_bytes(&specs).unwrap_or(0)
-}
-
 fn journal_path(image: &Path) -> PathBuf {
     let mut p = image.as_os_str().to_owned();
     p.push(".volatile");
@@ -88,7 +81,7 @@ impl FileDisk {
         let file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         if file.metadata()?.len() == 0 {
-            file.set_len(disk_bytes())?;
+            file.set_len(psdb::disk_bytes())?;
         }
         let blocks = file.metadata()?.len() / u64::from(BLOCK);
         let journal = journal_path(path);

@@ -214,9 +214,7 @@ fn a_board_without_a_disk_keeps_the_store_in_psdbs_memory_with_the_same_tables()
     let ram = sysgen::generate(&text, sysgen::Storage::Ram).unwrap();
     let disk = generate(&text).unwrap();
     assert!(ram.system.pd("blk").is_none());
-    let specs: Vec<disk::Spec> =
-        system::PSDB_NAMESPACES.iter().map(|n| disk::Spec { name: n.name, size: n.size }).collect();
-    let need = disk::superblock::disk_bytes(&specs).unwrap();
+    let need = psdb::disk_bytes();
     assert!(ram.system.memory_region("psdb_store").unwrap().size >= need);
     // The programs are the same on every board: so are their tables.
     assert_eq!(ram.rust, disk.rust);

@@ -18,7 +18,7 @@ pub mod medium;
 use core::fmt::Write;
 
 use abi::psdb::{decode_tile, label, status};
-use disk::namespace::{Error, Fault, Namespace, Opened, Stopped};
+use disk::namespace::{Described, Error, Fault, Namespace, Opened, Stopped};
 use disk::superblock::{self, Spec};
 use disk::{Source, format::MAX_NOTE, store::prefix_len};
 use ledger::store::StoreError;
@@ -26,8 +26,24 @@ use platform::{Channel, Console, Msg, Pd, Platform, Regions, SharedRegion};
 
 pub use medium::{BlkClient, Medium, MediumError, Published};
 
-/// Most namespaces psdb serves (one per channel).
+/// Most namespaces psdb serves (one per channel; channel 61 is the driver's).
 pub const MAX_NAMESPACES: usize = 61;
+
+/// The namespaces this system's disk holds, in table order: each tenant's
+/// records and audit ledger, at the sizes `tenants.toml` gives.
+pub fn specs() -> heapless::Vec<Spec<'static>, MAX_NAMESPACES> {
+    system::PSDB_NAMESPACES
+        .iter()
+        .take(MAX_NAMESPACES)
+        .map(|n| Spec { name: n.name, size: n.size })
+        .collect()
+}
+
+/// Bytes a disk for this system needs: the superblock area and every
+/// namespace's extent.
+pub fn disk_bytes() -> u64 {
+    superblock::disk_bytes(&specs()).unwrap_or(0)
+}
 
 struct Ns {
     channel: Channel,
@@ -119,12 +135,10 @@ impl<P: Platform> Psdb<P> {
             .private(system::PSDB_MEM_SYMBOL)
             .ok_or(InitError::MissingRegion(system::PSDB_MEM_SYMBOL))?;
         let mut medium = open_medium(p, regions)?;
-        let mut specs: heapless::Vec<Spec, MAX_NAMESPACES> = heapless::Vec::new();
-        for ns in system::PSDB_NAMESPACES {
-            specs
-                .push(Spec { name: ns.name, size: ns.size })
-                .map_err(|_| InitError::TooManyNamespaces)?;
+        if system::PSDB_NAMESPACES.len() > MAX_NAMESPACES {
+            return Err(InitError::TooManyNamespaces);
         }
+        let specs = specs();
         let block = medium.as_mut().and_then(|m| open_disk(p, m, &specs));
         let extents: heapless::Vec<(u64, u64), MAX_NAMESPACES> = match superblock::table(&specs) {
             Ok(t) => t.map(|e| (e.start.get(), e.size.get())).collect(),
@@ -245,19 +259,8 @@ fn report<P: Platform>(p: P, name: &str, ns: &Namespace, o: &Opened) {
     say(p, format_args!("{line}"));
 }
 
-fn describe(e: &Error<MediumError>) -> DescribeError<'_> {
-    DescribeError(e)
-}
-
-struct DescribeError<'a>(&'a Error<MediumError>);
-
-impl core::fmt::Display for DescribeError<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.0 {
-            StoreError::Backend(fault) => write!(f, "{fault}"),
-            other => write!(f, "{other}"),
-        }
-    }
+fn describe(e: &Error<MediumError>) -> Described<'_, MediumError> {
+    Described(e)
 }
 
 fn reply(code: u64, mrs: &[u64]) -> Msg {

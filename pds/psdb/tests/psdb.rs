@@ -405,13 +405,7 @@ fn a_disk_of_another_system_is_refused_and_left_as_it_was() {
     // Another system: the first namespace renamed in both superblock copies.
     DISKDEV.with(|d| {
         let mut d = d.borrow_mut();
-        for copy in [0usize, 32 * 1024] {
-            let img = d.durable_mut();
-            img[copy + 64] = b'X';
-            let len = 64 + 64 * system::PSDB_NAMESPACES.len();
-            let crc = disk::crc::crc32c(&img[copy..copy + len]);
-            img[copy + len..copy + len + 4].copy_from_slice(&crc.to_le_bytes());
-        }
+        disk::model::edit_superblock(d.durable_mut(), |sb| sb[64] = b'X');
         d.ops.clear();
     });
     let before = DISKDEV.with(|d| d.borrow().durable().to_vec());
