@@ -23,7 +23,7 @@ use rustix::fs::MemfdFlags;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use sdf::System;
 
-use crate::proto::{self, Frame, Kind, MapSetup, Setup};
+use sim_pd::proto::{self, Frame, Kind, MapSetup, Setup};
 
 /// How to run a system.
 #[derive(Clone, Debug, Default)]
@@ -42,7 +42,12 @@ pub struct Options {
     pub power_loss: Option<u64>,
     /// Say each PD's host process id (for tests that kill one).
     pub show_pids: bool,
+    /// The PDs whose programs are host executables, not the simulator's own.
+    pub programs: Programs,
 }
+
+/// Host executables to run, by PD name.
+pub type Programs = BTreeMap<String, PathBuf>;
 
 /// What happened to the PDs that stopped.
 #[derive(Debug, Default)]
@@ -178,7 +183,16 @@ pub fn run(system: &System, dir: &Path, opts: &Options) -> Result<Report> {
             SocketFlags::CLOEXEC,
             None,
         )?;
-        let mut cmd = Command::new(&exe);
+        // The simulator's own programs run in a process of the simulator;
+        // another is its own executable, built against `sim-pd`.
+        let mut cmd = match opts.programs.get(&pd.name) {
+            Some(program) => Command::new(program),
+            None => {
+                let mut c = Command::new(&exe);
+                c.arg("pd");
+                c
+            }
+        };
         cmd.env_remove(crate::disk::DISK_ENV).env_remove(crate::disk::POWER_LOSS_ENV);
         if let Some(d) = &opts.disk {
             cmd.env(crate::disk::DISK_ENV, d);
@@ -187,7 +201,6 @@ pub fn run(system: &System, dir: &Path, opts: &Options) -> Result<Report> {
             cmd.env(crate::disk::POWER_LOSS_ENV, seed.to_string());
         }
         let mut process = cmd
-            .arg("pd")
             .stdin(Stdio::from(theirs))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -210,6 +223,7 @@ pub fn run(system: &System, dir: &Path, opts: &Options) -> Result<Report> {
             .iter()
             .map(|m| MapSetup {
                 symbol: m.setvar_vaddr.clone().unwrap_or_else(|| m.mr.clone()),
+                size_symbol: m.setvar_size.clone(),
                 size: system.memory_region(&m.mr).map_or(0, |r| r.size as usize),
                 writable: m.perms.write,
                 private: mapped.get(m.mr.as_str()) == Some(&1),
@@ -217,7 +231,18 @@ pub fn run(system: &System, dir: &Path, opts: &Options) -> Result<Report> {
             .collect();
         let region_fds: Vec<_> =
             pd.maps.iter().filter_map(|m| fds.get(&m.mr).map(|f| f.as_fd())).collect();
-        let setup = Setup { name: pd.name.clone(), image: pd.program_image.clone(), maps };
+        let (mut pps, mut notifications) = (0u64, 0u64);
+        for e in system.channels.iter().flat_map(|c| &c.ends).filter(|e| e.pd == pd.name) {
+            pps |= u64::from(e.pp) << e.id;
+            notifications |= u64::from(e.notify) << e.id;
+        }
+        let setup = Setup {
+            name: pd.name.clone(),
+            image: pd.program_image.clone(),
+            maps,
+            pps,
+            notifications,
+        };
         proto::send_setup(mine.as_fd(), &setup, &region_fds)
             .with_context(|| format!("setting up PD {}", pd.name))?;
         let parent =

@@ -9,9 +9,7 @@
 
 mod disk;
 mod kernel;
-mod pd;
 mod programs;
-mod proto;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,11 +57,20 @@ enum Command {
         /// Say each PD's host process id (crash tests kill one).
         #[arg(long, hide = true)]
         show_pids: bool,
+        /// Where programs that are not the simulator's own are found, as
+        /// host executables (default: build/sim/programs beside the
+        /// description).
+        #[arg(long = "search-path", value_name = "DIR")]
+        search_path: Vec<PathBuf>,
     },
-    /// Check a system description (file, line and reason for each error).
+    /// Check a system description (file, line and reason for each error)
+    /// and that every program it names can be run.
     Check {
         /// The system description.
         system: PathBuf,
+        /// As for `boot`.
+        #[arg(long = "search-path", value_name = "DIR")]
+        search_path: Vec<PathBuf>,
     },
     /// Create the signing-key seeds its key regions are filled from, where missing.
     Keys {
@@ -82,23 +89,46 @@ fn load(path: &Path) -> Result<sdf::System> {
     for w in system.validate()? {
         eprintln!("simulator: warning: {w}");
     }
-    let known: Vec<&str> = programs::PROGRAMS.iter().map(|(n, _)| *n).collect();
+    Ok(system)
+}
+
+/// Where the programs of `system` (read from `path`) come from: the
+/// simulator's own, or a host executable of that name in `search` (the
+/// integrators' programs built for the host).
+fn programs(path: &Path, system: &sdf::System, search: &[PathBuf]) -> Result<kernel::Programs> {
+    let mut out = kernel::Programs::new();
     for pd in system.all_pds() {
         let image = programs::name(&pd.program_image);
-        if !known.contains(&image) {
-            anyhow::bail!(
-                "{}:{}:{}: PD '{}': no program {:?} in the simulator (it has {})",
+        if programs::PROGRAMS.iter().any(|(n, _)| *n == image) {
+            continue;
+        }
+        match search.iter().map(|d| d.join(image)).find(|f| f.is_file()) {
+            Some(file) => {
+                out.insert(pd.name.clone(), std::path::absolute(&file)?);
+            }
+            None => anyhow::bail!(
+                "{}:{}:{}: PD '{}': no program {:?}: not one of the simulator's ({}) and not in {} (build your programs for the host with `make programs`)",
                 path.display(),
                 pd.pos.line,
                 pd.pos.col,
                 pd.name,
                 image,
-                known.join(", ")
-            );
+                programs::PROGRAMS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+                search.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+            ),
         }
     }
-    Ok(system)
+    Ok(out)
 }
+
+/// The directories searched for programs: those given, else the host
+/// builds of `make programs` beside the description.
+fn search_path(system: &Path, given: Vec<PathBuf>) -> Vec<PathBuf> {
+    if given.is_empty() { vec![dir_of(system).join(DEFAULT_PROGRAMS)] } else { given }
+}
+
+/// Where `make programs` puts the host builds of integrators' programs.
+const DEFAULT_PROGRAMS: &str = "build/sim/programs";
 
 fn dir_of(path: &Path) -> PathBuf {
     path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf()
@@ -130,38 +160,47 @@ fn keys(path: &Path, system: &sdf::System) -> Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Pd => pd::run(),
-        Command::Check { system } => load(&system).map(|_| println!("{}: ok", system.display())),
+        Command::Pd => sim_pd::run(programs::start),
+        Command::Check { system, search_path: search } => load(&system).and_then(|s| {
+            programs(&system, &s, &search_path(&system, search))?;
+            println!("{}: ok", system.display());
+            Ok(())
+        }),
         Command::Keys { system } => load(&system).and_then(|s| keys(&system, &s)),
-        Command::Boot { system, until_idle, timeout, dump, stats, disk, power_loss, show_pids } => {
-            load(&system).and_then(|s| {
-                let timeout = timeout.map(Duration::from_secs);
-                let disk = disk.map(|d| std::path::absolute(&d)).transpose()?;
-                let opts = kernel::Options {
-                    until_idle,
-                    timeout,
-                    dump,
-                    stats,
-                    disk,
-                    power_loss,
-                    show_pids,
-                };
-                let report = kernel::run(&s, &dir_of(&system), &opts)?;
-                if !report.stopped.is_empty() {
-                    println!(
-                        "[kernel] {} PD(s) stopped: {}",
-                        report.stopped.len(),
-                        report
-                            .stopped
-                            .iter()
-                            .map(|(n, _)| n.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                }
-                Ok(())
-            })
-        }
+        Command::Boot {
+            system,
+            until_idle,
+            timeout,
+            dump,
+            stats,
+            disk,
+            power_loss,
+            show_pids,
+            search_path: search,
+        } => load(&system).and_then(|s| {
+            let programs = programs(&system, &s, &search_path(&system, search))?;
+            let timeout = timeout.map(Duration::from_secs);
+            let disk = disk.map(|d| std::path::absolute(&d)).transpose()?;
+            let opts = kernel::Options {
+                until_idle,
+                timeout,
+                dump,
+                stats,
+                disk,
+                power_loss,
+                show_pids,
+                programs,
+            };
+            let report = kernel::run(&s, &dir_of(&system), &opts)?;
+            if !report.stopped.is_empty() {
+                println!(
+                    "[kernel] {} PD(s) stopped: {}",
+                    report.stopped.len(),
+                    report.stopped.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                );
+            }
+            Ok(())
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 
 use platform::Regions;
 
-use crate::pd::{BoxedPd, SimPlatform};
+use sim_pd::{BoxedPd, SimPlatform};
 
 type Start = fn(SimPlatform, &mut dyn Regions) -> Result<BoxedPd, String>;
 

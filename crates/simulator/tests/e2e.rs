@@ -228,7 +228,10 @@ fn an_invalid_system_is_refused_with_file_line_and_reason() {
             xml.replacen("priority=\"100\"", "priority=\"250\"", 1),
             "PPCs must be to protection domains of strictly higher priorities",
         ),
-        (xml.replacen("wire.elf", "nothing.elf", 1), "no program \"nothing.elf\" in the simulator"),
+        (
+            xml.replacen("wire.elf", "nothing.elf", 1),
+            "no program \"nothing.elf\": not one of the simulator's",
+        ),
         (
             xml.replacen("<end pd=\"wire\" id=\"12\"", "<end pd=\"wire\" id=\"0\"", 1),
             "duplicate channel id: 0",

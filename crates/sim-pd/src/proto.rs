@@ -144,13 +144,20 @@ pub struct Setup {
     pub image: String,
     /// Its mappings, in the order of the descriptors sent with this.
     pub maps: Vec<MapSetup>,
+    /// Its channel ends that may call (bit per channel id: libmicrokit's
+    /// `microkit_pps`).
+    pub pps: u64,
+    /// Its channel ends that may notify (`microkit_notifications`).
+    pub notifications: u64,
 }
 
 /// One mapping.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MapSetup {
-    /// The symbol the PD finds it by.
+    /// The symbol the PD finds it by (`setvar_vaddr`, else the region's name).
     pub symbol: String,
+    /// The symbol its size goes in (`setvar_size`), if any.
+    pub size_symbol: Option<String>,
     /// Bytes.
     pub size: usize,
     /// Mapped writable.

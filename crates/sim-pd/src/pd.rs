@@ -102,8 +102,19 @@ impl Platform for SimPlatform {
 }
 
 /// The PD's mappings, by symbol.
-struct SimRegions {
+pub struct SimRegions {
     maps: BTreeMap<String, (NonNull<u8>, MapSetup)>,
+}
+
+impl SimRegions {
+    /// Every mapping: its `setvar_vaddr` symbol, its `setvar_size` symbol if
+    /// any, its address and its size (what Microkit's tool patches into a
+    /// program).
+    pub fn symbols(&self) -> impl Iterator<Item = (&str, Option<&str>, usize, usize)> {
+        self.maps.iter().map(|(sym, (base, m))| {
+            (sym.as_str(), m.size_symbol.as_deref(), base.as_ptr() as usize, m.size)
+        })
+    }
 }
 
 impl Regions for SimRegions {
@@ -141,8 +152,22 @@ fn map(fd: &OwnedFd, m: &MapSetup) -> Result<NonNull<u8>> {
     NonNull::new(ptr.cast()).ok_or_else(|| anyhow!("null mapping"))
 }
 
-/// Runs as a PD process: set up from the kernel, `init`, then serve events.
-pub fn run() -> Result<()> {
+/// A PD process the kernel has set up.
+pub struct Connected {
+    /// The PD's name.
+    pub name: String,
+    /// Its program image, as the system description names it.
+    pub image: String,
+    /// Its regions.
+    pub regions: SimRegions,
+    /// Its channel ends that may call, a bit per channel id.
+    pub pps: u64,
+    /// Its channel ends that may notify, a bit per channel id.
+    pub notifications: u64,
+}
+
+/// Connects to the kernel (standard input) and maps the regions it sends.
+pub fn connect() -> Result<Connected> {
     let conn = std::io::stdin().as_fd().try_clone_to_owned().context("kernel connection")?;
     let (setup, fds) = proto::recv_setup(&conn).context("receiving the PD setup")?;
     let _ = NAME.set(setup.name.clone());
@@ -152,9 +177,28 @@ pub fn run() -> Result<()> {
     }
     drop(fds);
     CONN.with(|c| *c.borrow_mut() = Some(conn));
-    let mut regions = SimRegions { maps };
-    let mut pd = crate::programs::start(&setup.image, SimPlatform, &mut regions)
-        .map_err(|e| anyhow!("{}: cannot start {}: {e}", setup.name, setup.image))?;
+    Ok(Connected {
+        name: setup.name,
+        image: setup.image,
+        regions: SimRegions { maps },
+        pps: setup.pps,
+        notifications: setup.notifications,
+    })
+}
+
+/// Runs as a PD process: set up from the kernel, `start` the program the
+/// setup names (its `init`), then serve events until the kernel ends it.
+pub fn run(
+    start: impl FnOnce(&str, SimPlatform, &mut dyn Regions) -> Result<BoxedPd, String>,
+) -> Result<()> {
+    let Connected { name, image, mut regions, .. } = connect()?;
+    let pd = start(&image, SimPlatform, &mut regions)
+        .map_err(|e| anyhow!("{name}: cannot start {image}: {e}"))?;
+    serve(pd)
+}
+
+/// Tells the kernel `init` is done, then hands it each event.
+pub fn serve(mut pd: BoxedPd) -> Result<()> {
     send(Frame::new(Kind::Done, 0, Msg::new(0, &[])));
     loop {
         let f = recv();
@@ -169,12 +213,27 @@ pub fn run() -> Result<()> {
                 send(Frame::new(Kind::Return, f.ch, reply));
             }
             Kind::Fault => {
+                // The child stays stopped: the simulator resumes no one.
                 let _ = pd.fault(Child(f.ch), f.msg);
                 send(Frame::new(Kind::Done, 0, Msg::new(0, &[])));
             }
             other => return Err(anyhow!("unexpected {other:?} from the kernel")),
         }
     }
+}
+
+/// The `main` of a PD program built for the simulator: runs `init` as the
+/// PD the kernel sets up. Exits 1 saying why when it cannot start.
+pub fn main<T: Pd + 'static, E: std::fmt::Debug>(
+    init: impl FnOnce(SimPlatform, &mut dyn Regions) -> Result<T, E>,
+) -> ! {
+    let result =
+        run(|_, p, r| init(p, r).map(|pd| Box::new(pd) as BoxedPd).map_err(|e| format!("{e:?}")));
+    if let Err(e) = result {
+        eprintln!("simulator: {e:#}");
+        std::process::exit(1);
+    }
+    std::process::exit(0)
 }
 
 /// A PD's logic, boxed.
