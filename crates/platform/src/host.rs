@@ -12,6 +12,7 @@ use crate::{Access, Channel, Msg, Platform, Regions, SharedRegion, Time};
 pub struct HostRegions {
     shared: BTreeMap<String, (NonNull<u8>, usize, Access)>,
     private: BTreeMap<String, &'static mut [u8]>,
+    config: Option<&'static [u8]>,
 }
 
 /// A block of leaked, zeroed memory.
@@ -23,6 +24,12 @@ impl HostRegions {
     /// No regions.
     pub fn new() -> HostRegions {
         HostRegions::default()
+    }
+
+    /// Gives the PD a configuration (`Regions::config`).
+    pub fn with_config(mut self, bytes: &[u8]) -> Self {
+        self.config = Some(Box::leak(bytes.to_vec().into_boxed_slice()));
+        self
     }
 
     /// Adds a private region of `size` bytes.
@@ -50,6 +57,10 @@ impl Regions for HostRegions {
 
     fn private(&mut self, symbol: &str) -> Option<&'static mut [u8]> {
         self.private.remove(symbol)
+    }
+
+    fn config(&mut self) -> Option<&'static [u8]> {
+        self.config
     }
 }
 

@@ -191,4 +191,9 @@ pub trait Regions {
         let _ = symbol;
         None
     }
+    /// The PD's configuration: the bytes of the region at `sfs_config`,
+    /// mapped read-only into this PD alone (`None`: it has none).
+    fn config(&mut self) -> Option<&'static [u8]> {
+        None
+    }
 }
