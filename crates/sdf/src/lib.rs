@@ -12,8 +12,8 @@ mod validate;
 mod write;
 
 pub use model::{
-    Channel, End, Irq, Map, MemoryRegion, PAGE_SIZES, PD_MAX_ID, PD_MAX_PRIORITY, Perms, Pos,
-    ProtectionDomain, SetVar, System,
+    Channel, End, Irq, MAX_PDS, Map, MemoryRegion, PAGE_SIZES, PD_MAX_ID, PD_MAX_PRIORITY, Perms,
+    Pos, ProtectionDomain, SetVar, System,
 };
 pub use parse::parse;
 

@@ -1,8 +1,8 @@
-//! `sysgen`: regenerates `system.xml`, `crates/system/src/generated.rs` and
-//! the seL4 glue's symbol list from `tenants.toml` (`make system`), or with
-//! `--check` says whether they are up to date. With `--board B --xml OUT`
-//! it writes the description for another board (its disk device, or none)
-//! to OUT: the tables are the same on every board.
+//! `sysgen`: regenerates `system.xml`, its PDs' configurations (`system/`)
+//! and the seL4 glue's symbol list from `tenants.toml` (`make system`), or
+//! with `--check` says whether they are up to date. With `--board B --xml
+//! OUT` it writes the description for another board (its disk device, or
+//! none) to OUT, its configurations beside it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,13 +29,9 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = if let (Some(board), Some(out)) = (&args.board, &args.xml) {
-        sysgen::xml_for(&args.root, board, None).and_then(|xml| {
-            if let Some(dir) = out.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            std::fs::write(out, xml)?;
-            Ok(true)
-        })
+        sysgen::generate_for(&args.root, board, None)
+            .and_then(|g| sysgen::write_generated(out, &g))
+            .map(|()| true)
     } else if args.check {
         sysgen::stale(&args.root).map(|stale| {
             for f in &stale {

@@ -1,5 +1,6 @@
-//! The committed system.xml is what tenants.toml generates, it is valid, and
-//! it isolates tenants: nothing links two tenants' PDs.
+//! The committed system.xml and its configurations are what tenants.toml
+//! generates, valid, and isolating tenants: nothing links two tenants' PDs.
+//! Sizes and Microkit's limits are checked, clients spread over wires.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -62,18 +63,23 @@ fn no_channel_or_region_links_two_tenants() {
         }
     }
     // Signing keys: each only in its own ledger, read-only.
-    for t in system::TENANTS {
+    for t in described().tenants {
         let key = format!("key_{}", t.name);
-        assert_eq!(mapped[key.as_str()], BTreeSet::from([t.ledger_pd]));
-        let perms = sys.pd(t.ledger_pd).unwrap().maps.iter().find(|m| m.mr == key).unwrap().perms;
+        assert_eq!(mapped[key.as_str()], BTreeSet::from([t.ledger_pd.as_str()]));
+        let perms = sys.pd(&t.ledger_pd).unwrap().maps.iter().find(|m| m.mr == key).unwrap().perms;
         assert_eq!(perms, sdf::Perms::R);
     }
+}
+
+fn described() -> sysgen::Described {
+    sysgen::describe(&root().join("system.xml")).unwrap()
 }
 
 #[test]
 fn calls_rise_in_priority_and_servers_are_passive() {
     let sys = committed();
-    for name in ["psdb", "wire"].into_iter().chain(system::TENANTS.iter().map(|t| t.ledger_pd)) {
+    let ledgers: Vec<String> = described().tenants.into_iter().map(|t| t.ledger_pd).collect();
+    for name in ["psdb", "wire"].into_iter().chain(ledgers.iter().map(String::as_str)) {
         assert!(sys.pd(name).unwrap().passive, "{name} should be passive");
     }
     // Clients may only call wire; wire only ledgers; ledgers only psdb.
@@ -98,17 +104,23 @@ fn storage() -> sysgen::Storage {
 }
 
 fn generate(text: &str) -> anyhow::Result<sysgen::Generated> {
-    sysgen::generate(text, storage())
+    sysgen::generate(text, storage(), "system.xml")
+}
+
+fn tenants_toml() -> String {
+    std::fs::read_to_string(root().join("tenants.toml")).unwrap()
 }
 
 #[test]
 fn buffers_fit_the_largest_objects_of_their_namespace() {
     let good = std::fs::read_to_string(root().join("tenants.toml")).unwrap();
-    for max in [1usize, 64, 1024, 65535] {
+    for max in [1usize, 64, 1024, 65534, 65535] {
         // Room on the disk for four of the largest bundles.
         let extent = (4 * (256 * (2 + max as u64) + 8192)).next_multiple_of(0x10000).max(0x800000);
+        let buffer = (max as u64 + 2).next_multiple_of(0x1000).max(0x10000);
         let text = good
             .replace("max_record = 1024", &format!("max_record = {max}"))
+            .replace("client_buffer = 0x10000", &format!("client_buffer = {buffer:#x}"))
             .replace("records_size = 0x800000", &format!("records_size = {extent:#x}"))
             .replace("records_size = 0x400000", &format!("records_size = {extent:#x}"))
             .replace("psdb_memory = 0x400000", "psdb_memory = 0x2000000");
@@ -120,9 +132,19 @@ fn buffers_fit_the_largest_objects_of_their_namespace() {
             size("pbuf_acme_audit") >= bundle(ledger::audit::MAX_AUDIT_RECORD),
             "max_record {max}"
         );
-        let engine = ledger::Buffers::<&mut [u8]>::bytes_needed(max) + 0x10000;
+        let engine = ledger::Buffers::<&mut [u8]>::bytes_needed(max) + buffer as usize;
         assert!(size("lmem_acme") >= engine, "max_record {max}");
+        // A record of the largest size fits each client's buffer, framed.
+        assert!(size("cbuf_acme_identity") >= max + 2, "max_record {max}");
     }
+}
+
+#[test]
+fn a_largest_record_that_cannot_fit_the_buffer_is_refused_saying_what_fits() {
+    let text = tenants_toml().replace("max_record = 1024", "max_record = 65535");
+    let err = format!("{:#}", generate(&text).err().expect("65535 does not fit 64 KiB"));
+    assert!(err.contains("the largest that fits is 65534"), "{err}");
+    assert!(err.contains("client_buffer 0x11000"), "{err}");
 }
 
 #[test]
@@ -137,6 +159,9 @@ fn bad_configs_are_refused_with_a_reason() {
         ("client_buffer = 0x10000", "client_buffer = 1000", "client_buffer"),
         ("tenants = [\"acme\", \"globex\"]", "tenants = [\"initech\"]", "no tenant"),
         ("[system]", "[system]\ncolour = 1", "unknown field"),
+        ("tenants = [\"acme\", \"globex\"]", "tenants = [\"acme\"]", "two or more"),
+        ("tenants = [\"acme\", \"globex\"]", "tenants = [\"acme\", \"acme\"]", "two or more"),
+        ("role = \"ring2\" }", "role = \"ring2\", pd = \"Bad PD\" }", "pd"),
         ("role = \"ring2\" }", "role = \"ring2\", program = \"wire.elf\" }", "program"),
         ("role = \"ring2\" }", "role = \"ring2\", program = \"My PD\" }", "program"),
         ("records_size = 0x800000", "records_size = 0x800001", "multiple of 4096"),
@@ -146,7 +171,9 @@ fn bad_configs_are_refused_with_a_reason() {
     ] {
         assert!(good.contains(from), "{from}");
         let err = generate(&good.replacen(from, to, 1)).err().expect(why);
-        assert!(format!("{err:#}").contains(why), "{why}: {err:#}");
+        let err = format!("{err:#}");
+        assert!(err.starts_with("tenants.toml: TOML") || !err.contains('\n'), "one line: {err}");
+        assert!(err.contains(why), "{why}: {err}");
     }
 }
 
@@ -196,7 +223,7 @@ fn the_disk_driver_sits_above_psdb_with_the_boards_device_and_nothing_else() {
             .filter(|p| p.maps.iter().any(|x| x.mr == m.mr))
             .map(|p| p.name.as_str())
             .collect();
-        let want: &[&str] = if ["blk_regs", "blk_dma"].contains(&m.mr.as_str()) {
+        let want: &[&str] = if ["blk_regs", "blk_dma", "config_blk"].contains(&m.mr.as_str()) {
             &["blk"]
         } else {
             &["blk", "psdb"]
@@ -208,24 +235,33 @@ fn the_disk_driver_sits_above_psdb_with_the_boards_device_and_nothing_else() {
 }
 
 #[test]
-fn a_board_without_a_disk_keeps_the_store_in_psdbs_memory_with_the_same_tables() {
-    let text = std::fs::read_to_string(root().join("tenants.toml")).unwrap();
+fn a_board_without_a_disk_keeps_the_store_in_psdbs_memory_with_the_same_configurations() {
+    let text = tenants_toml();
     assert_eq!(sysgen::board_storage(root(), "odroidc4").unwrap(), sysgen::Storage::Ram);
-    let ram = sysgen::generate(&text, sysgen::Storage::Ram).unwrap();
+    let ram = sysgen::generate(&text, sysgen::Storage::Ram, "system.xml").unwrap();
     let disk = generate(&text).unwrap();
     assert!(ram.system.pd("blk").is_none());
-    let need = psdb::disk_bytes();
-    assert!(ram.system.memory_region("psdb_store").unwrap().size >= need);
-    // The programs are the same on every board: so are their tables.
-    assert_eq!(ram.rust, disk.rust);
-    assert_eq!(ram.symbols, disk.symbols);
+    let bytes = sysgen::describe(&root().join("system.xml")).unwrap().disk_bytes.unwrap();
+    assert!(ram.system.memory_region("psdb_store").unwrap().size >= bytes);
+    // The programs are the same on every board, and so is what they are
+    // told, but for the driver psdb talks to and the regions psdb maps.
+    for (pd, cfg) in &ram.configs {
+        let other = disk.configs.iter().find(|(p, _)| p == pd).unwrap();
+        if pd != "psdb" {
+            assert_eq!(cfg, &other.1, "{pd}");
+        }
+    }
     ram.system.validate().unwrap();
 }
 
 #[test]
 fn namespaces_get_their_sizes_from_tenants_toml() {
-    let names: Vec<(&str, u64)> =
-        system::PSDB_NAMESPACES.iter().map(|n| (n.name, n.size)).collect();
+    let g = generate(&tenants_toml()).unwrap();
+    let psdb = &g.configs.iter().find(|(p, _)| p == "psdb").unwrap().1;
+    let system::Kind::Psdb(p) = system::Config::parse(psdb, "psdb").unwrap().kind else {
+        panic!("psdb's configuration")
+    };
+    let names: Vec<(&str, u64)> = p.namespaces.iter().map(|n| (n.name, n.size)).collect();
     assert_eq!(
         names,
         [
@@ -235,4 +271,117 @@ fn namespaces_get_their_sizes_from_tenants_toml() {
             ("globex/audit", 0x200000)
         ]
     );
+}
+
+#[test]
+fn every_symbol_a_system_maps_is_one_every_program_declares() {
+    let declared = sysgen::symbols();
+    for g in [generate(&tenants_toml()).unwrap(), big(28, 100).unwrap()] {
+        for pd in g.system.all_pds() {
+            for m in &pd.maps {
+                let sym = m.setvar_vaddr.as_deref().unwrap();
+                assert!(declared.iter().any(|d| d == sym), "{}: {sym}", pd.name);
+                assert_eq!(m.setvar_size.as_deref(), Some(format!("{sym}_size").as_str()));
+            }
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(root().join(sysgen::SYMBOLS_RS)).unwrap(),
+        sysgen::symbols_rs()
+    );
+}
+
+/// A system of `tenants` tenants and `modules` modules in all, each
+/// tenant's modules in one client PD, the harness in the first two.
+fn big(tenants: usize, modules: usize) -> anyhow::Result<sysgen::Generated> {
+    let mut text = String::from(
+        "[system]\nmax_record = 1024\nclient_buffer = 0x10000\nrecords_size = 0x400000\naudit_size = 0x100000\npsdb_memory = 0x2000000\n",
+    );
+    let roles = ["ring1", "ring2", "audit"];
+    for t in 0..tenants {
+        text.push_str(&format!("\n[[tenant]]\nname = \"t{t:02}\"\nmodules = [\n"));
+        let mine = modules / tenants + usize::from(t < modules % tenants);
+        for m in 0..mine {
+            let role = roles[m % 3];
+            text.push_str(&format!(
+                "    {{ name = \"m{m}\", role = \"{role}\", pd = \"apps\" }},\n"
+            ));
+        }
+        text.push_str("]\n");
+    }
+    text.push_str("\n[harness]\ntenants = [\"t00\", \"t01\"]\n");
+    sysgen::generate(&text, storage(), "system.xml")
+}
+
+#[test]
+fn clients_spread_over_wires_within_microkits_limits() {
+    let g = big(28, 100).unwrap();
+    let pds = g.system.all_pds();
+    assert_eq!(pds.len(), 63, "Microkit's limit, used to the last PD");
+    let wires: Vec<&str> =
+        pds.iter().filter(|p| p.program_image == "wire.elf").map(|p| p.name.as_str()).collect();
+    assert!(wires.len() >= 2, "{wires:?}");
+    for p in &pds {
+        let n = g.system.ends_of(&p.name).count() + p.irqs.len();
+        assert!(n <= 62, "{}: {n} channels", p.name);
+    }
+    // Every module has its identity: 100 modules, and the harness's 6.
+    let identities: usize = wires
+        .iter()
+        .map(|w| g.system.ends_of(w).filter(|(mine, other)| !mine.pp && other.pp).count())
+        .sum();
+    assert_eq!(identities, 106);
+    // Each tenant's identities on one wire, its ledger called only from it.
+    for t in 0..28 {
+        let ledger = format!("ledger_t{t:02}");
+        let callers: BTreeSet<&str> = g
+            .system
+            .ends_of(&ledger)
+            .filter(|(_, other)| other.pp)
+            .map(|(_, o)| o.pd.as_str())
+            .collect();
+        assert_eq!(callers.len(), 1, "{ledger}: {callers:?}");
+    }
+    g.system.validate().unwrap();
+}
+
+#[test]
+fn what_cannot_be_spread_is_refused_in_one_line_naming_the_limit() {
+    let err = format!("{:#}", big(30, 100).err().expect("30 tenants need 65 PDs or more"));
+    assert!(err.contains("protection domains: Microkit allows 63"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
+    // One client PD a module: 70 PDs for one tenant's modules.
+    let one_tenant = |pd: &dyn Fn(usize) -> String| {
+        let mut t = String::from(
+            "[system]\nmax_record = 1024\nclient_buffer = 0x10000\nrecords_size = 0x400000\naudit_size = 0x100000\npsdb_memory = 0x400000\n[[tenant]]\nname = \"a\"\nmodules = [\n",
+        );
+        for m in 0..70 {
+            t.push_str(&format!(
+                "  {{ name = \"m{m}\", role = \"ring1\", pd = \"{}\" }},\n",
+                pd(m)
+            ));
+        }
+        t + "]\n"
+    };
+    let refused =
+        |text: String| format!("{:#}", sysgen::generate(&text, storage(), "x.xml").err().unwrap());
+    let err = refused(one_tenant(&|m| format!("p{m}")));
+    assert!(err.contains("Microkit allows 63") && !err.contains('\n'), "{err}");
+    // All in one client PD: more than its 62 channels.
+    let err = refused(one_tenant(&|_| "apps".into()));
+    assert!(err.contains("Microkit allows 62 per PD") && !err.contains('\n'), "{err}");
+    // In two: the tenant's 70 identities spread over two wires, both
+    // calling its ledger.
+    let g = sysgen::generate(&one_tenant(&|m| format!("a{}", m / 35)), storage(), "x.xml").unwrap();
+    let wires: Vec<&str> = g
+        .system
+        .all_pds()
+        .into_iter()
+        .filter(|p| p.program_image == "wire.elf")
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(wires, ["wire", "wire_1"]);
+    let callers: Vec<u8> =
+        g.system.ends_of("ledger_a").filter(|(_, o)| o.pp).map(|(me, _)| me.id).collect();
+    assert_eq!(callers, [0, 3]);
 }
