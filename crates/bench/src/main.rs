@@ -174,10 +174,10 @@ fn fsync_rate(dir: &Path, n: usize) -> Result<f64> {
 /// record size, status calls) prefilled into the probe region.
 fn bench_system(dir: &Path, workload: [u64; 4]) -> Result<()> {
     let [records, batch, size, status] = workload;
-    let xml = fs::read_to_string("system.xml")?;
+    let g = sysgen::generate_for(Path::new("."), sysgen::DEFAULT_BOARD, None)?;
     qemu_runner::workload::write_system(
         dir,
-        &xml,
+        &g,
         &qemu_runner::workload::bench_cfg(records, batch, size, status),
     )?;
     Ok(())

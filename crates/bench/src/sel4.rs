@@ -35,17 +35,19 @@ struct Figures {
 /// A workload built for one kind of storage.
 struct Built {
     image: PathBuf,
-    disk: Option<PathBuf>,
+    /// Its disk, and the bytes the system needs there.
+    disk: Option<(PathBuf, u64)>,
 }
 
 impl Built {
     /// One boot (on a blank disk, if it has one); `flushes: false` has QEMU
     /// ignore the guest's flushes (`cache=unsafe`: not durable, a diagnostic).
     fn run(&self, qemu: &Qemu, icount: bool, flushes: bool) -> Result<Figures> {
-        if let Some(d) = &self.disk {
-            disks::fresh(d)?;
+        if let Some((d, bytes)) = &self.disk {
+            disks::fresh(d, *bytes)?;
         }
-        let (cmd, mut args) = qemu.command_line(&self.image, self.disk.as_deref(), icount);
+        let disk = self.disk.as_ref().map(|(d, _)| d.as_path());
+        let (cmd, mut args) = qemu.command_line(&self.image, disk, icount);
         if !flushes {
             for a in args.iter_mut().filter(|a| a.starts_with("file=")) {
                 a.push_str(",cache=unsafe");
@@ -135,7 +137,7 @@ pub fn rows(quick: bool) -> Result<(Vec<Row>, Vec<String>)> {
 /// Bytes the disk took per record: the records' log, and a checkpoint
 /// slot write per commit, against the record's own 64 bytes.
 fn amplification(b: &Built, batch: u64, records: u64) -> Result<Row> {
-    let disk = b.disk.as_deref().context("no disk")?;
+    let disk = b.disk.as_ref().map(|(d, _)| d.as_path()).context("no disk")?;
     let used = disk::image::with_image(disk::file::FileDevice::open_read_only(disk)?, |img| {
         img.parts.iter().map(|p| p.borrow().ns.as_ref().map_or(0, |ns| ns.used())).sum::<u64>()
     })
@@ -184,9 +186,9 @@ fn build(
     name: &str,
 ) -> Result<Built> {
     let dir = Path::new(OUT).join(name);
-    let xml = sysgen::xml_for(Path::new("."), board, storage)?;
+    let g = sysgen::generate_for(Path::new("."), board, storage)?;
     let system =
-        workload::write_system(&dir, &xml, &workload::bench_cfg(records, batch, 64, status_calls))?;
+        workload::write_system(&dir, &g, &workload::bench_cfg(records, batch, 64, status_calls))?;
     let out = std::process::Command::new("scripts/image.sh")
         .arg(&system)
         .arg(&dir)
@@ -195,14 +197,15 @@ fn build(
     if !out.status.success() {
         bail!("building the bench image failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
-    let disk = (storage != Some(Storage::Ram)).then(|| dir.join("disk.img"));
+    let bytes = sysgen::describe(&system)?.disk_bytes;
+    let disk = bytes.filter(|_| storage != Some(Storage::Ram)).map(|b| (dir.join("disk.img"), b));
     Ok(Built { image: dir.join("loader.img"), disk })
 }
 
 /// Boots the bench image and reads its figures.
 fn figures(cmd: &str, args: &[String]) -> Result<Figures> {
     let limits = Limits {
-        until: "bench: DONE".into(),
+        until: vec!["bench: DONE".into()],
         timeout: Duration::from_secs(1800),
         idle: Duration::from_secs(600),
         linger: Duration::ZERO,

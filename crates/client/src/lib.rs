@@ -4,7 +4,7 @@
 //! ABI's [`Status`] codes. See `docs/abi.md` for the wire format.
 //!
 //! ```ignore
-//! let mut c = Client::new(platform, Channel::new(0)?, regions.shared("buf")?);
+//! let mut c = Client::new(platform, Channel::new(0)?, regions.shared("sfs_buf")?);
 //! let first = c.append(&[b"user alice logged in"])?.start;
 //! let read = c.read_since(first, 10)?;
 //! c.for_each(&read, &mut [0; 1024], |index, record| { /* … */ })?;
@@ -76,6 +76,8 @@ pub struct Info {
     pub rights: u64,
     /// ABI version.
     pub version: u64,
+    /// The largest record the ledger accepts.
+    pub max_record: u64,
 }
 
 fn check(reply: Msg) -> Result<Msg, Status> {
@@ -160,6 +162,28 @@ impl<P: Platform> Client<P> {
         if at != read.bytes { Err(Status::BadBuffer) } else { Ok(()) }
     }
 
+    /// Like [`Client::for_each`], for records of any size: passes each
+    /// record's index, its length and as much of its start as `scratch`
+    /// holds.
+    pub fn for_each_prefix(
+        &self,
+        read: &Read,
+        scratch: &mut [u8],
+        mut f: impl FnMut(u64, usize, &[u8]),
+    ) -> Result<(), Status> {
+        let mut at = 0;
+        for i in 0..read.count {
+            let mut len = [0u8; 2];
+            self.buf.read(at, &mut len).ok_or(Status::BadBuffer)?;
+            let len = usize::from(u16::from_be_bytes(len));
+            let n = len.min(scratch.len());
+            self.buf.read(at + 2, &mut scratch[..n]).ok_or(Status::BadBuffer)?;
+            f(read.from + i, len, &scratch[..n]);
+            at += 2 + len;
+        }
+        if at != read.bytes { Err(Status::BadBuffer) } else { Ok(()) }
+    }
+
     fn note(&mut self, label: u64, out: &mut [u8]) -> Result<(usize, u64), Status> {
         let r = check(self.call(Msg::new(label, &[])))?;
         let len = r.mr(0) as usize;
@@ -209,6 +233,12 @@ impl<P: Platform> Client<P> {
     /// `STATUS`.
     pub fn status(&mut self) -> Result<Info, Status> {
         let r = check(self.call(Msg::new(label::STATUS, &[])))?;
-        Ok(Info { size: r.mr(0), audit_size: r.mr(1), rights: r.mr(2), version: r.mr(3) })
+        Ok(Info {
+            size: r.mr(0),
+            audit_size: r.mr(1),
+            rights: r.mr(2),
+            version: r.mr(3),
+            max_record: r.mr(4),
+        })
     }
 }

@@ -138,7 +138,21 @@ impl Regions for SimRegions {
         #[allow(unsafe_code)]
         Some(unsafe { std::slice::from_raw_parts_mut(base.as_ptr(), m.size) })
     }
+
+    fn config(&mut self) -> Option<&'static [u8]> {
+        let (base, m) = self.maps.get(CONFIG_SYMBOL)?;
+        if m.writable || !m.private {
+            return None;
+        }
+        // SAFETY: mapped read-only into this process alone for its life,
+        // filled before the PD started and written by no one after.
+        #[allow(unsafe_code)]
+        Some(unsafe { std::slice::from_raw_parts(base.as_ptr(), m.size) })
+    }
 }
+
+/// The symbol of a PD's configuration region (`system::CONFIG_SYMBOL`).
+const CONFIG_SYMBOL: &str = "sfs_config";
 
 /// Maps a region's memfd at the permissions the system description gives.
 fn map(fd: &OwnedFd, m: &MapSetup) -> Result<NonNull<u8>> {

@@ -180,21 +180,29 @@ macro_rules! program {
 }
 
 /// Declares every setvar symbol (`sfs_*`, from `symbols.rs`, which `make
-/// system` generates) and `lookup`, which reads what the tool patched.
+/// system` writes: the same for every system), `SYMBOLS` (how many) and
+/// `lookup`, which reads what the tool patched.
 macro_rules! declare_symbols {
     ($($vaddr:ident, $size:ident;)*) => {
-        /// The address and size the microkit tool patched for `symbol`:
-        /// zero where this PD does not map it, `None` for a symbol the
-        /// system description never names.
-        pub(crate) fn lookup(symbol: &str) -> Option<(usize, usize)> {
+        /// How many setvar symbols every program declares.
+        pub(crate) const SYMBOLS: usize = [$(stringify!($vaddr)),*].len();
+
+        /// The index of `symbol` among the declared ones, and the address
+        /// and size the microkit tool patched for it (zero where this PD
+        /// does not map it); `None` for a symbol no system names.
+        pub(crate) fn lookup(symbol: &str) -> Option<(usize, usize, usize)> {
+            let mut i = 0;
             $(
                 if symbol == stringify!($vaddr) {
                     return Some((
+                        i,
                         *sel4_microkit::var!(#[used(linker)] $vaddr: usize = 0),
                         *sel4_microkit::var!(#[used(linker)] $size: usize = 0),
                     ));
                 }
+                i += 1;
             )*
+            let _ = i;
             None
         }
     };

@@ -1,13 +1,16 @@
-//! The example client PD an integrator would start from: it finds its module
-//! identity in the system tables by its PD name and, at start, does what its
-//! role allows through the client library, printing what it sees.
+//! The example client PD an integrator would start from. It knows only
+//! what any client PD knows (docs/abi.md): a PD holding one module
+//! identity has it on channel 0 with its buffer at `sfs_buf`; one holding
+//! several has each on channel `i` with its buffer at `sfs_buf_<i>`. It
+//! asks each identity what it may do (`STATUS`) and, at start, does that
+//! through the client library, printing what it sees.
 #![no_std]
 
 use core::fmt::Write;
 
-use abi::client::Role;
+use abi::client::rights;
 use client::Client;
-use platform::{Channel, Console, Pd, Platform, Regions};
+use platform::{Channel, Console, Pd, Platform, Regions, SharedRegion};
 use tlog::proof::verify_inclusion;
 
 /// The example client PD.
@@ -22,32 +25,46 @@ macro_rules! say {
 }
 
 impl<P: Platform> ClientPd<P> {
-    /// Starts the client and runs its role's demonstration.
+    /// Starts the client and runs each identity's demonstration.
     pub fn init(p: P, regions: &mut dyn Regions) -> Self {
-        let name = p.pd_name();
-        for id in system::identities_of(name) {
-            let (Some(ch), Some(buf)) =
-                (Channel::new(id.client_channel), regions.shared(id.client_symbol))
-            else {
-                say!(p, "missing channel or buffer for {}", id.module);
-                continue;
-            };
-            let mut c = Client::new(p, ch, buf);
-            match id.role {
-                Role::Ring1 => writer(p, &mut c, id.module),
-                Role::Ring2 => reader(p, &mut c),
-                Role::Audit => auditor(p, &mut c),
+        match regions.shared(system::CLIENT_BUFFER_SYMBOL) {
+            Some(buf) => identity(p, 0, buf),
+            None => {
+                for ch in 0..system::MAX_CHANNELS as u8 {
+                    if let Some(buf) = system::buffer_symbol(ch).and_then(|s| regions.shared(s)) {
+                        identity(p, ch, buf);
+                    }
+                }
             }
         }
         ClientPd { p }
     }
+
+    /// The platform (for the glue).
+    pub fn platform(&self) -> P {
+        self.p
+    }
 }
 
-fn writer<P: Platform>(p: P, c: &mut Client<P>, module: &str) {
+/// What the identity on channel `ch` may do, done.
+fn identity<P: Platform>(p: P, ch: u8, buf: SharedRegion) {
+    let Some(channel) = Channel::new(ch) else { return };
+    let mut c = Client::new(p, channel, buf);
+    match c.status() {
+        Ok(info) if info.rights & rights::APPEND != 0 => writer(p, ch, &mut c),
+        Ok(info) if info.rights & rights::READ != 0 => reader(p, &mut c),
+        Ok(info) if info.rights & rights::AUDIT != 0 => auditor(p, &mut c),
+        Ok(info) => say!(p, "channel {ch}: rights {:#x}, nothing to show", info.rights),
+        Err(e) => say!(p, "channel {ch}: status failed: {}", e.name()),
+    }
+}
+
+fn writer<P: Platform>(p: P, ch: u8, c: &mut Client<P>) {
     let mut r1 = [0u8; 96];
     let mut r2 = [0u8; 96];
-    let a = fmt_into(&mut r1, format_args!("{module}: service started"));
-    let b = fmt_into(&mut r2, format_args!("{module}: configuration loaded"));
+    let name = p.pd_name();
+    let a = fmt_into(&mut r1, format_args!("{name} (channel {ch}): service started"));
+    let b = fmt_into(&mut r2, format_args!("{name} (channel {ch}): configuration loaded"));
     match c.append(&[a, b]) {
         Ok(r) => say!(p, "appended records {}..{}", r.start, r.end - 1),
         Err(e) => say!(p, "append failed: {}", e.name()),
@@ -66,27 +83,27 @@ fn reader<P: Platform>(p: P, c: &mut Client<P>) {
         read.count,
         read.audit_seq
     );
-    let mut scratch = [0u8; system::MAX_RECORD];
-    let _ = c.for_each(&read, &mut scratch, |i, r| {
-        say!(p, "  #{i}: {}", core::str::from_utf8(r).unwrap_or("<binary>"))
+    let mut start = [0u8; 96];
+    let _ = c.for_each_prefix(&read, &mut start, |i, len, r| {
+        let text = core::str::from_utf8(r).unwrap_or("<binary>");
+        if len > r.len() {
+            say!(p, "  #{i}: {text}… ({len} bytes)")
+        } else {
+            say!(p, "  #{i}: {text}")
+        }
     });
     if read.tree_size == 0 {
         return;
     }
-    match c.prove_inclusion(read.tree_size - 1, read.tree_size) {
+    let last = read.tree_size - 1;
+    match c.prove_inclusion(last, read.tree_size) {
         Ok(proof) => {
-            let ok = verify_inclusion(
-                &proof.proof,
-                proof.tree_size,
-                &proof.root,
-                read.tree_size - 1,
-                &proof.leaf,
-            )
-            .is_ok();
+            let ok =
+                verify_inclusion(&proof.proof, proof.tree_size, &proof.root, last, &proof.leaf)
+                    .is_ok();
             say!(
                 p,
-                "inclusion proof of record {}: {}",
-                read.tree_size - 1,
+                "inclusion proof of record {last}: {}",
                 if ok { "verified" } else { "INVALID" }
             );
         }
@@ -98,8 +115,8 @@ fn auditor<P: Platform>(p: P, c: &mut Client<P>) {
     match c.read_audit(0, 0) {
         Ok(read) => {
             say!(p, "audit ledger: {} reads recorded before this one", read.count);
-            let mut scratch = [0u8; 512];
-            let _ = c.for_each(&read, &mut scratch, |i, r| {
+            let mut start = [0u8; 512];
+            let _ = c.for_each_prefix(&read, &mut start, |i, _, r| {
                 say!(p, "  audit #{i}: {}", core::str::from_utf8(r).unwrap_or("?"))
             });
         }
@@ -125,10 +142,3 @@ fn fmt_into<'a>(buf: &'a mut [u8], args: core::fmt::Arguments) -> &'a [u8] {
 }
 
 impl<P: Platform> Pd for ClientPd<P> {}
-
-impl<P: Platform> ClientPd<P> {
-    /// The platform (for the glue).
-    pub fn platform(&self) -> P {
-        self.p
-    }
-}

@@ -15,7 +15,10 @@
 //! With a crash workload (`CRASH1`) it appends until it is killed (crash
 //! tests kill the machine at random moments), each batch of records whose
 //! bytes follow from their index ([`crash_record`]), and prints
-//! `bench: ACK <first> <last>` once an append is acknowledged (durable), and
+//! `bench: ACK <first> <last> <made>` once an append is acknowledged
+//! (durable): the records `first..=last` hold the bytes of records `made…`
+//! (the index the ledger had when they were made: another writer may have
+//! appended in between), and
 //! `bench: READ <index>` after an audited read; `bench: FULL` when the
 //! ledger is full.
 
@@ -52,6 +55,9 @@ pub fn crash_record(index: u64, size: usize, out: &mut [u8]) -> usize {
     }
     size
 }
+
+/// Largest record the benchmark appends (a record on its stack).
+const MAX_BENCH_RECORD: usize = 1024;
 
 /// What to run.
 #[derive(Clone, Copy, Debug)]
@@ -92,18 +98,25 @@ pub struct Bench<P> {
 impl<P: Platform> Bench<P> {
     /// Runs the workload at start (a crash workload never returns).
     pub fn init(p: P, regions: &mut dyn Regions) -> Self {
+        let config = match system::load(regions, p.pd_name()).map(|c| c.kind) {
+            Ok(system::Kind::Harness(h)) => h,
+            _ => {
+                say(p, format_args!("FAILED: no harness configuration (sfs_config)"));
+                return Bench { _p: p };
+            }
+        };
         let Some(probe) = regions.shared(system::PROBE_SYMBOL) else {
             say(p, format_args!("FAILED: no probe region to read the workload from"));
             return Bench { _p: p };
         };
         let mut magic = [0u8; 8];
         if probe.read(0, &mut magic).is_some() && &magic == CRASH_MAGIC {
-            if let Err(why) = crash_loop(p, regions, &probe) {
+            if let Err(why) = crash_loop(p, regions, &config, &probe) {
                 say(p, format_args!("FAILED: {why}"));
             }
             return Bench { _p: p };
         }
-        match run(p, regions, &probe) {
+        match run(p, regions, &config, &probe) {
             Ok(()) => say(p, format_args!("DONE")),
             Err(why) => say(p, format_args!("FAILED: {why}")),
         }
@@ -121,12 +134,13 @@ fn say<P: Platform>(p: P, args: core::fmt::Arguments) {
 fn crash_loop<P: Platform>(
     p: P,
     regions: &mut dyn Regions,
+    config: &system::Harness,
     probe: &platform::SharedRegion,
 ) -> Result<(), &'static str> {
     let word = |i: usize| probe.read_u64(8 + 8 * i).unwrap_or(0);
     let (batch, size, every) = (word(0).clamp(1, 64) as usize, word(1) as usize, word(2).max(1));
     let (Some(mut writer), Some(mut reader)) =
-        (client(p, regions, Role::Ring1), client(p, regions, Role::Ring2))
+        (client(p, regions, config, Role::Ring1), client(p, regions, config, Role::Ring2))
     else {
         return Err("no ring-1 or ring-2 identity");
     };
@@ -139,7 +153,7 @@ fn crash_loop<P: Platform>(
         }
         let slots: [&[u8]; 64] = core::array::from_fn(|k| &recs[k][..lens[k]]);
         match writer.append(&slots[..batch]) {
-            Ok(r) => say(p, format_args!("ACK {} {}", r.start, r.end - 1)),
+            Ok(r) => say(p, format_args!("ACK {} {} {at}", r.start, r.end - 1)),
             Err(abi::client::Status::Full) => {
                 say(p, format_args!("FULL"));
                 return Ok(());
@@ -156,7 +170,7 @@ fn crash_loop<P: Platform>(
     Ok(())
 }
 
-fn workload(probe: &platform::SharedRegion) -> Option<Workload> {
+fn workload(probe: &platform::SharedRegion, max_record: usize) -> Option<Workload> {
     let mut w = [0u8; 40];
     probe.read(0, &mut w)?;
     if &w[..8] != MAGIC {
@@ -166,25 +180,34 @@ fn workload(probe: &platform::SharedRegion) -> Option<Workload> {
     Some(Workload {
         records: word(0),
         batch: word(1).clamp(1, 64),
-        size: (word(2) as usize).clamp(8, system::MAX_RECORD),
+        size: (word(2) as usize).clamp(8, max_record.min(MAX_BENCH_RECORD)),
         status_calls: word(3),
     })
 }
 
 /// A client of `role` in the first tenant.
-fn client<P: Platform>(p: P, regions: &mut dyn Regions, role: Role) -> Option<Client<P>> {
-    let id = system::identities_of(p.pd_name()).find(|i| i.tenant == 0 && i.role == role)?;
-    Some(Client::new(p, Channel::new(id.client_channel)?, regions.shared(id.client_symbol)?))
+fn client<P: Platform>(
+    p: P,
+    regions: &mut dyn Regions,
+    config: &system::Harness,
+    role: Role,
+) -> Option<Client<P>> {
+    let first = config.identities.first()?.tenant;
+    let id = config.identities.iter().find(|i| i.tenant == first && i.role == role)?;
+    let buf = regions.shared(system::buffer_symbol(id.channel)?)?;
+    Some(Client::new(p, Channel::new(id.channel)?, buf))
 }
 
 fn run<P: Platform>(
     p: P,
     regions: &mut dyn Regions,
+    config: &system::Harness,
     probe: &platform::SharedRegion,
 ) -> Result<(), &'static str> {
-    let w = workload(probe).ok_or("no workload in the probe region")?;
-    let mut reader = client(p, regions, Role::Ring2).ok_or("no ring-2 identity")?;
-    let mut writer = client(p, regions, Role::Ring1).ok_or("no ring-1 identity")?;
+    let max_record = config.max_record as usize;
+    let w = workload(probe, max_record).ok_or("no workload in the probe region")?;
+    let mut reader = client(p, regions, config, Role::Ring2).ok_or("no ring-2 identity")?;
+    let mut writer = client(p, regions, config, Role::Ring1).ok_or("no ring-1 identity")?;
     let t = Stopwatch::start(p);
     for _ in 0..w.status_calls {
         reader.status().map_err(|_| "a status call failed")?;
@@ -198,7 +221,7 @@ fn run<P: Platform>(
     say(p, format_args!("appends {done} batch {} size {} in {us} us", w.batch, w.size));
 
     match regions.private(system::MEM_SYMBOL) {
-        Some(mem) => engine_alone(p, mem, &w),
+        Some(mem) => engine_alone(p, mem, &w, max_record),
         None => Err("no private memory for the engine alone"),
     }
 }
@@ -209,7 +232,7 @@ fn appends(
     w: &Workload,
     mut append: impl FnMut(&[&[u8]]) -> Result<(), &'static str>,
 ) -> Result<u64, &'static str> {
-    let mut record = [b'r'; system::MAX_RECORD];
+    let mut record = [b'r'; MAX_BENCH_RECORD];
     let mut done = 0u64;
     while done < w.records {
         let n = w.batch.min(w.records - done) as usize;
@@ -223,8 +246,13 @@ fn appends(
 
 /// The same appends to the engine over psdb's disk format, on a disk in
 /// `mem` with a records and an audit namespace.
-fn engine_alone<P: Platform>(p: P, mem: &mut [u8], w: &Workload) -> Result<(), &'static str> {
-    let (buffers, rest) = Buffers::carve(mem, system::MAX_RECORD).ok_or("memory too small")?;
+fn engine_alone<P: Platform>(
+    p: P,
+    mem: &mut [u8],
+    w: &Workload,
+    max_record: usize,
+) -> Result<(), &'static str> {
+    let (buffers, rest) = Buffers::carve(mem, max_record).ok_or("memory too small")?;
     let small = "memory too small for the disk";
     let (index, image) = rest.split_at_mut((rest.len() / 4) & !0xFFF);
     let space = (image.len() as u64 - disk::format::SUPERBLOCK_AREA) & !0xFFFF;
@@ -246,9 +274,8 @@ fn engine_alone<P: Platform>(p: P, mem: &mut [u8], w: &Workload) -> Result<(), &
     let dev = RefCell::new(dev);
     let stores = (Store { ns: &mut log, dev: &dev }, Store { ns: &mut audit, dev: &dev });
     let signer = Signer::from_seed("service-fs/bench", [7; 32]).map_err(|_| "signer")?;
-    let (mut engine, _) =
-        Engine::open(stores.0, stores.1, signer, NoClock, buffers, system::MAX_RECORD)
-            .map_err(|_| "the engine did not open")?;
+    let (mut engine, _) = Engine::open(stores.0, stores.1, signer, NoClock, buffers, max_record)
+        .map_err(|_| "the engine did not open")?;
     let t = Stopwatch::start(p);
     let done = appends(w, |batch| {
         engine.append_batch(batch.iter().copied()).map(|_| ()).map_err(|_| "an append failed")

@@ -1,7 +1,9 @@
 //! The scenario harness: a client PD holding one identity of each role in
-//! each tenant (see `tenants.toml`), and a misbehaving child PD. It runs the
-//! end-to-end scenarios and prints one line per scenario, `harness: PASS
-//! <name>` or `harness: FAIL <name>: <why>`, then each tenant's signed
+//! each tenant `[harness]` lists (`tenants.toml`; its configuration says
+//! which), and a misbehaving child PD. It says which tenants it covers
+//! (`harness: COVERS <tenant>…`), runs the end-to-end scenarios (on the
+//! first two) and prints one line per scenario, `harness: PASS <name>` or
+//! `harness: FAIL <name>: <why>`, then each covered tenant's signed
 //! checkpoints (`harness: CHECKPOINT <tenant> records|audit <base64 of the
 //! note>`), then `harness: DONE <n> passed, <m> failed`. Before the
 //! scenarios it prints the checkpoints it found at boot the same way
@@ -25,11 +27,23 @@ use platform::{Channel, Child, Console, Msg, Pd, Platform, Regions, SharedRegion
 /// Why a scenario failed.
 pub type Reason = heapless::String<256>;
 
+/// A tenant the harness covers: its name and checkpoint origin.
+#[derive(Clone, Copy)]
+pub struct Tenant {
+    name: &'static str,
+    origin: &'static str,
+}
+
 /// The harness PD.
 pub struct Harness<P: Platform> {
     p: P,
-    clients: heapless::Vec<(usize, Role, Client<P>), 16>,
+    tenants: heapless::Vec<Tenant, 20>,
+    clients: heapless::Vec<(usize, Role, Client<P>), 60>,
     probe: Option<SharedRegion>,
+    child: Option<Channel>,
+    max_record: usize,
+    /// Room for a record or audit record of every size, and one more byte.
+    scratch: &'static mut [u8],
     passed: u32,
     failed: u32,
     awaiting_fault: bool,
@@ -38,22 +52,66 @@ pub struct Harness<P: Platform> {
 impl<P: Platform> Harness<P> {
     /// Starts the harness and runs every scenario up to the fault test,
     /// which completes when the child's fault arrives.
-    pub fn init(p: P, regions: &mut dyn Regions) -> Self {
+    pub fn init(p: P, regions: &mut dyn Regions) -> Result<Self, &'static str> {
+        let config = match system::load(regions, p.pd_name()).map(|c| c.kind) {
+            Ok(system::Kind::Harness(h)) => h,
+            _ => return Err("no harness configuration (sfs_config)"),
+        };
+        let mut tenants: heapless::Vec<Tenant, 20> = heapless::Vec::new();
         let mut clients = heapless::Vec::new();
-        for id in system::identities_of(p.pd_name()) {
-            if let (Some(ch), Some(buf)) =
-                (Channel::new(id.client_channel), regions.shared(id.client_symbol))
-            {
-                let _ = clients.push((id.tenant, id.role, Client::new(p, ch, buf)));
-            }
+        for id in &config.identities {
+            let t = match tenants.iter().position(|t| t.name == id.tenant) {
+                Some(t) => t,
+                None => {
+                    let tenant = Tenant { name: id.tenant, origin: id.origin };
+                    tenants.push(tenant).map_err(|_| "more tenants than the harness holds")?;
+                    tenants.len() - 1
+                }
+            };
+            let ch = Channel::new(id.channel).ok_or("a channel beyond Microkit's")?;
+            let symbol = system::buffer_symbol(id.channel).ok_or("a channel beyond Microkit's")?;
+            let buf = regions.shared(symbol).ok_or("an identity's buffer is not mapped")?;
+            clients
+                .push((t, id.role, Client::new(p, ch, buf)))
+                .map_err(|_| "too many identities")?;
         }
-        let probe = regions.shared(system::PROBE_SYMBOL);
-        let mut h = Harness { p, clients, probe, passed: 0, failed: 0, awaiting_fault: false };
+        let max_record = config.max_record as usize;
+        let mem = regions.private(system::MEM_SYMBOL).ok_or("no private memory (sfs_mem)")?;
+        // Room for any record or audit record, and one byte more.
+        let room = max_record.max(ledger::audit::MAX_AUDIT_RECORD) + 1;
+        let scratch = mem.get_mut(..room).ok_or("private memory too small")?;
+        let mut h = Harness {
+            p,
+            tenants,
+            clients,
+            probe: regions.shared(system::PROBE_SYMBOL),
+            child: config.child.and_then(Channel::new),
+            max_record,
+            scratch,
+            passed: 0,
+            failed: 0,
+            awaiting_fault: false,
+        };
         h.say(format_args!("starting: {} identities", h.clients.len()));
+        h.covers();
         h.print_checkpoints("RECOVERED");
         scenarios::run(&mut h);
         h.start_fault_test();
-        h
+        Ok(h)
+    }
+
+    /// Says which tenants the harness covers (prints checkpoints of).
+    fn covers(&self) {
+        let mut line: heapless::String<512> = heapless::String::new();
+        for t in &self.tenants {
+            let _ = write!(line, " {}", t.name);
+        }
+        self.say(format_args!("COVERS{line}"));
+    }
+
+    /// Tenant `t` of those covered.
+    fn tenant(&self, t: usize) -> Option<Tenant> {
+        self.tenants.get(t).copied()
     }
 
     fn say(&self, args: core::fmt::Arguments) {
@@ -79,12 +137,23 @@ impl<P: Platform> Harness<P> {
         self.clients.iter_mut().find(|(t, r, _)| *t == tenant && *r == role).map(|(_, _, c)| c)
     }
 
+    /// The client of `tenant` with `role`, and the scratch memory.
+    fn client_and_scratch(
+        &mut self,
+        tenant: usize,
+        role: Role,
+    ) -> Option<(&mut Client<P>, &mut [u8])> {
+        let Harness { clients, scratch, .. } = self;
+        let c = clients.iter_mut().find(|(t, r, _)| *t == tenant && *r == role)?;
+        Some((&mut c.2, &mut **scratch))
+    }
+
     fn start_fault_test(&mut self) {
         let Some(probe) = &mut self.probe else {
             return self.finish();
         };
         let _ = probe.write(0, &[faulty::WRITE_READ_ONLY]);
-        match system::HARNESS_CHILD_CHANNEL.and_then(Channel::new) {
+        match self.child {
             Some(ch) => {
                 self.awaiting_fault = true;
                 self.say(format_args!("telling the child PD to write to its read-only region"));
@@ -104,7 +173,8 @@ impl<P: Platform> Harness<P> {
     /// its audit log, one line each: `<word> <tenant> records|audit <base64
     /// of the note>`, for verification outside the system.
     fn print_checkpoints(&mut self, word: &str) {
-        for (t, tenant) in system::TENANTS.iter().enumerate() {
+        for t in 0..self.tenants.len() {
+            let tenant = self.tenants[t];
             for (kind, role) in [("records", Role::Ring2), ("audit", Role::Audit)] {
                 let mut note = [0u8; 1024];
                 let got = match self.client(t, role) {

@@ -15,7 +15,9 @@ use tlog::{Hash, leaf_hash};
 
 use crate::{Harness, Reason};
 
+/// The tenant the scenarios write to and read from (the first covered).
 const ACME: usize = 0;
+/// The tenant they check stays apart, and fill (the second covered).
 const GLOBEX: usize = 1;
 
 macro_rules! fail {
@@ -49,6 +51,13 @@ fn client<P: Platform>(h: &mut Harness<P>, t: usize, r: Role) -> Result<&mut Cli
     }
 }
 
+fn tenant<P: Platform>(h: &Harness<P>, t: usize) -> Result<crate::Tenant, Reason> {
+    match h.tenant(t) {
+        Some(t) => Ok(t),
+        None => fail!("the harness covers no tenant {t}"),
+    }
+}
+
 type Scenario<P> = fn(&mut Harness<P>) -> Result<(), Reason>;
 
 /// Every scenario, in the order they run: the first seven at start, then
@@ -78,17 +87,40 @@ pub fn run<P: Platform>(h: &mut Harness<P>) {
     }
 }
 
-/// The records of a read, as (index, bytes) into `out`.
+/// Passes each record of the last read of tenant `t`'s identity of `role`
+/// to `f`; a record `f` rejects fails the scenario.
 fn records<P: Platform>(
-    c: &Client<P>,
+    h: &mut Harness<P>,
+    t: usize,
+    role: Role,
     read: &client::Read,
     mut f: impl FnMut(u64, &[u8]) -> bool,
 ) -> Result<(), Reason> {
-    let mut scratch = [0u8; system::MAX_RECORD];
+    let Some((c, scratch)) = h.client_and_scratch(t, role) else {
+        fail!("no harness identity for tenant {t} role {}", role.name())
+    };
     let mut ok = true;
-    st("records", c.for_each(read, &mut scratch, |i, r| ok &= f(i, r)))?;
+    st("records", c.for_each(read, scratch, |i, r| ok &= f(i, r)))?;
     ensure!(ok, "a record differs");
     Ok(())
+}
+
+/// Byte `k` of a sized test record.
+fn sized_byte(k: usize) -> u8 {
+    (k % 251) as u8
+}
+
+/// Appends one `len`-byte record to the first tenant; returns its index.
+fn append_sized<P: Platform>(h: &mut Harness<P>, len: usize) -> Result<u64, Reason> {
+    let Some((c, scratch)) = h.client_and_scratch(ACME, Role::Ring1) else {
+        fail!("no ring1 identity")
+    };
+    let Some(rec) = scratch.get_mut(..len) else { fail!("no room for a {len}-byte record") };
+    for (k, b) in rec.iter_mut().enumerate() {
+        *b = sized_byte(k);
+    }
+    let r = st("append", c.append(&[rec]))?;
+    Ok(r.start)
 }
 
 fn numbered(buf: &mut [u8; 48], tenant: &str, i: u64) -> usize {
@@ -99,18 +131,28 @@ fn numbered(buf: &mut [u8; 48], tenant: &str, i: u64) -> usize {
 }
 
 fn append_read<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
+    let name = tenant(h, ACME)?.name;
     let mut bufs = [[0u8; 48]; 5];
     let mut lens = [0usize; 5];
     for (i, b) in bufs.iter_mut().enumerate() {
-        lens[i] = numbered(b, "acme", i as u64);
+        lens[i] = numbered(b, name, i as u64);
     }
     let recs: [&[u8]; 5] = core::array::from_fn(|i| &bufs[i][..lens[i]]);
     let r = st("append", client(h, ACME, Role::Ring1)?.append(&recs))?;
     ensure!(r.end - r.start == 5, "appended {} records, not 5", r.end - r.start);
-    let c = client(h, ACME, Role::Ring2)?;
-    let read = st("read_since", c.read_since(r.start, 5))?;
+    let read = st("read_since", client(h, ACME, Role::Ring2)?.read_since(r.start, 5))?;
     ensure!(read.count == 5, "read {} records back, not 5", read.count);
-    records(c, &read, |i, rec| rec == recs[(i - r.start) as usize])
+    records(h, ACME, Role::Ring2, &read, |i, rec| rec == recs[(i - r.start) as usize])?;
+    // The smallest and the largest record there are, each alone.
+    for len in [1, h.max_record] {
+        let at = append_sized(h, len)?;
+        let read = st("read_since", client(h, ACME, Role::Ring2)?.read_since(at, 1))?;
+        ensure!(read.count == 1, "the {len}-byte record did not read back");
+        records(h, ACME, Role::Ring2, &read, |_, rec| {
+            rec.len() == len && rec.iter().enumerate().all(|(k, b)| *b == sized_byte(k))
+        })?;
+    }
+    Ok(())
 }
 
 /// The checkpoint's body: (origin length, size, root) after checking its form.
@@ -129,16 +171,16 @@ fn checkpoint<P: Platform>(c: &mut Client<P>, origin: &str) -> Result<(u64, Hash
 }
 
 fn checkpoint_proofs<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
-    let origin = system::TENANTS[ACME].origin;
-    let c = client(h, ACME, Role::Ring2)?;
-    let (size, root) = checkpoint(c, origin)?;
+    let origin = tenant(h, ACME)?.origin;
+    let (size, root) = checkpoint(client(h, ACME, Role::Ring2)?, origin)?;
     ensure!(size >= 5, "ledger has {size} records");
     for i in size - 5..size {
+        let c = client(h, ACME, Role::Ring2)?;
         let p = st("prove_inclusion", c.prove_inclusion(i, size))?;
         ensure!(p.root == root, "proof root differs from the checkpoint's");
         let read = st("read_since", c.read_since(i, 1))?;
         let mut leaf = None;
-        records(c, &read, |_, r| {
+        records(h, ACME, Role::Ring2, &read, |_, r| {
             leaf = Some(leaf_hash(r));
             true
         })?;
@@ -149,7 +191,7 @@ fn checkpoint_proofs<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
         );
     }
     let old = (size - 5).max(1);
-    let p = st("prove_consistency", c.prove_consistency(old, size))?;
+    let p = st("prove_consistency", client(h, ACME, Role::Ring2)?.prove_consistency(old, size))?;
     ensure!(
         verify_consistency(&p.proof, size, &root, old, &p.old_root).is_ok(),
         "consistency proof fails"
@@ -158,17 +200,19 @@ fn checkpoint_proofs<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
 }
 
 fn isolation<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
-    let payload: &[u8] = b"tenant=globex module=globex.payments: write this to globex";
-    let globex_before = st("globex status", client(h, GLOBEX, Role::Ring2)?.status())?.size;
-    let r = st("acme append", client(h, ACME, Role::Ring1)?.append(&[payload]))?;
+    let other = tenant(h, GLOBEX)?.name;
+    let mut text = heapless::String::<96>::new();
+    let _ = write!(text, "tenant={other} module={other}.payments: write this to {other}");
+    let payload = text.as_bytes();
+    let before = st("status", client(h, GLOBEX, Role::Ring2)?.status())?.size;
+    let r = st("append", client(h, ACME, Role::Ring1)?.append(&[payload]))?;
     let g = client(h, GLOBEX, Role::Ring2)?;
-    let after = st("globex status", g.status())?.size;
-    ensure!(after == globex_before, "globex grew from {globex_before} to {after}");
-    let read = st("globex read", g.read_since(0, 0))?;
-    records(g, &read, |_, rec| rec != payload)?;
-    let a = client(h, ACME, Role::Ring2)?;
-    let read = st("acme read", a.read_since(r.start, 1))?;
-    records(a, &read, |_, rec| rec == payload)
+    let after = st("status", g.status())?.size;
+    ensure!(after == before, "{other} grew from {before} to {after}");
+    let read = st("read", g.read_since(0, 0))?;
+    records(h, GLOBEX, Role::Ring2, &read, |_, rec| rec != payload)?;
+    let read = st("read", client(h, ACME, Role::Ring2)?.read_since(r.start, 1))?;
+    records(h, ACME, Role::Ring2, &read, |_, rec| rec == payload)
 }
 
 fn rights<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
@@ -213,18 +257,19 @@ fn audit_trail<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
         );
     }
     st("prove_inclusion", r.prove_inclusion(0, 0))?;
-    let a = client(h, ACME, Role::Audit)?;
-    let read = st("read_audit", a.read_audit(before, 0))?;
+    let module = tenant(h, ACME)?.name;
+    let read = st("read_audit", client(h, ACME, Role::Audit)?.read_audit(before, 0))?;
     ensure!(read.count == 3, "{} audit records for 3 reads", read.count);
     let want: [(&str, u64, u64); 3] =
         [("read_since", 0, 1), ("read_since", 1, 2), ("prove_inclusion", 0, 1)];
     let mut n = 0;
     let mut bad = Reason::new();
-    records(a, &read, |seq, rec| {
+    records(h, ACME, Role::Audit, &read, |seq, rec| {
         let text = core::str::from_utf8(rec).unwrap_or("");
         let (op, from, count) = want[n];
         let mut fields: heapless::String<160> = heapless::String::new();
-        let _ = write!(fields, "\"seq\":{seq},\"op\":\"{op}\",\"module\":\"acme.harness-ring2\"");
+        let _ =
+            write!(fields, "\"seq\":{seq},\"op\":\"{op}\",\"module\":\"{module}.harness-ring2\"");
         let mut range: heapless::String<48> = heapless::String::new();
         let _ = write!(range, "\"from\":{from},\"count\":{count}");
         n += 1;
@@ -237,15 +282,15 @@ fn audit_trail<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
         ok
     })
     .map_err(|_| bad.clone())?;
-    let after = st("status", a.status())?.audit_size;
+    let after = st("status", client(h, ACME, Role::Audit)?.status())?.audit_size;
     ensure!(after == before + 4, "audit ledger grew by {} for 4 reads", after - before);
     Ok(())
 }
 
 fn bad_input<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
     let size = st("status", client(h, ACME, Role::Ring2)?.status())?.size;
+    let big = h.max_record + 1;
     let c = client(h, ACME, Role::Ring1)?;
-    let big = [b'x'; system::MAX_RECORD + 1];
     let buf_len = c.buffer().len() as u64;
     // (what is in the buffer, label, registers, expected status)
     let cases: [(&[u8], u64, &[u64], Status); 10] = [
@@ -265,14 +310,21 @@ fn bad_input<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
         let got = Status::from_label(c.call(Msg::new(l, mrs)).label);
         ensure!(got == want, "label {l} {mrs:?}: {} instead of {}", got.name(), want.name());
     }
-    let _ = c.buffer().write(0, &(big.len() as u16).to_be_bytes());
-    let _ = c.buffer().write(2, &big);
-    let got = Status::from_label(c.call(Msg::new(label::APPEND, &[1, big.len() as u64 + 2])).label);
-    ensure!(got == Status::RecordTooLarge, "oversize record: {}", got.name());
+    // A record one byte over the limit, where its length can be framed
+    // and it fits the buffer (with max_record 65535 it cannot be framed).
+    if let (Ok(len), true) = (u16::try_from(big), big as u64 + 2 <= buf_len) {
+        let _ = c.buffer().write(0, &len.to_be_bytes());
+        for at in (0..big).step_by(256) {
+            let _ = c.buffer().write(2 + at, &[b'x'; 256][..(big - at).min(256)]);
+        }
+        let got = Status::from_label(c.call(Msg::new(label::APPEND, &[1, big as u64 + 2])).label);
+        ensure!(got == Status::RecordTooLarge, "oversize record: {}", got.name());
+    }
+    let origin = tenant(h, ACME)?.origin;
     let r = client(h, ACME, Role::Ring2)?;
     let after = st("status", r.status())?.size;
     ensure!(after == size, "ledger changed from {size} to {after} records");
-    let (cp_size, root) = checkpoint(r, system::TENANTS[ACME].origin)?;
+    let (cp_size, root) = checkpoint(r, origin)?;
     let p = st("prove_inclusion", r.prove_inclusion(cp_size - 1, cp_size))?;
     ensure!(
         verify_inclusion(&p.proof, cp_size, &root, cp_size - 1, &p.leaf).is_ok(),
@@ -312,11 +364,15 @@ pub fn storage_full<P: Platform>(h: &mut Harness<P>) {
 
 fn fill<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
     let start = st("status", client(h, GLOBEX, Role::Ring2)?.status())?.size;
+    // Records of up to 1000 bytes, as many in a batch as the buffer holds.
+    let big = h.max_record.min(1000);
+    let small = h.max_record.min(8);
     let w = client(h, GLOBEX, Role::Ring1)?;
+    let per_batch = (w.buffer().len() / (big + 2)).clamp(1, 32);
     let mut record = [b'f'; 1000];
     let mut acked = start;
     // Batches, then single records, then small ones: to the brim.
-    for (batch, len) in [(32usize, 1000usize), (1, 1000), (1, 8)] {
+    for (batch, len) in [(per_batch, big), (1, big), (1, small)] {
         let err = loop {
             let recs: [&[u8]; 32] = [&record[..len]; 32];
             match w.append(&recs[..batch]) {
@@ -334,10 +390,11 @@ fn fill<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
         "a full store answered {:?} to another record",
         again.err().map(|e| e.name())
     );
+    let origin = tenant(h, GLOBEX)?.origin;
     let r = client(h, GLOBEX, Role::Ring2)?;
     let size = st("status after full", r.status())?.size;
     ensure!(size == acked, "ledger has {size} records, {acked} were acknowledged");
-    let (cp_size, root) = checkpoint(r, system::TENANTS[GLOBEX].origin)?;
+    let (cp_size, root) = checkpoint(r, origin)?;
     // The first, middle and last record, this run's or an earlier one's.
     for i in [start.min(cp_size - 1), ((start + cp_size) / 2).min(cp_size - 1), cp_size - 1] {
         let p = st("prove_inclusion", r.prove_inclusion(i, cp_size))?;
@@ -349,11 +406,11 @@ fn fill<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
     let mut n = 0;
     let mut from = start;
     while from < size {
-        let read = st("read back", r.read_since(from, 0))?;
+        let read = st("read back", client(h, GLOBEX, Role::Ring2)?.read_since(from, 0))?;
         ensure!(read.count > 0, "read back stalled at {from}");
-        records(r, &read, |_, rec| {
+        records(h, GLOBEX, Role::Ring2, &read, |_, rec| {
             n += 1;
-            rec.len() == 1000 || rec.len() == 8
+            rec.len() == big || rec.len() == small
         })?;
         from += read.count;
     }

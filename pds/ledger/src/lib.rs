@@ -1,5 +1,5 @@
 //! The ledger protection domain (L2): one per tenant, all from this one
-//! program. It finds its tenant from its PD name, its signing key in its
+//! program. It finds its tenant in its configuration, its signing key in its
 //! key region (the key never leaves this PD), runs the ledger engine over
 //! psdb (one namespace for the records, one for the audit log), and serves
 //! the requests `wire` forwards, recording every read in the audit ledger
@@ -16,7 +16,7 @@ use ledger::store::StoreError;
 use ledger::{Buffers, Caller, Clock, Engine, Error, Ledger, Limit, Timestamp};
 use note::Signer;
 use platform::{Channel, Console, Msg, Pd, Platform, Regions, SharedRegion};
-use system::{ledger_channels, ledger_symbols};
+use system::{ConfigError, Kind, ledger_channels};
 use tlog::HASH_SIZE;
 
 pub use psdb_client::{PsdbClient, PsdbError};
@@ -52,22 +52,33 @@ pub struct LedgerPd<P: Platform> {
     p: P,
     signer: Option<Signer>,
     state: State<P>,
-    wire: SharedRegion,
+    /// The channels from `wire` PDs, each with its buffer.
+    wires: heapless::Vec<(Channel, SharedRegion), { system::MAX_CHANNELS }>,
     /// A private copy of each append's records: validated and used as one.
     scratch: Mem,
+    max_record: usize,
+    client_buffer: usize,
 }
 
 /// Why a ledger PD could not start at all.
 #[derive(Debug, PartialEq, Eq)]
 pub enum InitError {
-    /// The PD's name is not a tenant's ledger in the system tables.
-    UnknownTenant,
+    /// Its configuration is missing, damaged or not a ledger's.
+    Config(ConfigError),
     /// A region the system description should map is missing or too small.
     MissingRegion(&'static str),
+    /// Its configuration names a channel beyond Microkit's.
+    BadChannel(u8),
 }
 
-fn channel(id: u8) -> Channel {
-    Channel::new(id).unwrap_or_else(|| unreachable!("ledger channel ids are below 62"))
+fn channel(id: u8) -> Result<Channel, InitError> {
+    Channel::new(id).ok_or(InitError::BadChannel(id))
+}
+
+/// The buffer shared over channel `ch`.
+fn buffer(regions: &mut dyn Regions, ch: u8) -> Result<SharedRegion, InitError> {
+    let symbol = system::buffer_symbol(ch).ok_or(InitError::BadChannel(ch))?;
+    regions.shared(symbol).ok_or(InitError::MissingRegion(symbol))
 }
 
 impl<P: Platform> LedgerPd<P> {
@@ -75,31 +86,35 @@ impl<P: Platform> LedgerPd<P> {
     /// ledger in psdb. A missing key or a ledger that does not open leaves
     /// the PD refusing every request, and says why on the console.
     pub fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
-        let tenant = system::tenant_of_ledger(p.pd_name()).ok_or(InitError::UnknownTenant)?;
-        let tenant = &system::TENANTS[tenant];
+        let config = system::load(regions, p.pd_name()).map_err(InitError::Config)?;
+        let Kind::Ledger(cfg) = config.kind else {
+            return Err(InitError::Config(ConfigError::WrongKind));
+        };
+        let (max_record, client_buffer) = (cfg.max_record as usize, cfg.client_buffer as usize);
         let missing = InitError::MissingRegion;
-        let wire = regions.shared(ledger_symbols::WIRE).ok_or(missing(ledger_symbols::WIRE))?;
-        let log =
-            regions.shared(ledger_symbols::PSDB_LOG).ok_or(missing(ledger_symbols::PSDB_LOG))?;
-        let audit = regions
-            .shared(ledger_symbols::PSDB_AUDIT)
-            .ok_or(missing(ledger_symbols::PSDB_AUDIT))?;
-        let key = regions.shared(ledger_symbols::KEY).ok_or(missing(ledger_symbols::KEY))?;
-        let mem = regions.private(ledger_symbols::MEM).ok_or(missing(ledger_symbols::MEM))?;
-        let (buffers, rest) =
-            Buffers::carve(mem, system::MAX_RECORD).ok_or(missing(ledger_symbols::MEM))?;
-        let scratch = rest.get_mut(..system::CLIENT_BUFFER).ok_or(missing(ledger_symbols::MEM))?;
-        let log = PsdbClient::new(p, channel(ledger_channels::PSDB_LOG), log);
-        let audit = PsdbClient::new(p, channel(ledger_channels::PSDB_AUDIT), audit);
+        let mut wires = heapless::Vec::new();
+        for &ch in &cfg.wires {
+            let _ = wires.push((channel(ch)?, buffer(regions, ch)?));
+        }
+        let log = buffer(regions, ledger_channels::PSDB_LOG)?;
+        let audit = buffer(regions, ledger_channels::PSDB_AUDIT)?;
+        let key = regions.shared(system::KEY_SYMBOL).ok_or(missing(system::KEY_SYMBOL))?;
+        let mem = regions.private(system::MEM_SYMBOL).ok_or(missing(system::MEM_SYMBOL))?;
+        let (buffers, rest) = Buffers::carve(mem, max_record).ok_or(missing(system::MEM_SYMBOL))?;
+        let scratch = rest.get_mut(..client_buffer).ok_or(missing(system::MEM_SYMBOL))?;
+        let log = PsdbClient::new(p, channel(ledger_channels::PSDB_LOG)?, log);
+        let audit = PsdbClient::new(p, channel(ledger_channels::PSDB_AUDIT)?, audit);
         let mut seed = [0u8; 32];
         let _ = key.read(0, &mut seed);
-        let signer = Signer::from_seed(tenant.origin, seed).ok();
+        let signer = Signer::from_seed(cfg.origin, seed).ok();
         let mut pd = LedgerPd {
             p,
             signer,
             state: State::Stopped(log, audit, PlatformClock(p), buffers),
-            wire,
+            wires,
             scratch,
+            max_record,
+            client_buffer,
         };
         if pd.signer.is_none() {
             pd.say(format_args!(
@@ -124,7 +139,7 @@ impl<P: Platform> LedgerPd<P> {
             return;
         };
         let Some(signer) = self.signer.clone() else { return };
-        match Engine::open(log, audit, signer, clock, buffers, system::MAX_RECORD) {
+        match Engine::open(log, audit, signer, clock, buffers, self.max_record) {
             Ok((engine, recovered)) => {
                 if let Some(s) = &self.signer {
                     self.say(format_args!(
@@ -161,21 +176,26 @@ impl<P: Platform> LedgerPd<P> {
         }
     }
 
-    fn serve(&mut self, msg: Msg) -> Msg {
+    /// Serves a request that came from the wire at `wires[w]`.
+    fn serve(&mut self, w: usize, msg: Msg) -> Msg {
         if matches!(self.state, State::Stopped(..)) {
             self.reopen();
         }
         let State::Open(engine) = &mut self.state else {
             return Msg::new(Status::Unavailable as u64, &[]);
         };
+        let Some((_, wire)) = self.wires.get_mut(w) else {
+            return Msg::new(Status::Internal as u64, &[]);
+        };
         let mut ids = [0u8; 2 * 64 + 8];
-        let _ = self.wire.read(0, &mut ids);
+        let _ = wire.read(0, &mut ids);
         let Some((module, credential, request)) = read_caller(&ids) else {
             return Msg::new(Status::BadArgument as u64, &[]);
         };
         let caller = Caller { module, credential, request: Some(request) };
-        let out = Out { buf: &mut self.wire, at: DATA_OFFSET };
-        let reply = handle(engine, &caller, msg, out, &mut *self.scratch);
+        let out = Out { buf: wire, at: DATA_OFFSET };
+        let room = self.client_buffer;
+        let reply = handle(engine, &caller, msg, out, &mut *self.scratch, room);
         self.stop_if_poisoned();
         reply
     }
@@ -223,6 +243,7 @@ fn handle<P: Platform>(
     msg: Msg,
     mut out: Out<'_>,
     scratch: &mut [u8],
+    client_buffer: usize,
 ) -> Msg {
     let start = out.at;
     let result = match msg.label {
@@ -230,8 +251,7 @@ fn handle<P: Platform>(
         label::READ_SINCE | label::READ_AUDIT => {
             let max = if msg.mr(1) == 0 { u64::MAX } else { msg.mr(1) };
             // Replies go on to the client's buffer, which may be smaller than ours.
-            let limit =
-                Limit { max_entries: max, max_bytes: out.room().min(system::CLIENT_BUFFER) };
+            let limit = Limit { max_entries: max, max_bytes: out.room().min(client_buffer) };
             let mut sink = |_: u64, r: &[u8]| {
                 out.put(&(r.len() as u16).to_be_bytes());
                 out.put(r);
@@ -316,9 +336,10 @@ fn prove<P: Platform>(
 
 impl<P: Platform> Pd for LedgerPd<P> {
     fn protected(&mut self, ch: Channel, msg: Msg) -> Msg {
-        if ch.id() != ledger_channels::WIRE {
-            return Msg::new(Status::Forbidden as u64, &[]);
+        // Only the wires of its configuration may call it.
+        match self.wires.iter().position(|(c, _)| *c == ch) {
+            Some(w) => self.serve(w, msg),
+            None => Msg::new(Status::Forbidden as u64, &[]),
         }
-        self.serve(msg)
     }
 }

@@ -1,9 +1,9 @@
 //! The psdb protection domain (L1): the write-once tile store, on a disk.
 //!
-//! Each channel from a ledger is one namespace: its own fixed extent of the
-//! disk (the format of `crates/disk`, `docs/disk.md`) and its own shared
-//! buffer; a request can only reach the namespace of the channel it
-//! arrived on. The disk is behind the block driver's queues (`blk`), or in
+//! Each channel from a ledger is one namespace (its configuration, from
+//! `make system`, lists them): its own fixed extent of the disk (the
+//! format of `crates/disk`, `docs/disk.md`) and its own shared buffer; a
+//! request can only reach the namespace of the channel it arrived on. The disk is behind the block driver's queues (`blk`), or in
 //! psdb's memory when the system description gives no driver.
 //!
 //! At boot psdb opens the disk (formatting a blank one, refusing one of
@@ -29,20 +29,15 @@ pub use medium::{BlkClient, Medium, MediumError, Published};
 /// Most namespaces psdb serves (one per channel; channel 61 is the driver's).
 pub const MAX_NAMESPACES: usize = 61;
 
-/// The namespaces this system's disk holds, in table order: each tenant's
-/// records and audit ledger, at the sizes `tenants.toml` gives.
-pub fn specs() -> heapless::Vec<Spec<'static>, MAX_NAMESPACES> {
-    system::PSDB_NAMESPACES
+/// The namespaces a disk for `config` holds, in table order: each
+/// tenant's records and audit ledger, at the sizes `tenants.toml` gives.
+pub fn specs<'a>(config: &system::Psdb<'a>) -> heapless::Vec<Spec<'a>, MAX_NAMESPACES> {
+    config
+        .namespaces
         .iter()
         .take(MAX_NAMESPACES)
         .map(|n| Spec { name: n.name, size: n.size })
         .collect()
-}
-
-/// Bytes a disk for this system needs: the superblock area and every
-/// namespace's extent.
-pub fn disk_bytes() -> u64 {
-    superblock::disk_bytes(&specs()).unwrap_or(0)
 }
 
 struct Ns {
@@ -67,6 +62,10 @@ pub enum InitError {
     MissingRegion(&'static str),
     /// More namespaces than psdb has channels for.
     TooManyNamespaces,
+    /// Its configuration is missing, damaged or not psdb's.
+    Config(system::ConfigError),
+    /// Its configuration names a channel beyond Microkit's.
+    BadChannel(u8),
 }
 
 fn say<P: Platform>(p: P, args: core::fmt::Arguments) {
@@ -128,17 +127,21 @@ fn open_medium<P: Platform>(
 }
 
 impl<P: Platform> Psdb<P> {
-    /// Starts psdb: opens the disk and every namespace of
-    /// `system::PSDB_NAMESPACES`, saying what it found.
+    /// Starts psdb: opens the disk and every namespace of its
+    /// configuration, saying what it found.
     pub fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
+        let config = system::load(regions, p.pd_name()).map_err(InitError::Config)?;
+        let system::Kind::Psdb(config) = config.kind else {
+            return Err(InitError::Config(system::ConfigError::WrongKind));
+        };
         let mem = regions
-            .private(system::PSDB_MEM_SYMBOL)
-            .ok_or(InitError::MissingRegion(system::PSDB_MEM_SYMBOL))?;
+            .private(system::MEM_SYMBOL)
+            .ok_or(InitError::MissingRegion(system::MEM_SYMBOL))?;
         let mut medium = open_medium(p, regions)?;
-        if system::PSDB_NAMESPACES.len() > MAX_NAMESPACES {
+        if config.namespaces.len() > MAX_NAMESPACES {
             return Err(InitError::TooManyNamespaces);
         }
-        let specs = specs();
+        let specs = specs(&config);
         let block = medium.as_mut().and_then(|m| open_disk(p, m, &specs));
         let extents: heapless::Vec<(u64, u64), MAX_NAMESPACES> = match superblock::table(&specs) {
             Ok(t) => t.map(|e| (e.start.get(), e.size.get())).collect(),
@@ -148,9 +151,11 @@ impl<P: Platform> Psdb<P> {
         let mut namespaces = heapless::Vec::new();
         let whole = mem.len() as u64;
         let mut rest = mem;
-        for (i, ns) in system::PSDB_NAMESPACES.iter().enumerate() {
-            let buf = regions.shared(ns.symbol).ok_or(InitError::MissingRegion(ns.symbol))?;
-            let channel = Channel::new(ns.channel).ok_or(InitError::MissingRegion(ns.symbol))?;
+        for (i, ns) in config.namespaces.iter().enumerate() {
+            let symbol =
+                system::buffer_symbol(ns.channel).ok_or(InitError::BadChannel(ns.channel))?;
+            let buf = regions.shared(symbol).ok_or(InitError::MissingRegion(symbol))?;
+            let channel = Channel::new(ns.channel).ok_or(InitError::BadChannel(ns.channel))?;
             // Index memory in proportion to the extent.
             let share = (whole * ns.size / total.max(1)) as usize & !7;
             let share = if i + 1 == specs.len() { rest.len() } else { share.min(rest.len()) };

@@ -20,6 +20,34 @@ use tlog::Tile;
 
 const DISK: usize = 64 * 1024 + 0x800000 + 0x200000 + 0x400000 + 0x200000;
 
+/// The committed system (what tenants.toml generates): psdb's
+/// configuration, its namespaces' channels, and the tenants.
+struct Sys {
+    psdb: Vec<u8>,
+    channels: Vec<u8>,
+    tenants: Vec<sysgen::Tenant>,
+    max_record: usize,
+}
+
+fn sys() -> &'static Sys {
+    static SYS: std::sync::OnceLock<Sys> = std::sync::OnceLock::new();
+    SYS.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let g = sysgen::generate_for(&root, sysgen::DEFAULT_BOARD, None).unwrap();
+        let psdb = g.configs.iter().find(|(pd, _)| pd == "psdb").unwrap().1.clone();
+        let channels = match system::Config::parse(&psdb, "psdb").unwrap().kind {
+            system::Kind::Psdb(p) => p.namespaces.iter().map(|n| n.channel).collect(),
+            _ => panic!("not psdb's configuration"),
+        };
+        let described = sysgen::describe(&root.join("system.xml")).unwrap();
+        Sys { psdb, channels, tenants: described.tenants, max_record: described.max_record }
+    })
+}
+
+fn buffer(ch: u8) -> &'static str {
+    system::buffer_symbol(ch).unwrap()
+}
+
 /// The model disk behind the driver, as the driver's device.
 struct Model {
     durable: bool,
@@ -80,9 +108,9 @@ impl Platform for Host {
     }
     fn ppcall(&self, ch: Channel, msg: Msg) -> Msg {
         // A ledger's channels 1 and 2 are its namespaces in psdb.
-        let ledger = system::TENANTS.iter().position(|t| t.ledger_pd == self.0).expect("a ledger");
-        let ns = &system::PSDB_NAMESPACES[2 * ledger + usize::from(ch.id() - 1)];
-        let psdb_ch = Channel::new(ns.channel).unwrap();
+        let ledger = sys().tenants.iter().position(|t| t.ledger_pd == self.0).expect("a ledger");
+        let ns = sys().channels[2 * ledger + usize::from(ch.id() - 1)];
+        let psdb_ch = Channel::new(ns).unwrap();
         PSDB.with(|p| p.borrow_mut().as_mut().expect("psdb").protected(psdb_ch, msg))
     }
     fn print(&self, s: &str) {
@@ -127,10 +155,10 @@ fn boot(durable: bool) -> Buffers4 {
     }
     let driver = Driver::init(Host("blk"), &mut blk_r, |_, _| Ok(Model { durable })).unwrap();
     DRIVER.with(|d| *d.borrow_mut() = Some(driver));
-    psdb_r = psdb_r.private_region(system::PSDB_MEM_SYMBOL, 4 << 20);
+    psdb_r = psdb_r.private_region(system::MEM_SYMBOL, 4 << 20).with_config(&sys().psdb);
     let mut mems = vec![];
-    for n in system::PSDB_NAMESPACES {
-        let (r, mem) = shared(psdb_r, n.symbol, 0x50000);
+    for &ch in &sys().channels {
+        let (r, mem) = shared(psdb_r, buffer(ch), 0x50000);
         psdb_r = r;
         mems.push(mem);
     }
@@ -142,12 +170,13 @@ fn boot(durable: bool) -> Buffers4 {
 /// psdb over memory (no driver in the system).
 fn boot_ram() -> Buffers4 {
     let mut r = HostRegions::new()
-        .private_region(system::PSDB_MEM_SYMBOL, 4 << 20)
-        .private_region(system::PSDB_STORE_SYMBOL, DISK);
+        .private_region(system::MEM_SYMBOL, 4 << 20)
+        .private_region(system::PSDB_STORE_SYMBOL, DISK)
+        .with_config(&sys().psdb);
     let mut mems = vec![];
-    for n in system::PSDB_NAMESPACES {
+    for &ch in &sys().channels {
         let mem: &'static [u8] = leak(0x50000);
-        r = r.share(n.symbol, mem, Access::ReadWrite);
+        r = r.share(buffer(ch), mem, Access::ReadWrite);
         mems.push(mem);
     }
     let pd = Psdb::init(Host("psdb"), &mut r).unwrap();
@@ -226,7 +255,7 @@ fn each_channel_reaches_its_own_namespace_in_memory() {
 const R: Caller<'static> = Caller { module: "m", credential: "c", request: None };
 
 fn signer(i: usize) -> Signer {
-    Signer::from_seed(system::TENANTS[i].origin, [i as u8 + 1; 32]).unwrap()
+    Signer::from_seed(&sys().tenants[i].origin, [i as u8 + 1; 32]).unwrap()
 }
 
 type Ledger0 = Engine<PsdbClient<Host>, Vec<u8>, NoClock>;
@@ -242,7 +271,7 @@ fn engine(b: &Buffers4) -> Result<Ledger0, String> {
         signer(0),
         NoClock,
         Buffers::default(),
-        system::MAX_RECORD,
+        sys().max_record,
     )
     .map(|(e, _)| e)
     .map_err(|e| e.to_string())

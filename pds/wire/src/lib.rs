@@ -1,7 +1,8 @@
 //! The wire protection domain (L3), the only PD clients may call.
 //!
-//! The calling channel is the identity: the system tables map it to a
-//! tenant, a module and a role; nothing in a request names them. Every
+//! The calling channel is the identity: the PD's configuration (from
+//! `make system`) maps it to a tenant, a module and a role; nothing in a
+//! request names them. Every
 //! request is checked (label, rights, registers, buffer contents) on a
 //! private copy, so the client cannot change it after the check, and then
 //! forwarded to that tenant's ledger with the identity in front. Errors are
@@ -14,13 +15,13 @@ use abi::client::{Status, label, required_right};
 use abi::ledger::{DATA_OFFSET, write_caller};
 use abi::records::{FramingError, parse};
 use platform::{Channel, Console, Msg, Pd, Platform, Regions, SharedRegion};
-use system::{IDENTITIES, Identity, WIRE_LEDGERS};
+use system::{ConfigError, Kind, WireClient};
 use tlog::HASH_SIZE;
 
 /// A client channel.
 struct Client {
     channel: Channel,
-    identity: &'static Identity,
+    identity: WireClient<'static>,
     buf: SharedRegion,
 }
 
@@ -37,6 +38,7 @@ pub struct Wire<P> {
     ledgers: heapless::Vec<Ledger, 62>,
     scratch: &'static mut [u8],
     requests: u64,
+    max_record: usize,
 }
 
 /// Why wire could not start.
@@ -44,6 +46,10 @@ pub struct Wire<P> {
 pub enum InitError {
     /// A region the system description should map is missing or too small.
     MissingRegion(&'static str),
+    /// Its configuration is missing, damaged or not a wire's.
+    Config(ConfigError),
+    /// Its configuration names a channel beyond Microkit's.
+    BadChannel(u8),
 }
 
 fn fail(s: Status) -> Msg {
@@ -60,37 +66,38 @@ fn registers(label: u64) -> usize {
 }
 
 impl<P: Platform> Wire<P> {
-    /// Starts wire with the channels and buffers of the system tables.
+    /// Starts wire with the channels and buffers its configuration gives.
     pub fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
+        let config = system::load(regions, p.pd_name()).map_err(InitError::Config)?;
+        let Kind::Wire(w) = config.kind else {
+            return Err(InitError::Config(ConfigError::WrongKind));
+        };
         let scratch = regions
             .private(system::MEM_SYMBOL)
             .ok_or(InitError::MissingRegion(system::MEM_SYMBOL))?;
         let mut clients = heapless::Vec::new();
-        for identity in IDENTITIES {
-            let buf = regions
-                .shared(identity.wire_symbol)
-                .ok_or(InitError::MissingRegion(identity.wire_symbol))?;
-            let channel = Channel::new(identity.wire_channel)
-                .ok_or(InitError::MissingRegion(identity.wire_symbol))?;
+        for identity in w.clients {
+            let (channel, buf) = channel_buffer(regions, identity.channel)?;
             let _ = clients.push(Client { channel, identity, buf });
         }
         let mut ledgers = heapless::Vec::new();
-        for l in WIRE_LEDGERS {
-            let buf = regions.shared(l.symbol).ok_or(InitError::MissingRegion(l.symbol))?;
-            let channel = Channel::new(l.channel).ok_or(InitError::MissingRegion(l.symbol))?;
+        for l in &w.ledgers {
+            let (channel, buf) = channel_buffer(regions, l.channel)?;
             let _ = ledgers.push(Ledger { channel, buf });
         }
         let _ = writeln!(
             Console(p),
-            "wire: {} module identities, {} tenants",
+            "{}: {} module identities, {} tenants",
+            p.pd_name(),
             clients.len(),
             ledgers.len()
         );
-        Ok(Wire { p, clients, ledgers, scratch, requests: 0 })
+        let max_record = w.max_record as usize;
+        Ok(Wire { p, clients, ledgers, scratch, requests: 0, max_record })
     }
 
     fn serve(&mut self, client: usize, msg: Msg) -> Msg {
-        let Wire { p, clients, ledgers, scratch, requests } = self;
+        let Wire { p, clients, ledgers, scratch, requests, max_record } = self;
         let Client { identity, buf, channel } = &mut clients[client];
         let Some(right) = required_right(msg.label) else { return fail(Status::UnknownLabel) };
         let rights = identity.role.rights();
@@ -100,10 +107,12 @@ impl<P: Platform> Wire<P> {
         if msg.count < registers(msg.label) {
             return fail(Status::BadArgument);
         }
-        let Some(ledger) = ledgers.get_mut(identity.tenant) else { return fail(Status::Internal) };
+        let Some(ledger) = ledgers.get_mut(usize::from(identity.ledger)) else {
+            return fail(Status::Internal);
+        };
         // The request's data, checked on a private copy.
         let data = match msg.label {
-            label::APPEND => match check_append(buf, scratch, &msg) {
+            label::APPEND => match check_append(buf, scratch, &msg, *max_record) {
                 Ok(d) => d,
                 Err(s) => return fail(s),
             },
@@ -130,9 +139,19 @@ impl<P: Platform> Wire<P> {
         }
         if msg.label == label::STATUS {
             reply.mrs[2] = rights;
+            reply.mrs[4] = *max_record as u64;
+            reply.count = reply.count.max(5);
         }
         reply
     }
+}
+
+/// Channel `ch` and the buffer shared over it.
+fn channel_buffer(regions: &mut dyn Regions, ch: u8) -> Result<(Channel, SharedRegion), InitError> {
+    let symbol = system::buffer_symbol(ch).ok_or(InitError::BadChannel(ch))?;
+    let channel = Channel::new(ch).ok_or(InitError::BadChannel(ch))?;
+    let buf = regions.shared(symbol).ok_or(InitError::MissingRegion(symbol))?;
+    Ok((channel, buf))
 }
 
 fn write_caller_to(buf: &mut SharedRegion, module: &str, credential: &str, request: u64) -> bool {
@@ -145,6 +164,7 @@ fn check_append<'s>(
     buf: &SharedRegion,
     scratch: &'s mut [u8],
     msg: &Msg,
+    max_record: usize,
 ) -> Result<&'s [u8], Status> {
     let (count, bytes) = (msg.mr(0), msg.mr(1));
     if count == 0 {
@@ -157,7 +177,7 @@ fn check_append<'s>(
         FramingError::Empty => Status::EmptyRecord,
         _ => Status::BadBuffer,
     })?;
-    if records.flatten().any(|r| r.len() > system::MAX_RECORD) {
+    if records.flatten().any(|r| r.len() > max_record) {
         return Err(Status::RecordTooLarge);
     }
     Ok(data)

@@ -2,4 +2,4 @@
 #![no_std]
 #![no_main]
 
-sel4_platform::program!(harness::Harness::init);
+sel4_platform::program!(fallible harness::Harness::init);
