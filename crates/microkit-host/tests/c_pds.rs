@@ -98,6 +98,22 @@ fn compile(dir: &Path, name: &str, source: &str) {
 
 /// Boots `<system>…</system>` with the programs in `dir`; the console.
 fn boot(dir: &Path, system: &str) -> String {
+    let (ok, console, stderr) = run(dir, system);
+    assert!(ok, "{console}\n{stderr}");
+    console
+}
+
+/// Boots a system in which a caller waits for a server that has stopped:
+/// the simulator says so and fails; the console.
+fn boot_stuck(dir: &Path, system: &str, why: &str) -> String {
+    let (ok, console, stderr) = run(dir, system);
+    assert!(!ok, "a stuck system booted successfully:\n{console}");
+    assert!(stderr.contains(why), "{stderr}");
+    console
+}
+
+/// Runs the simulator over `<system>…</system>`: success, console, errors.
+fn run(dir: &Path, system: &str) -> (bool, String, String) {
     let (_, sim) = built();
     std::fs::write(dir.join("system.xml"), format!("<system>{system}</system>")).unwrap();
     let out = Command::new(sim)
@@ -107,8 +123,7 @@ fn boot(dir: &Path, system: &str) -> String {
         .output()
         .expect("running the simulator");
     let console = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{console}\n{}", String::from_utf8_lossy(&out.stderr));
-    console
+    (out.status.success(), console, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// The console lines of `pd`, in order, without the prefix.
@@ -541,7 +556,7 @@ fn a_call_to_a_pd_without_protected_stops_it_as_libmicrokit_does() {
     compile(dir, "server", NO_PROTECTED);
     compile(dir, "caller", CALLER);
     compile(dir, "restarter", RESTARTER);
-    let console = boot(
+    let console = boot_stuck(
         dir,
         &[
             pd("caller", 100, "", ""),
@@ -550,6 +565,7 @@ fn a_call_to_a_pd_without_protected_stops_it_as_libmicrokit_does() {
             "<channel><end pd=\"caller\" id=\"0\" pp=\"true\" /><end pd=\"server\" id=\"0\" /></channel>".into(),
         ]
         .concat(),
+        "the system stopped making progress: caller waits for server, which has stopped",
     );
     assert_eq!(
         lines_of(&console, "server"),

@@ -60,9 +60,10 @@ fn journal_path(image: &Path) -> PathBuf {
 }
 
 impl FileDisk {
-    /// The device the environment names: the image (created at this
-    /// system's size when missing) or a temporary one; `Err` says why not.
-    pub fn from_env() -> Result<FileDisk, String> {
+    /// The device the environment names: the image (created at `bytes`,
+    /// the system's size, when missing) or a temporary one; `Err` says why
+    /// not.
+    pub fn from_env(bytes: u64) -> Result<FileDisk, String> {
         let seed = std::env::var(POWER_LOSS_ENV).ok().map(|s| s.parse::<u64>()).transpose();
         let seed = seed.map_err(|_| format!("{POWER_LOSS_ENV} is not a number"))?;
         let (path, temporary) = match std::env::var_os(DISK_ENV) {
@@ -73,15 +74,15 @@ impl FileDisk {
                 (p, true)
             }
         };
-        FileDisk::open(&path, seed, temporary)
+        FileDisk::open(&path, bytes, seed, temporary)
             .map_err(|e| format!("disk image {}: {e}", path.display()))
     }
 
-    fn open(path: &Path, seed: Option<u64>, temporary: bool) -> io::Result<FileDisk> {
+    fn open(path: &Path, bytes: u64, seed: Option<u64>, temporary: bool) -> io::Result<FileDisk> {
         let file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         if file.metadata()?.len() == 0 {
-            file.set_len(psdb::disk_bytes())?;
+            file.set_len(bytes)?;
         }
         let blocks = file.metadata()?.len() / u64::from(BLOCK);
         let journal = journal_path(path);

@@ -349,14 +349,22 @@ impl Kernel {
                     _ => self.died(i, None),
                 }
             }
-            if opts.until_idle && !any && self.quiescent() {
+            if !any && self.quiescent() {
                 idle_polls += 1;
-                if idle_polls >= 4 {
+            } else {
+                idle_polls = 0;
+            }
+            if idle_polls >= 4 {
+                // Nothing can run again: callers blocked on stopped PDs
+                // wait forever, which is a failure, not an idle system.
+                let stuck = self.stuck();
+                if !stuck.is_empty() {
+                    bail!("the system stopped making progress: {}", stuck.join("; "));
+                }
+                if opts.until_idle {
                     self.log("system idle");
                     return Ok(());
                 }
-            } else {
-                idle_polls = 0;
             }
             if opts.timeout.is_some_and(|t| start.elapsed() > t) {
                 bail!(
@@ -386,6 +394,23 @@ impl Kernel {
             State::Calling(c) => self.blocked_forever(c),
             State::Init | State::Busy => false,
         })
+    }
+
+    /// Each PD blocked for ever in a call, and on whom.
+    fn stuck(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &self.pds {
+            if let State::Calling(c) = p.state
+                && self.blocked_forever(c)
+            {
+                let mut end = c;
+                while let State::Calling(next) = self.pds[end].state {
+                    end = next;
+                }
+                out.push(format!("{} waits for {}, which has stopped", p.name, self.pds[end].name));
+            }
+        }
+        out
     }
 
     /// Whether a call to `c` can never return: `c` stopped, or waits on a

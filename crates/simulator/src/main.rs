@@ -89,6 +89,9 @@ fn load(path: &Path) -> Result<sdf::System> {
     for w in system.validate()? {
         eprintln!("simulator: warning: {w}");
     }
+    // Isolation, from the PDs' configurations beside the description.
+    let configs = sysgen::isolation::configs(&system, &dir_of(path))?;
+    sysgen::isolation::check(&system, &configs)?;
     Ok(system)
 }
 

@@ -101,8 +101,9 @@ impl Run {
 fn every_acknowledged_record_survives_kills_at_random_moments() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let xml = std::fs::read_to_string(root().join("system.xml")).unwrap();
-    write_system(dir, &xml, &crash_cfg(8, RECORD as u64, 4)).unwrap();
+    let g = sysgen::generate_for(&root(), sysgen::DEFAULT_BOARD, None).unwrap();
+    write_system(dir, &g, &crash_cfg(8, RECORD as u64, 4)).unwrap();
+    let system = sysgen::describe(&dir.join("system.xml")).unwrap();
     assert!(
         Command::new(SIM).current_dir(dir).args(["keys", "system.xml"]).status().unwrap().success()
     );
@@ -143,8 +144,9 @@ fn every_acknowledged_record_survives_kills_at_random_moments() {
         }
         let (ranges, full) = acked(&run.console);
         acknowledged.extend(ranges);
+        let keys = dir.join("build/keys");
         let on_disk =
-            check_crash_disk(&dir.join("disk.img"), &dir.join("build/keys"), &acknowledged, RECORD)
+            check_crash_disk(&dir.join("disk.img"), &system, &keys, &acknowledged, RECORD)
                 .unwrap_or_else(|e| panic!("after kill {k} ({kill:?}): {e:#}\n{}", run.console));
         most = most.max(on_disk);
         if full {

@@ -26,10 +26,17 @@ fn sim(dir: &Path, args: &[&str]) -> Output {
     Command::new(SIM).current_dir(dir).args(args).output().unwrap()
 }
 
+/// Writes the committed system (what tenants.toml generates) into `dir`.
+fn write_system(dir: &Path) -> sysgen::Described {
+    let g = sysgen::generate_for(&root(), sysgen::DEFAULT_BOARD, None).unwrap();
+    sysgen::write_generated(&dir.join("system.xml"), &g).unwrap();
+    sysgen::describe(&dir.join("system.xml")).unwrap()
+}
+
 /// Boots the committed system in `dir` on `disk.img` (keys made on the
 /// first boot); returns the console.
 fn boot(dir: &Path) -> String {
-    std::fs::copy(root().join("system.xml"), dir.join("system.xml")).unwrap();
+    write_system(dir);
     assert!(sim(dir, &["keys", "system.xml"]).status.success());
     let out =
         sim(dir, &["boot", "system.xml", "--until-idle", "--timeout", "300", "--disk", "disk.img"]);
@@ -42,25 +49,28 @@ fn boot(dir: &Path) -> String {
 fn the_system_passes_every_scenario_and_its_disk_keeps_verifiable_ledgers_across_a_reboot() {
     let tmp = tempfile::tempdir().unwrap();
     let console = boot(tmp.path());
+    let system = sysgen::describe(&tmp.path().join("system.xml")).unwrap();
     // The QEMU runner's judge, on the simulator's console.
     let first = Console::parse(&console, "harness");
     scenarios_passed(&console, &first);
     assert!(console.contains("[psdb] psdb: formatted a blank disk"), "{console}");
-    for ns in system::PSDB_NAMESPACES {
-        let line = format!("[psdb] psdb: {}: new (never initialised)", ns.name);
-        assert!(console.contains(&line), "{line}\n{console}");
+    for t in &system.tenants {
+        for ns in ["log", "audit"] {
+            let line = format!("[psdb] psdb: {}/{ns}: new (never initialised)", t.name);
+            assert!(console.contains(&line), "{line}\n{console}");
+        }
     }
-    checkpoints_verify(tmp.path(), &first);
-    for t in system::TENANTS {
-        let key = verifier_key(&first, t.ledger_pd);
-        check_disk(tmp.path(), t, &key, &first.checkpoints);
+    checkpoints_verify(tmp.path(), &system, &first);
+    for t in &system.tenants {
+        let key = verifier_key(&first, &t.ledger_pd);
+        check_disk(tmp.path(), t, system.max_record, &key, &first.checkpoints);
     }
     // Reboot on the same disk: the harness finds the checkpoints it printed
     // last, byte for byte, and the scenarios pass again on top of them.
     let console = boot(tmp.path());
     let second = Console::parse(&console, "harness");
     scenarios_passed(&console, &second);
-    assert_eq!(second.recovered.len(), 2 * system::TENANTS.len());
+    assert_eq!(second.recovered.len(), 2 * system.tenants.len());
     let (lines, kept) = qemu_runner::disks::kept(
         &tmp.path().join("disk.img"),
         &first.checkpoints,
@@ -71,7 +81,7 @@ fn the_system_passes_every_scenario_and_its_disk_keeps_verifiable_ledgers_across
         "what the second boot found is not what the first acknowledged:\n{}",
         lines.join("\n")
     );
-    for t in system::TENANTS {
+    for t in &system.tenants {
         let line = format!("[psdb] psdb: {}/log: recovered ", t.name);
         assert!(console.contains(&line), "{line}\n{console}");
     }
@@ -110,15 +120,18 @@ fn scenarios_passed(console: &str, judged: &Console) {
 
 /// The checkpoints the harness printed verify as the QEMU runner checks them
 /// (each tenant's key from its provisioned seed, our note code and Go's).
-fn checkpoints_verify(dir: &Path, judged: &Console) {
+fn checkpoints_verify(dir: &Path, system: &sysgen::Described, judged: &Console) {
+    assert_eq!(judged.covers, system.harness);
     let (ok, failures) = qemu_runner::checkpoints::verify_all(
         &judged.checkpoints,
         &judged.verifier_keys,
+        system,
+        &judged.covers,
         &dir.join("build/keys"),
         &dir.join("checkpoints"),
     );
     assert_eq!(failures, Vec::<String>::new());
-    assert_eq!(ok.len(), 2 * system::TENANTS.len());
+    assert_eq!(ok.len(), 2 * system.tenants.len());
 }
 
 /// The verifier key a ledger printed when it (last) opened.
@@ -140,7 +153,13 @@ fn objects(dev: &RefCell<FileDevice>, part: &RefCell<Part>) -> Vec<(Tile, Vec<u8
         .collect()
 }
 
-fn check_disk(dir: &Path, t: &system::Tenant, key: &Verifier, printed: &[Printed]) {
+fn check_disk(
+    dir: &Path,
+    t: &sysgen::Tenant,
+    max_record: usize,
+    key: &Verifier,
+    printed: &[Printed],
+) {
     let seed: [u8; 32] =
         std::fs::read(dir.join(format!("build/keys/{}.seed", t.name))).unwrap().try_into().unwrap();
     let dev = FileDevice::open_read_only(&dir.join("disk.img")).unwrap();
@@ -172,7 +191,8 @@ fn check_disk(dir: &Path, t: &system::Tenant, key: &Verifier, printed: &[Printed
                 .unwrap_or_else(|e| panic!("{name}: Go: {e}"));
             assert_eq!(go.size, report.size);
             let signer = Signer::from_seed(&name, seed).unwrap();
-            same_as_engine(&objects(&img.dev, part), &cp, signer, audit);
+            let max = if audit { ledger::audit::MAX_AUDIT_RECORD } else { max_record };
+            same_as_engine(&objects(&img.dev, part), &cp, signer, max);
         }
     })
     .unwrap();
@@ -181,7 +201,7 @@ fn check_disk(dir: &Path, t: &system::Tenant, key: &Verifier, printed: &[Printed
 /// The ledger engine, given the same records and key, produces the same
 /// checkpoint and tiles: every object on the disk equals the engine's (a
 /// partial one, the start of the engine's object at those coordinates).
-fn same_as_engine(objects: &[(Tile, Vec<u8>)], cp: &[u8], signer: Signer, audit: bool) {
+fn same_as_engine(objects: &[(Tile, Vec<u8>)], cp: &[u8], signer: Signer, max: usize) {
     let size = note::Checkpoint::peek_size(cp).unwrap();
     let mut records = Vec::new();
     for k in 0..size.div_ceil(256) {
@@ -189,7 +209,6 @@ fn same_as_engine(objects: &[(Tile, Vec<u8>)], cp: &[u8], signer: Signer, audit:
         let (_, b) = objects.iter().find(|(t, _)| *t == Tile::entries(k, w)).unwrap();
         records.extend(bundle::entries(b).map(|e| e.unwrap().to_vec()));
     }
-    let max = if audit { ledger::audit::MAX_AUDIT_RECORD } else { system::MAX_RECORD };
     let (mut log, _) =
         Log::open(MemStore::new(), signer, LogBuffers::<Vec<u8>>::default(), max).unwrap();
     for r in &records {
@@ -222,6 +241,7 @@ fn same_as_engine(objects: &[(Tile, Vec<u8>)], cp: &[u8], signer: Signer, audit:
 #[test]
 fn an_invalid_system_is_refused_with_file_line_and_reason() {
     let tmp = tempfile::tempdir().unwrap();
+    write_system(tmp.path());
     let xml = std::fs::read_to_string(root().join("system.xml")).unwrap();
     let cases = [
         (
@@ -299,20 +319,28 @@ fn what_the_system_does_not_grant_stops_only_the_offender() {
 }
 
 #[test]
-fn callers_of_a_stopped_server_wait_and_the_system_still_settles() {
+fn callers_blocked_on_a_stopped_server_fail_the_boot() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
+    write_system(dir);
     // psdb without its memory stops at init; ledgers calling it wait forever,
-    // and so does everything calling them: the system is idle, not hung.
-    let xml = std::fs::read_to_string(root().join("system.xml")).unwrap();
+    // and so does everything calling them: the system can make no progress.
+    let xml = std::fs::read_to_string(dir.join("system.xml")).unwrap();
     let broken: String =
         xml.lines().filter(|l| !l.contains("mr=\"psdb_mem\"")).collect::<Vec<_>>().join("\n");
     std::fs::write(dir.join("system.xml"), broken).unwrap();
     assert!(sim(dir, &["keys", "system.xml"]).status.success());
-    let out = sim(dir, &["boot", "system.xml", "--until-idle", "--timeout", "60"]);
-    let console = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{console}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(console.contains("[kernel] PD psdb stopped: exited with status 1"), "{console}");
-    assert!(console.contains("called psdb, which has stopped: it waits forever"), "{console}");
-    assert!(console.contains("[kernel] system idle"), "{console}");
+    for args in [&["--until-idle"][..], &[]] {
+        let out = sim(dir, &[&["boot", "system.xml", "--timeout", "60"][..], args].concat());
+        let console = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{console}{err}");
+        assert!(console.contains("[kernel] PD psdb stopped: exited with status 1"), "{console}");
+        assert!(
+            err.contains("the system stopped making progress: ")
+                && err.contains("waits for psdb, which has stopped"),
+            "{err}"
+        );
+        assert!(!console.contains("system idle"), "{console}");
+    }
 }
