@@ -84,8 +84,15 @@ for bin in image/programs/src/bin/*.rs; do
     cp "image/target/$target/release/$p" "$programs/$p.elf"
 done
 
-# Prefilled files (the key seeds) are found beside the description first,
-# then from the repository's root.
+# Prefilled files (the PDs' configurations, the key seeds) are found
+# beside the description first, then from the repository's root.
 "$MICROKIT_SDK/bin/microkit" "$system" --search-path "$programs" "$(dirname "$system")" . \
     --board "$board" --config "$config" -o "$out/loader.img" -r "$out/report.txt"
+# The description and its configurations stay beside the image: the QEMU
+# runner reads the system's tenants and disk size there.
+if [ "$(realpath "$system")" != "$(realpath -m "$out/system.xml")" ]; then
+    cp "$system" "$out/system.xml"
+    rm -rf "$out/system"
+    cp -r "${system%.xml}" "$out/system"
+fi
 echo "make image: $out/loader.img ($board, $config)"

@@ -3,9 +3,10 @@
 //!
 //! A test PD reports with lines `<pd>: PASS <scenario>`, `<pd>: FAIL
 //! <scenario>: <why>` and, last, `<pd>: DONE <n> passed, <m> failed`. The
-//! scenario harness also prints `<pd>: CHECKPOINT <tenant> records|audit
-//! <base64 of the signed note>` at the end, and `<pd>: RECOVERED …` (the
-//! same form) for what it found at boot. Lines may carry the simulator's
+//! scenario harness also says which tenants it covers (`<pd>: COVERS
+//! <tenant>…`), prints `<pd>: CHECKPOINT <tenant> records|audit <base64 of
+//! the signed note>` at the end, and `<pd>: RECOVERED …` (the same form)
+//! for what it found at boot. Lines may carry the simulator's
 //! `[pd] ` prefix; seL4's serial console has none.
 
 use base64ct::{Base64, Encoding};
@@ -41,6 +42,8 @@ pub struct Console {
     pub checkpoints: Vec<Printed>,
     /// Checkpoints found at boot.
     pub recovered: Vec<Printed>,
+    /// The tenants the PD said it covers (`COVERS`).
+    pub covers: Vec<String>,
     /// Verifier keys the ledger PDs printed when they opened: (PD, key).
     pub verifier_keys: Vec<(String, String)>,
     /// Signs of trouble: monitor errors (a PD faulted with no parent to
@@ -105,6 +108,8 @@ impl Console {
                 Some(p) => self.checkpoints.push(p),
                 None => self.trouble.push(format!("malformed CHECKPOINT line: {rest}")),
             }
+        } else if let Some(tenants) = rest.strip_prefix("COVERS") {
+            self.covers = tenants.split_whitespace().map(String::from).collect();
         } else if let Some(cp) = rest.strip_prefix("RECOVERED ") {
             match parse_checkpoint(cp) {
                 Some(p) => self.recovered.push(p),
@@ -166,6 +171,7 @@ mod tests {
     const LOG: &str = "\
 MON|INFO: Microkit Monitor started!\r
 ledger_acme: ledger open: 0 records, 0 audit records; verifier key service-fs/acme+370ba70f+AWEa
+harness: COVERS acme globex
 harness: PASS one
 [harness] harness: FAIL two: it broke: badly
 harness: CHECKPOINT acme records aGVsbG8=
@@ -189,6 +195,7 @@ harness: DONE 1 passed, 1 failed
             ]
         );
         assert_eq!(c.done, Some((1, 1)));
+        assert_eq!(c.covers, ["acme", "globex"]);
         assert_eq!(c.checkpoints.len(), 1);
         assert_eq!(c.checkpoints[0].note, b"hello");
         assert_eq!(

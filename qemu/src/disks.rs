@@ -6,16 +6,14 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use sysgen::Described;
+
 use crate::checkpoints::verifier;
 use crate::console::Printed;
 
-/// Bytes a disk for this system needs: the superblock and every
-/// namespace's extent (`tenants.toml`).
-pub use psdb::disk_bytes;
-
-/// Creates `path` blank at the size the system needs if it is missing;
-/// whether it did. An existing image is kept as it is.
-pub fn ensure(path: &Path) -> Result<bool> {
+/// Creates `path` blank at `bytes`, the size the system needs, if it is
+/// missing; whether it did. An existing image is kept as it is.
+pub fn ensure(path: &Path, bytes: u64) -> Result<bool> {
     if path.exists() {
         return Ok(false);
     }
@@ -24,18 +22,18 @@ pub fn ensure(path: &Path) -> Result<bool> {
     }
     let f =
         std::fs::File::create_new(path).with_context(|| format!("creating {}", path.display()))?;
-    f.set_len(disk_bytes())?;
+    f.set_len(bytes)?;
     Ok(true)
 }
 
-/// Replaces `path` with a blank disk.
-pub fn fresh(path: &Path) -> Result<()> {
+/// Replaces `path` with a blank disk of `bytes`.
+pub fn fresh(path: &Path, bytes: u64) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
     }
-    ensure(path).map(drop)
+    ensure(path, bytes).map(drop)
 }
 
 fn fsctl(fsctl: &Path, args: &[&str]) -> Result<String> {
@@ -53,7 +51,13 @@ fn fsctl(fsctl: &Path, args: &[&str]) -> Result<String> {
 /// every tenant's ledgers there with `fsctl verify` and Go's `tlog` and
 /// `note`, and the image itself with `fsctl disk verify`. Returns one line
 /// per check that passed, or the failures.
-pub fn verify_disk(fsctl_bin: &Path, image: &Path, keys: &Path, out: &Path) -> Result<Vec<String>> {
+pub fn verify_disk(
+    fsctl_bin: &Path,
+    image: &Path,
+    system: &Described,
+    keys: &Path,
+    out: &Path,
+) -> Result<Vec<String>> {
     let export: PathBuf = out.join("export");
     if export.exists() {
         std::fs::remove_dir_all(&export)?;
@@ -62,16 +66,16 @@ pub fn verify_disk(fsctl_bin: &Path, image: &Path, keys: &Path, out: &Path) -> R
     fsctl(fsctl_bin, &["disk", "export", &img, &export.to_string_lossy()])?;
     let mut done = Vec::new();
     let mut disk_keys = Vec::new();
-    for t in system::TENANTS {
-        let key = verifier(keys, t.name, "records")?.to_string();
+    for t in &system.tenants {
+        let key = verifier(keys, t, "records")?.to_string();
         let dir = export.to_string_lossy();
-        let ours = fsctl(fsctl_bin, &["--dir", &dir, "verify", t.name, "--key", &key])?;
+        let ours = fsctl(fsctl_bin, &["--dir", &dir, "verify", &t.name, "--key", &key])?;
         done.extend(ours.lines().map(|l| format!("fsctl verify (exported): {l}")));
         for (which, kind) in [("log", "records"), ("audit", "audit")] {
-            let k = verifier(keys, t.name, kind)?.to_string();
+            let k = verifier(keys, t, kind)?.to_string();
             let empty = out.join("no-proofs.jsonl");
             std::fs::write(&empty, "")?;
-            let go = oracle::check(&export.join(t.name).join(which), &k, &empty)
+            let go = oracle::check(&export.join(&t.name).join(which), &k, &empty)
                 .map_err(|e| anyhow::anyhow!("Go tlog/note on {}/{which}: {e}", t.name))?;
             done.push(format!(
                 "Go tlog/note (exported): {}/{which} size {} verified",

@@ -17,6 +17,7 @@ use qemu_runner::board::Board;
 use qemu_runner::console::{Console, Outcome};
 use qemu_runner::run::{self, Ended, Limits};
 use qemu_runner::{checkpoints, disks, workload};
+use sysgen::Described;
 
 /// Boot the service-fs seL4 image under QEMU, and judge its serial log.
 #[derive(Parser)]
@@ -106,6 +107,9 @@ enum Cmd {
     Judge {
         /// The log.
         log: PathBuf,
+        /// The description of the system that printed it.
+        #[arg(long, default_value = "build/system.xml")]
+        system: PathBuf,
         #[command(flatten)]
         judge: JudgeOpts,
     },
@@ -128,17 +132,27 @@ struct Image {
     disk: Option<PathBuf>,
 }
 
+impl Image {
+    /// What the system the image was built from says (`make image` leaves
+    /// its description beside the image).
+    fn system(&self) -> Result<Described> {
+        let dir = self.image.parent().unwrap_or(Path::new("."));
+        sysgen::describe(&dir.join("system.xml"))
+    }
+}
+
 #[derive(Args)]
 struct JudgeOpts {
-    /// The test PD whose `<pd>: PASS|FAIL|DONE` lines are judged.
-    #[arg(long, default_value = "harness")]
-    pd: String,
-    /// A scenario that must pass (repeat; default with `--pd harness`:
-    /// every harness scenario).
+    /// A test PD whose `<pd>: PASS|FAIL|DONE` lines are judged (repeat);
+    /// the harness, when the system has one, is judged as well.
+    #[arg(long = "pd", value_name = "PD")]
+    pds: Vec<String>,
+    /// A scenario the `--pd` PDs must each report passed (repeat); the
+    /// harness must pass every one of its own.
     #[arg(long = "expect", value_name = "SCENARIO")]
     expect: Vec<String>,
-    /// Also require and verify each tenant's printed checkpoints (default
-    /// with `--pd harness`).
+    /// Verify the checkpoints printed, and require one of each kind for
+    /// every tenant the harness covers (default: when there is a harness).
     #[arg(long)]
     checkpoints: Option<bool>,
     /// Where the tenants' signing key seeds were provisioned.
@@ -163,7 +177,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<bool> {
     match cli.command {
         Cmd::Boot { image } => {
-            let (program, args) = command_line(&image, false)?;
+            let (program, args) = command_line(&image, &image.system()?, false)?;
             run::interactive(&program, &args)?;
             Ok(true)
         }
@@ -180,28 +194,30 @@ fn run(cli: Cli) -> Result<bool> {
             flush_refusal,
             judge,
         } => {
+            let system = image.system()?;
             if let (true, Some(d)) = (new_disk, &image.disk) {
-                disks::fresh(d)?;
-                say(&format!("a blank disk: {} ({} bytes)", d.display(), disks::disk_bytes()));
+                let bytes = disk_bytes(&system, &image)?;
+                disks::fresh(d, bytes)?;
+                say(&format!("a blank disk: {} ({bytes} bytes)", d.display()));
             }
             let limits = Limits {
-                until: format!("{}: DONE", judge.pd),
+                until: judged(&judge, &system).iter().map(|pd| format!("{pd}: DONE")).collect(),
                 timeout: Duration::from_secs(timeout),
                 idle: Duration::from_secs(idle),
                 linger: Duration::ZERO,
             };
-            let (mut passed, first) = test_boot(&image, icount, &limits, &log, quiet, &judge)?;
+            let boot = |log: &Path| test_boot(&image, &system, icount, &limits, log, quiet, &judge);
+            let (mut passed, first) = boot(&log)?;
             if reboot {
                 say("booting the same disk again: everything acknowledged must be there");
-                let log2 = log.with_extension("reboot.log");
-                let (ok, second) = test_boot(&image, icount, &limits, &log2, quiet, &judge)?;
+                let (ok, second) = boot(&log.with_extension("reboot.log"))?;
                 let disk = image.disk.as_deref().unwrap_or(Path::new(""));
                 let (lines, kept) = disks::kept(disk, &first.checkpoints, &second.recovered);
                 lines.iter().for_each(|l| say(l));
                 passed &= ok && kept;
             }
             if let (Some(fsctl), Some(d)) = (&fsctl, &image.disk) {
-                match disks::verify_disk(fsctl, d, &judge.keys, &judge.out) {
+                match disks::verify_disk(fsctl, d, &system, &judge.keys, &judge.out) {
                     Ok(lines) => lines.iter().for_each(|l| say(l)),
                     Err(e) => {
                         say(&format!("FAILURE: the disk: {e:#}"));
@@ -210,14 +226,15 @@ fn run(cli: Cli) -> Result<bool> {
                 }
             }
             if flush_refusal {
-                passed &= refuses_without_flush(&image, &log.with_extension("no-flush.log"))?;
+                let log = log.with_extension("no-flush.log");
+                passed &= refuses_without_flush(&image, &system, &log)?;
             }
             say(if passed { "PASSED" } else { "FAILED" });
             Ok(passed)
         }
-        Cmd::Judge { log, judge } => {
+        Cmd::Judge { log, system, judge } => {
             let text = std::fs::read(&log).with_context(|| format!("reading {}", log.display()))?;
-            judge_console(&String::from_utf8_lossy(&text), &judge)
+            judge_console(&String::from_utf8_lossy(&text), &judge, &sysgen::describe(&system)?)
         }
         Cmd::Crash { mut image, build, kills, max_delay, record_size, seed, mut keys, fsctl } => {
             if build {
@@ -232,16 +249,33 @@ fn run(cli: Cli) -> Result<bool> {
     }
 }
 
-/// One headless boot, judged: whether it passed, and its console.
+/// The PDs judged: those `--pd` names, and the harness if the system has one.
+fn judged(judge: &JudgeOpts, system: &Described) -> Vec<String> {
+    let mut pds = judge.pds.clone();
+    if (!system.harness.is_empty() || pds.is_empty()) && !pds.iter().any(|p| p == "harness") {
+        pds.push("harness".into());
+    }
+    pds
+}
+
+/// Bytes the system's disk needs.
+fn disk_bytes(system: &Described, image: &Image) -> Result<u64> {
+    system.disk_bytes.with_context(|| {
+        format!("the system beside {} has no disk (no block driver)", image.image.display())
+    })
+}
+
+/// One headless boot, judged: whether it passed, and the harness's console.
 fn test_boot(
     image: &Image,
+    system: &Described,
     icount: bool,
     limits: &Limits,
     log: &Path,
     quiet: bool,
     judge: &JudgeOpts,
 ) -> Result<(bool, Console)> {
-    let (program, args) = command_line(image, icount)?;
+    let (program, args) = command_line(image, system, icount)?;
     say(&format!("{program} {}", args.join(" ")));
     let r = run::run(&program, &args, limits, |l| {
         if !quiet {
@@ -249,21 +283,21 @@ fn test_boot(
         }
     })?;
     run::save(&r, log)?;
-    let ready = r.first(&format!("{}: ", judge.pd));
+    let first = judged(judge, system).remove(0);
+    let ready = r.first(&format!("{first}: "));
     say(&format!(
         "console in {}; {} after {:.1} s{}",
         log.display(),
         describe(&r.ended, limits),
         r.elapsed.as_secs_f64(),
         ready.map_or(String::new(), |t| format!(
-            "; boot to ready ({} first spoke) {:.1} s",
-            judge.pd,
+            "; boot to ready ({first} first spoke) {:.1} s",
             t.as_secs_f64()
         ))
     ));
     let text = r.console();
-    let passed = judge_console(&text, judge)?;
-    Ok((passed && r.ended == Ended::Finished, Console::parse(&text, &judge.pd)))
+    let passed = judge_console(&text, judge, system)?;
+    Ok((passed && r.ended == Ended::Finished, Console::parse(&text, "harness")))
 }
 
 fn describe(ended: &Ended, limits: &Limits) -> String {
@@ -278,15 +312,15 @@ fn describe(ended: &Ended, limits: &Limits) -> String {
 /// Boots on a blank disk attached as a device without a cache flush: the
 /// driver refuses it in one line, psdb says it serves nothing, the disk
 /// stays blank.
-fn refuses_without_flush(image: &Image, log: &Path) -> Result<bool> {
+fn refuses_without_flush(image: &Image, system: &Described, log: &Path) -> Result<bool> {
     let (_, board) = Board::named(&image.boards, &image.board)?;
     let qemu = board.qemu.as_ref().context("no QEMU model")?;
     let disk = log.with_extension("img");
-    disks::fresh(&disk)?;
+    disks::fresh(&disk, disk_bytes(system, image)?)?;
     let (program, args) = qemu.command_line_without_flush(&image.image, &disk);
     say(&format!("{program} {}", args.join(" ")));
     let limits = Limits {
-        until: "harness: DONE".into(),
+        until: vec!["harness: DONE".into()],
         timeout: Duration::from_secs(120),
         idle: Duration::from_secs(30),
         linger: Duration::ZERO,
@@ -314,8 +348,8 @@ fn refuses_without_flush(image: &Image, log: &Path) -> Result<bool> {
 /// Builds the crash image into `dir`: `board`'s description with the
 /// bench program in the harness's place, running the crash workload.
 fn build_crash_image(board: &str, dir: &Path, record_size: usize) -> Result<()> {
-    let xml = sysgen::xml_for(Path::new("."), board, None)?;
-    let system = workload::write_system(dir, &xml, &workload::crash_cfg(8, record_size as u64, 4))?;
+    let g = sysgen::generate_for(Path::new("."), board, None)?;
+    let system = workload::write_system(dir, &g, &workload::crash_cfg(8, record_size as u64, 4))?;
     say(&format!("building the crash image from {}", system.display()));
     let status = std::process::Command::new("scripts/image.sh")
         .arg(&system)
@@ -339,22 +373,24 @@ fn crash(
     fsctl: &Path,
 ) -> Result<bool> {
     let Some(disk) = &image.disk else { bail!("give --disk") };
-    disks::fresh(disk)?;
+    let system = image.system()?;
+    let bytes = disk_bytes(&system, image)?;
+    disks::fresh(disk, bytes)?;
     let started = std::time::Instant::now();
     let mut rng = seed ^ 0x9E37_79B9_7F4A_7C15;
-    let mut acked: Vec<(u64, u64)> = Vec::new();
+    let mut acked: Vec<workload::Acked> = Vec::new();
     for k in 0..kills {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let linger = Duration::from_millis(rng % max_delay.max(1));
         let limits = Limits {
-            until: "bench: ACK ".into(),
+            until: vec!["bench: ACK ".into()],
             timeout: Duration::from_secs(120),
             idle: Duration::from_secs(60),
             linger,
         };
-        let (program, args) = command_line(image, false)?;
+        let (program, args) = command_line(image, &system, false)?;
         let r = run::run(&program, &args, &limits, |_| {})?;
         let console = r.console();
         run::save(&r, Path::new("build/qemu/crash-last.log"))?;
@@ -374,7 +410,7 @@ fn crash(
         }
         let (ranges, full) = workload::acked(&console);
         acked.extend(ranges);
-        let records = match workload::check_crash_disk(disk, keys, &acked, size) {
+        let records = match workload::check_crash_disk(disk, &system, keys, &acked, size) {
             Ok(n) => n,
             Err(e) => {
                 run::save(&r, Path::new("build/qemu/crash-failed.log"))?;
@@ -396,11 +432,11 @@ fn crash(
                 "kill {}: the ledger filled up at {records} records: starting again on a blank disk",
                 k + 1
             ));
-            disks::fresh(disk)?;
+            disks::fresh(disk, bytes)?;
             acked.clear();
         }
     }
-    for l in disks::verify_disk(fsctl, disk, keys, Path::new("build/qemu/crash"))? {
+    for l in disks::verify_disk(fsctl, disk, &system, keys, Path::new("build/qemu/crash"))? {
         say(&l);
     }
     say(&format!("PASSED: {kills} kills in {:.0} s", started.elapsed().as_secs_f64()));
@@ -411,7 +447,7 @@ fn say(s: &str) {
     eprintln!("qemu-runner: {s}");
 }
 
-fn command_line(image: &Image, icount: bool) -> Result<(String, Vec<String>)> {
+fn command_line(image: &Image, system: &Described, icount: bool) -> Result<(String, Vec<String>)> {
     let (dir, board) = Board::named(&image.boards, &image.board)?;
     let Some(qemu) = &board.qemu else {
         bail!("board {} has no QEMU model ({} has no [qemu])", image.board, dir.display());
@@ -422,10 +458,11 @@ fn command_line(image: &Image, icount: bool) -> Result<(String, Vec<String>)> {
     if !run::available(&qemu.command) {
         bail!("{} is not installed (make test-qemu installs it)", qemu.command);
     }
-    if let Some(d) = &image.disk
-        && disks::ensure(d)?
-    {
-        say(&format!("a blank disk: {} ({} bytes)", d.display(), disks::disk_bytes()));
+    if let Some(d) = &image.disk {
+        let bytes = disk_bytes(system, image)?;
+        if disks::ensure(d, bytes)? {
+            say(&format!("a blank disk: {} ({bytes} bytes)", d.display()));
+        }
     }
     if image.disk.is_some() && board.disk.is_none() {
         bail!("board {} has no disk: psdb keeps its store in memory there", image.board);
@@ -435,25 +472,35 @@ fn command_line(image: &Image, icount: bool) -> Result<(String, Vec<String>)> {
 
 /// Judges a console: prints the outcome of each scenario and checkpoint,
 /// and whether the whole passed.
-fn judge_console(text: &str, judge: &JudgeOpts) -> Result<bool> {
-    let harness = judge.pd == "harness";
-    let expected: Vec<String> = if judge.expect.is_empty() && harness {
-        harness::SCENARIOS.iter().map(|s| s.to_string()).collect()
-    } else {
-        judge.expect.clone()
-    };
-    let console = Console::parse(text, &judge.pd);
-    for (name, outcome) in &console.scenarios {
-        match outcome {
-            Outcome::Pass => say(&format!("PASS {name}")),
-            Outcome::Fail(why) => say(&format!("FAIL {name}: {why}")),
+fn judge_console(text: &str, judge: &JudgeOpts, system: &Described) -> Result<bool> {
+    let mut failures = Vec::new();
+    let mut reported = 0;
+    let mut expected_n = 0;
+    let pds = judged(judge, system);
+    for pd in &pds {
+        let expected: Vec<String> = if pd == "harness" {
+            harness::SCENARIOS.iter().map(|s| s.to_string()).collect()
+        } else {
+            judge.expect.clone()
+        };
+        let console = Console::parse(text, pd);
+        for (name, outcome) in &console.scenarios {
+            match outcome {
+                Outcome::Pass => say(&format!("{pd}: PASS {name}")),
+                Outcome::Fail(why) => say(&format!("{pd}: FAIL {name}: {why}")),
+            }
         }
+        reported += console.scenarios.len();
+        expected_n += expected.len();
+        failures.extend(console.failures(&expected).into_iter().map(|f| format!("{pd}: {f}")));
     }
-    let mut failures = console.failures(&expected);
-    if judge.checkpoints.unwrap_or(harness) {
+    let harness = Console::parse(text, "harness");
+    if judge.checkpoints.unwrap_or(pds.iter().any(|p| p == "harness")) {
         let (ok, bad) = checkpoints::verify_all(
-            &console.checkpoints,
-            &console.verifier_keys,
+            &harness.checkpoints,
+            &harness.verifier_keys,
+            system,
+            &harness.covers,
             &judge.keys,
             &judge.out,
         );
@@ -467,6 +514,9 @@ fn judge_console(text: &str, judge: &JudgeOpts) -> Result<bool> {
                 v.file.display()
             ));
         }
+        if harness.covers.is_empty() {
+            failures.push("the harness never said which tenants it covers (COVERS)".into());
+        }
         failures.extend(bad);
     }
     for f in &failures {
@@ -474,9 +524,7 @@ fn judge_console(text: &str, judge: &JudgeOpts) -> Result<bool> {
     }
     let verdict = if failures.is_empty() { "PASSED" } else { "FAILED" };
     say(&format!(
-        "{verdict}: {} scenarios reported, {} expected, {} failures",
-        console.scenarios.len(),
-        expected.len(),
+        "{verdict}: {reported} scenarios reported, {expected_n} expected, {} failures",
         failures.len()
     ));
     Ok(failures.is_empty())

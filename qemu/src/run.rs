@@ -12,21 +12,22 @@ use anyhow::{Context, Result};
 /// When to stop.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Stop (successfully) after a line starting with this.
-    pub until: String,
+    /// Stop (successfully) once a line starting with each of these has
+    /// arrived.
+    pub until: Vec<String>,
     /// Give up after this long in all.
     pub timeout: Duration,
     /// Give up after this long without a new line: a hang.
     pub idle: Duration,
-    /// Keep running this long after the `until` line (then kill QEMU, as a
-    /// crash test does).
+    /// Keep running this long after the last `until` line (then kill QEMU,
+    /// as a crash test does).
     pub linger: Duration,
 }
 
 /// Why the run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ended {
-    /// The `until` line arrived.
+    /// The `until` lines arrived.
     Finished,
     /// The overall timeout passed.
     TimedOut,
@@ -100,6 +101,7 @@ pub fn run(
     });
     let mut lines = Vec::new();
     let mut stop_at: Option<Instant> = None;
+    let mut waiting: Vec<&str> = limits.until.iter().map(String::as_str).collect();
     let ended = loop {
         if stop_at.is_some_and(|t| Instant::now() >= t) {
             break Ended::Finished;
@@ -113,7 +115,9 @@ pub fn run(
         match rx.recv_timeout(wait) {
             Ok(line) => {
                 echo(&line);
-                let done = stop_at.is_none() && line.starts_with(&limits.until);
+                let before = waiting.len();
+                waiting.retain(|u| !line.starts_with(u));
+                let done = stop_at.is_none() && waiting.is_empty() && before > 0;
                 lines.push((start.elapsed(), line));
                 if done {
                     stop_at = Some(Instant::now() + limits.linger);
@@ -166,7 +170,7 @@ mod tests {
 
     fn limits(timeout: u64, idle: u64) -> Limits {
         Limits {
-            until: "DONE".into(),
+            until: vec!["DONE".into()],
             timeout: Duration::from_millis(timeout),
             idle: Duration::from_millis(idle),
             linger: Duration::ZERO,
@@ -179,6 +183,14 @@ mod tests {
         assert_eq!(r.ended, Ended::Finished);
         assert_eq!(r.console(), "a\nDONE 1\n");
         assert!(r.elapsed < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_run_waits_for_every_marker() {
+        let l = Limits { until: vec!["A DONE".into(), "B DONE".into()], ..limits(20_000, 10_000) };
+        let r = sh("echo 'B DONE'; sleep 0.1; echo x; echo 'A DONE'; exec sleep 30", &l);
+        assert_eq!(r.ended, Ended::Finished);
+        assert_eq!(r.console(), "B DONE\nx\nA DONE\n");
     }
 
     #[test]

@@ -10,15 +10,19 @@ use disk::image::{PartSource, read_object, with_image};
 use harness::bench::{CRASH_MAGIC, MAGIC, crash_record};
 use tlog::{Tile, bundle};
 
+use sysgen::Described;
+
 use crate::checkpoints::verifier;
 
 /// The file the probe region is prefilled from, beside the system.
 pub const WORKLOAD_FILE: &str = "workload.cfg";
 
-/// Writes `dir/system.xml`: `xml` with the bench program in the harness's
-/// place and `cfg` prefilled into the probe region. Returns its path.
-pub fn write_system(dir: &Path, xml: &str, cfg: &[u8]) -> Result<PathBuf> {
+/// Writes `dir/system.xml` (and its configurations): `system` with the
+/// bench program in the harness's place and `cfg` prefilled into the probe
+/// region. Returns its path.
+pub fn write_system(dir: &Path, system: &sysgen::Generated, cfg: &[u8]) -> Result<PathBuf> {
     let probe = "<memory_region name=\"harness_probe\" size=\"0x1000\" />";
+    let xml = &system.xml;
     ensure!(
         xml.contains(probe) && xml.contains("harness.elf"),
         "the system has no harness to replace"
@@ -27,9 +31,10 @@ pub fn write_system(dir: &Path, xml: &str, cfg: &[u8]) -> Result<PathBuf> {
         probe,
         &format!("<memory_region name=\"harness_probe\" size=\"0x1000\" prefill_path=\"{WORKLOAD_FILE}\" />"),
     );
-    std::fs::create_dir_all(dir)?;
+    let bench =
+        sysgen::Generated { xml, system: system.system.clone(), configs: system.configs.clone() };
     let path = dir.join("system.xml");
-    std::fs::write(&path, xml)?;
+    sysgen::write_generated(&path, &bench)?;
     std::fs::write(dir.join(WORKLOAD_FILE), cfg)?;
     Ok(path)
 }
@@ -52,9 +57,21 @@ pub fn crash_cfg(batch: u64, size: u64, read_every: u64) -> Vec<u8> {
     cfg(CRASH_MAGIC, &[batch, size, read_every])
 }
 
-/// The records a crash workload's console says were acknowledged, as
-/// `(first, last)` ranges; and whether it said the ledger filled up.
-pub fn acked(console: &str) -> (Vec<(u64, u64)>, bool) {
+/// An acknowledged append of a crash workload: records `first..=last`,
+/// holding the bytes the workload makes for records `made…`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acked {
+    /// The first record's index.
+    pub first: u64,
+    /// The last record's index.
+    pub last: u64,
+    /// The index the first record's bytes were made for.
+    pub made: u64,
+}
+
+/// The records a crash workload's console says were acknowledged; and
+/// whether it said the ledger filled up.
+pub fn acked(console: &str) -> (Vec<Acked>, bool) {
     let mut ranges = Vec::new();
     let mut full = false;
     for line in console.lines() {
@@ -62,10 +79,11 @@ pub fn acked(console: &str) -> (Vec<(u64, u64)>, bool) {
         let line = line.rsplit_once("] ").map_or(line, |(_, l)| l);
         if let Some(rest) = line.strip_prefix("bench: ACK ") {
             let mut it = rest.split(' ').map(str::parse::<u64>);
-            if let (Some(Ok(a)), Some(Ok(b))) = (it.next(), it.next())
-                && a <= b
+            if let (Some(Ok(first)), Some(Ok(last)), Some(Ok(made))) =
+                (it.next(), it.next(), it.next())
+                && first <= last
             {
-                ranges.push((a, b));
+                ranges.push(Acked { first, last, made });
             }
         }
         full |= line == "bench: FULL";
@@ -80,12 +98,16 @@ pub fn acked(console: &str) -> (Vec<(u64, u64)>, bool) {
 /// (others may have written records too). Returns the records ledger's size.
 pub fn check_crash_disk(
     image: &Path,
+    system: &Described,
     keys: &Path,
-    acked: &[(u64, u64)],
+    acked: &[Acked],
     size: usize,
 ) -> Result<u64> {
-    let acked_end = acked.iter().map(|&(_, b)| b + 1).max().unwrap_or(0);
-    let is_acked = |i: u64| acked.iter().any(|&(a, b)| (a..=b).contains(&i));
+    let acked_end = acked.iter().map(|a| a.last + 1).max().unwrap_or(0);
+    // The index the bytes of acknowledged record `i` were made for.
+    let made_for = |i: u64| {
+        acked.iter().find(|a| (a.first..=a.last).contains(&i)).map(|a| a.made + (i - a.first))
+    };
     let dev = FileDevice::open_read_only(image).with_context(|| format!("{}", image.display()))?;
     with_image(dev, |img| -> Result<u64> {
         for part in &img.parts {
@@ -98,19 +120,21 @@ pub fn check_crash_disk(
                 bail!("{name}: {:?}", p.opened);
             }
         }
-        for t in system::TENANTS {
+        for t in &system.tenants {
             for (which, kind) in [("log", "records"), ("audit", "audit")] {
                 let name = format!("{}/{which}", t.name);
                 let part = img.part(&name).with_context(|| format!("no namespace {name}"))?;
                 if part.borrow().opened.fresh {
                     continue;
                 }
-                let key = verifier(keys, t.name, kind)?;
+                let key = verifier(keys, t, kind)?;
                 verify::verify(&PartSource { dev: &img.dev, part }, &key)
                     .map_err(|d| anyhow::anyhow!("{name}: {d}"))?;
             }
         }
-        let name = format!("{}/log", system::TENANTS[0].name);
+        // The workload writes as the harness's first tenant.
+        let first = system.harness.first().context("the system has no harness")?;
+        let name = format!("{first}/log");
         let part = img.part(&name).with_context(|| format!("no namespace {name}"))?;
         let cp = part.borrow().ns.as_ref().ok().and_then(|ns| ns.checkpoint().map(<[u8]>::to_vec));
         let have = cp.as_deref().and_then(note::Checkpoint::peek_size).unwrap_or(0);
@@ -128,11 +152,13 @@ pub fn check_crash_disk(
             for (j, e) in bundle::entries(&bytes).enumerate() {
                 let i = k * 256 + j as u64;
                 let e = e.map_err(|_| anyhow::anyhow!("{name}: {} malformed", t.path()))?;
-                let n = crash_record(i, size, &mut want);
-                ensure!(
-                    !is_acked(i) || e == &want[..n],
-                    "{name}: acknowledged record {i} is not what the workload wrote"
-                );
+                if let Some(made) = made_for(i) {
+                    let n = crash_record(made, size, &mut want);
+                    ensure!(
+                        e == &want[..n],
+                        "{name}: acknowledged record {i} is not what the workload wrote"
+                    );
+                }
             }
         }
         Ok(have)
@@ -146,10 +172,10 @@ mod tests {
 
     #[test]
     fn acknowledgements_are_read_from_any_console() {
-        let log =
-            "[harness] bench: ACK 0 7\r\nbench: READ 0\nbench: ACK 8 15\n[blk] x\nbench: ACK 16 1";
-        assert_eq!(acked(log), (vec![(0, 7), (8, 15)], false));
-        assert_eq!(acked("bench: ACK 2 3\nbench: FULL\n"), (vec![(2, 3)], true));
+        let log = "[harness] bench: ACK 0 7 0\r\nbench: READ 0\nbench: ACK 10 17 8\n[blk] x\nbench: ACK 16 1 16";
+        let a = |first, last, made| Acked { first, last, made };
+        assert_eq!(acked(log), (vec![a(0, 7, 0), a(10, 17, 8)], false));
+        assert_eq!(acked("bench: ACK 2 3 2\nbench: FULL\n"), (vec![a(2, 3, 2)], true));
         assert_eq!(acked("nothing"), (vec![], false));
     }
 }
