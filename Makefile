@@ -13,6 +13,9 @@ MICROKIT_CONFIG ?= debug
 # psdb's disk image: for `make qemu` (kept between runs), and for `make
 # test-qemu` when given (it otherwise starts from a blank one of its own).
 DISK ?=
+# Client PDs `make test-qemu` judges besides the harness: each must print
+# PASS/FAIL lines and DONE (the examples in tenants.toml do).
+JUDGE_PDS ?= client_initech_c_example client_hooli_rust_example
 # The simulator's disk for `make run`, kept between runs.
 SIM_DISK ?= build/sim/disk.img
 export MICROKIT_SDK MICROKIT_BOARD MICROKIT_CONFIG RUST_SEL4
@@ -20,7 +23,7 @@ NOSTD_TARGET := aarch64-unknown-none
 NOSTD_CRATES := -p tlog -p note -p ledger -p disk -p abi -p platform -p system -p client \
 	-p psdb -p blk -p ledger-pd -p wire -p client-pd -p harness -p faulty
 
-.PHONY: setup run demo test lint nostd bench system clean image qemu test-qemu test-qemu-crash qemu-tier qemu-setup
+.PHONY: setup programs run demo test lint nostd bench system clean image qemu test-qemu test-qemu-crash qemu-tier qemu-setup
 
 setup:
 	@scripts/setup.sh
@@ -28,11 +31,16 @@ setup:
 # The two-tenant Microkit system in the host simulator: each PD a process,
 # its console prefixed by its name, psdb's disk in SIM_DISK (kept: a second
 # run finds the first one's ledgers); stops when the system is idle.
-run: setup
+run: setup programs
 	$(CARGO) build --release --locked -p simulator
 	target/release/simulator keys system.xml
 	@mkdir -p $(dir $(SIM_DISK))
 	target/release/simulator boot system.xml --until-idle --timeout 600 --disk $(SIM_DISK)
+
+# The integrators' programs (programs/, examples/; docs/abi.md) built for
+# the simulator, in build/sim/programs/ where it looks for them.
+programs: setup
+	scripts/programs.sh host build/sim/programs
 
 # The fsctl demo: a tenant ledger in a temporary directory.
 demo: setup
@@ -86,7 +94,7 @@ qemu: image qemu-setup
 test-qemu: export IMAGE_LINT = 1
 test-qemu: image qemu-setup
 	@[ "$(MICROKIT_CONFIG)" = debug ] || { echo "test-qemu: the judge reads the console, which only debug kernels have: use MICROKIT_CONFIG=debug"; exit 1; }
-	target/release/qemu-runner test --board $(MICROKIT_BOARD) \
+	target/release/qemu-runner test --board $(MICROKIT_BOARD) $(foreach pd,$(JUDGE_PDS),--pd $(pd)) \
 		$(if $(or $(DISK),$(HAS_DISK)),--reboot --fsctl target/release/fsctl --flush-refusal) \
 		$(if $(DISK),--disk $(DISK),$(if $(HAS_DISK),--disk build/qemu/test-disk.img --new-disk))
 

@@ -83,6 +83,8 @@ for bin in image/programs/src/bin/*.rs; do
     p=$(basename "$bin" .rs)
     cp "image/target/$target/release/$p" "$programs/$p.elf"
 done
+# The integrators' programs (programs/, examples/): C and Rust.
+scripts/programs.sh sel4 "$programs"
 
 # Prefilled files (the PDs' configurations, the key seeds) are found
 # beside the description first, then from the repository's root.

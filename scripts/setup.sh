@@ -3,7 +3,7 @@
 # fresh machine: the pinned Rust toolchain with its components and targets
 # (rustup never installs anything by itself here), and the Debian packages
 # the tests use (Go and golang.org/x/mod for the oracle, strace for the
-# crash tests).
+# crash tests, a C compiler for the C client PDs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,4 +15,4 @@ fi
 rustup toolchain install "$toolchain" --profile minimal \
     --component rustfmt,clippy --target aarch64-unknown-none 2>&1 | grep -v '^info: ' || true
 
-scripts/apt.sh golang-go golang-golang-x-mod-dev strace
+scripts/apt.sh golang-go golang-golang-x-mod-dev strace gcc libc6-dev

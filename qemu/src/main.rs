@@ -348,7 +348,7 @@ fn refuses_without_flush(image: &Image, system: &Described, log: &Path) -> Resul
 /// Builds the crash image into `dir`: `board`'s description with the
 /// bench program in the harness's place, running the crash workload.
 fn build_crash_image(board: &str, dir: &Path, record_size: usize) -> Result<()> {
-    let g = sysgen::generate_for(Path::new("."), board, None)?;
+    let g = sysgen::generate_harness_only(Path::new("."), board, None)?;
     let system = workload::write_system(dir, &g, &workload::crash_cfg(8, record_size as u64, 4))?;
     say(&format!("building the crash image from {}", system.display()));
     let status = std::process::Command::new("scripts/image.sh")

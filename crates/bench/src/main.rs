@@ -174,7 +174,7 @@ fn fsync_rate(dir: &Path, n: usize) -> Result<f64> {
 /// record size, status calls) prefilled into the probe region.
 fn bench_system(dir: &Path, workload: [u64; 4]) -> Result<()> {
     let [records, batch, size, status] = workload;
-    let g = sysgen::generate_for(Path::new("."), sysgen::DEFAULT_BOARD, None)?;
+    let g = sysgen::generate_harness_only(Path::new("."), sysgen::DEFAULT_BOARD, None)?;
     qemu_runner::workload::write_system(
         dir,
         &g,

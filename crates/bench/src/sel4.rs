@@ -186,7 +186,7 @@ fn build(
     name: &str,
 ) -> Result<Built> {
     let dir = Path::new(OUT).join(name);
-    let g = sysgen::generate_for(Path::new("."), board, storage)?;
+    let g = sysgen::generate_harness_only(Path::new("."), board, storage)?;
     let system =
         workload::write_system(&dir, &g, &workload::bench_cfg(records, batch, 64, status_calls))?;
     let out = std::process::Command::new("scripts/image.sh")

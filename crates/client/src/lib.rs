@@ -120,6 +120,14 @@ impl<P: Platform> Client<P> {
         Ok(reply.mr(0)..reply.mr(0) + reply.mr(1))
     }
 
+    /// Appends the `count` records the caller framed at the start of the
+    /// buffer (`bytes` of it, [`Client::buffer`]): a record as large as
+    /// the buffer allows, without a copy of it anywhere else.
+    pub fn append_staged(&mut self, count: u64, bytes: usize) -> Result<Range<u64>, Status> {
+        let reply = check(self.call(Msg::new(label::APPEND, &[count, bytes as u64])))?;
+        Ok(reply.mr(0)..reply.mr(0) + reply.mr(1))
+    }
+
     fn read(&mut self, label: u64, from: u64, max: u64) -> Result<Read, Status> {
         let r = check(self.call(Msg::new(label, &[from, max])))?;
         Ok(Read {

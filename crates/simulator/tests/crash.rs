@@ -101,7 +101,7 @@ impl Run {
 fn every_acknowledged_record_survives_kills_at_random_moments() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let g = sysgen::generate_for(&root(), sysgen::DEFAULT_BOARD, None).unwrap();
+    let g = sysgen::generate_harness_only(&root(), sysgen::DEFAULT_BOARD, None).unwrap();
     write_system(dir, &g, &crash_cfg(8, RECORD as u64, 4)).unwrap();
     let system = sysgen::describe(&dir.join("system.xml")).unwrap();
     assert!(

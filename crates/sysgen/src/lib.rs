@@ -106,6 +106,33 @@ pub fn config_dir(xml_name: &str) -> String {
 /// whose psdb keeps its namespaces in `storage`.
 pub fn generate(config_text: &str, storage: Storage, xml_name: &str) -> Result<Generated> {
     let cfg: Config = toml::from_str(config_text).context("tenants.toml")?;
+    generate_from(cfg, storage, xml_name)
+}
+
+/// The system of the harness's tenants alone, running only the system's
+/// own programs (an integrator's are left out): what the benchmarks and
+/// crash tests boot, whatever else `tenants.toml` holds.
+pub fn generate_harness_only(
+    root: &Path,
+    board: &str,
+    storage: Option<Storage>,
+) -> Result<Generated> {
+    let text =
+        std::fs::read_to_string(root.join("tenants.toml")).context("reading tenants.toml")?;
+    let mut cfg: Config = toml::from_str(&text).context("tenants.toml")?;
+    let covered = cfg.harness.as_ref().map(|h| h.tenants.clone()).unwrap_or_default();
+    cfg.tenant.retain(|t| covered.contains(&t.name));
+    for t in &mut cfg.tenant {
+        t.modules.retain(|m| m.program.is_none());
+    }
+    let storage = match storage {
+        Some(s) => s,
+        None => board_storage(root, board)?,
+    };
+    generate_from(cfg, storage, "system.xml")
+}
+
+fn generate_from(cfg: Config, storage: Storage, xml_name: &str) -> Result<Generated> {
     tenants::check(&cfg)?;
     let g = builder::build(&cfg, storage, &config_dir(xml_name))?;
     // What it generated, as a reader of the file sees it.
