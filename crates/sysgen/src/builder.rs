@@ -38,6 +38,8 @@ pub mod priority {
 /// Where maps start in every PD.
 const VADDR_BASE: u64 = 0x2000_0000;
 const PAGE: u64 = 0x1000;
+/// The large page size on both boards' architectures (AArch64, RISC-V Sv39).
+const LARGE_PAGE: u64 = 0x20_0000;
 /// Bytes ahead of data in the wire–ledger buffer.
 const LEDGER_HEADER: u64 = abi::ledger::DATA_OFFSET as u64;
 /// Room for two checkpoints (expected + new) in the ledger–psdb buffer.
@@ -150,10 +152,14 @@ impl<'a> Builder<'a> {
     }
 
     fn region_at(&mut self, name: &str, size: u64, prefill: Option<String>, phys: Option<u64>) {
+        // Large regions in 2 MiB pages: in 4 KiB ones, a system of large
+        // records needs more frame capabilities than seL4's initial task
+        // (Microkit's CapDL initializer) has slots for.
+        let page = if size >= LARGE_PAGE && phys.is_none() { LARGE_PAGE } else { PAGE };
         self.regions.push(MemoryRegion {
             name: name.into(),
-            size: round_up(size, PAGE),
-            page_size: PAGE,
+            size: round_up(size, page),
+            page_size: page,
             prefill_path: prefill,
             phys_addr: phys,
             pos: Pos::default(),
@@ -162,6 +168,10 @@ impl<'a> Builder<'a> {
 
     fn size_of(&self, mr: &str) -> u64 {
         self.regions.iter().find(|r| r.name == mr).map_or(PAGE, |r| r.size)
+    }
+
+    fn page_size_of(&self, mr: &str) -> u64 {
+        self.regions.iter().find(|r| r.name == mr).map_or(PAGE, |r| r.page_size)
     }
 
     /// Maps `mr` into `pd` after its last map, with a guard page between;
@@ -184,6 +194,7 @@ impl<'a> Builder<'a> {
             .map(|m| m.vaddr + self.size_of(&m.mr) + PAGE)
             .max()
             .unwrap_or(VADDR_BASE);
+        let vaddr = round_up(vaddr, self.page_size_of(mr));
         pd.maps.push(Map {
             mr: mr.into(),
             vaddr,

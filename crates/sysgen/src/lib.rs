@@ -235,6 +235,16 @@ pub fn generate_for(root: &Path, board: &str, storage: Option<Storage>) -> Resul
     generate(&text, storage, "system.xml")
 }
 
+/// Generates the description for `board` from `tenants` (default:
+/// `root`'s `tenants.toml`), with the board's own storage.
+pub fn generate_file(root: &Path, tenants: Option<&Path>, board: &str) -> Result<Generated> {
+    let Some(file) = tenants else { return generate_for(root, board, None) };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    generate(&text, board_storage(root, board)?, "system.xml")
+        .with_context(|| file.display().to_string())
+}
+
 /// Reads `tenants.toml`, generates, and returns what differs from the
 /// committed files (empty: up to date).
 pub fn stale(root: &Path) -> Result<Vec<String>> {

@@ -2,7 +2,8 @@
 //! and the seL4 glue's symbol list from `tenants.toml` (`make system`), or
 //! with `--check` says whether they are up to date. With `--board B --xml
 //! OUT` it writes the description for another board (its disk device, or
-//! none) to OUT, its configurations beside it.
+//! none) to OUT, its configurations beside it; `--tenants FILE` reads
+//! another tenants file (a test system, `test-systems/`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +16,10 @@ struct Args {
     /// The repository root (holding tenants.toml).
     #[arg(long, default_value = ".")]
     root: PathBuf,
+    /// Another tenants file (a test system) instead of `<root>/tenants.toml`;
+    /// with --board and --xml.
+    #[arg(long, requires = "xml")]
+    tenants: Option<PathBuf>,
     /// Only check that the committed files are up to date.
     #[arg(long)]
     check: bool,
@@ -29,7 +34,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = if let (Some(board), Some(out)) = (&args.board, &args.xml) {
-        sysgen::generate_for(&args.root, board, None)
+        sysgen::generate_file(&args.root, args.tenants.as_deref(), board)
             .and_then(|g| sysgen::write_generated(out, &g))
             .map(|()| true)
     } else if args.check {

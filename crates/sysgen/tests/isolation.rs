@@ -110,24 +110,20 @@ fn regions_and_channels_joining_two_tenants_are_refused_with_where_and_whom() {
     }
 }
 
+/// The end of wire's channel to `ledger`, as system.xml writes it.
+fn wire_end_to(xml: &str, ledger: &str) -> String {
+    let at = xml.find(&format!("<end pd=\"{ledger}\" id=\"0\" />")).unwrap();
+    let start = xml[..at].rfind("<end pd=\"wire\"").unwrap();
+    xml[start..at].trim_end().to_string()
+}
+
 #[test]
 fn a_wire_routing_to_another_tenants_ledger_is_refused() {
     let (xml, configs) = committed();
-    // wire's configuration gives channel 12 to acme's ledger: connect it to
-    // globex's instead, and channel 13 to acme's.
-    let swapped = xml
-        .replace(
-            "<end pd=\"wire\" id=\"12\" pp=\"true\" />",
-            "<end pd=\"wire\" id=\"99\" pp=\"true\" />",
-        )
-        .replace(
-            "<end pd=\"wire\" id=\"13\" pp=\"true\" />",
-            "<end pd=\"wire\" id=\"12\" pp=\"true\" />",
-        )
-        .replace(
-            "<end pd=\"wire\" id=\"99\" pp=\"true\" />",
-            "<end pd=\"wire\" id=\"13\" pp=\"true\" />",
-        );
+    // wire's configuration names a channel for each tenant's ledger: swap
+    // the channels of acme's and globex's.
+    let (acme, globex) = (wire_end_to(&xml, "ledger_acme"), wire_end_to(&xml, "ledger_globex"));
+    let swapped = xml.replace(&acme, "SWAP").replace(&globex, &acme).replace("SWAP", &globex);
     assert_ne!(swapped, xml);
     let err = check(&swapped, &configs).expect_err("swapped ledgers").to_string();
     assert!(err.contains("acme") && err.contains("globex"), "{err}");

@@ -157,7 +157,7 @@ fn bad_configs_are_refused_with_a_reason() {
         ("name = \"globex\"", "name = \"glo-bex\"", "tenant name"),
         ("max_record = 1024", "max_record = 70000", "max_record"),
         ("client_buffer = 0x10000", "client_buffer = 1000", "client_buffer"),
-        ("tenants = [\"acme\", \"globex\"]", "tenants = [\"initech\"]", "no tenant"),
+        ("tenants = [\"acme\", \"globex\"]", "tenants = [\"acme\", \"umbrella\"]", "no tenant"),
         ("[system]", "[system]\ncolour = 1", "unknown field"),
         ("tenants = [\"acme\", \"globex\"]", "tenants = [\"acme\"]", "two or more"),
         ("tenants = [\"acme\", \"globex\"]", "tenants = [\"acme\", \"acme\"]", "two or more"),
@@ -268,7 +268,11 @@ fn namespaces_get_their_sizes_from_tenants_toml() {
             ("acme/log", 0x800000),
             ("acme/audit", 0x200000),
             ("globex/log", 0x400000),
-            ("globex/audit", 0x200000)
+            ("globex/audit", 0x200000),
+            ("initech/log", 0x800000),
+            ("initech/audit", 0x200000),
+            ("hooli/log", 0x800000),
+            ("hooli/audit", 0x200000),
         ]
     );
 }
