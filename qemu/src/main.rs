@@ -524,7 +524,8 @@ fn judge_console(text: &str, judge: &JudgeOpts, system: &Described) -> Result<bo
     }
     let verdict = if failures.is_empty() { "PASSED" } else { "FAILED" };
     say(&format!(
-        "{verdict}: {reported} scenarios reported, {expected_n} expected, {} failures",
+        "{verdict}: {reported} checks reported by {} PD(s), {expected_n} of them required by name, {} failures",
+        pds.len(),
         failures.len()
     ));
     Ok(failures.is_empty())

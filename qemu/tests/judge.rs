@@ -36,7 +36,12 @@ fn an_integrators_pd_is_judged_by_its_own_markers_and_the_harness_as_well() {
         ["--pd", "client_acme_mypd", "--expect", "a", "--expect", "b", "--checkpoints", "false"];
     let (ok, err) = judge(&(harness_passes() + pass), &args);
     assert!(ok, "{err}");
-    assert!(err.contains("PASSED: 11 scenarios reported, 11 expected, 0 failures"), "{err}");
+    assert!(
+        err.contains(
+            "PASSED: 11 checks reported by 2 PD(s), 11 of them required by name, 0 failures"
+        ),
+        "{err}"
+    );
 
     // The system has a harness: its scenarios must have run too.
     let (ok, err) = judge(pass, &args);

@@ -33,13 +33,15 @@ fn sys() -> &'static Sys {
     static SYS: std::sync::OnceLock<Sys> = std::sync::OnceLock::new();
     SYS.get_or_init(|| {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let g = sysgen::generate_for(&root, sysgen::DEFAULT_BOARD, None).unwrap();
+        let g = sysgen::generate_harness_only(&root, sysgen::DEFAULT_BOARD, None).unwrap();
         let psdb = g.configs.iter().find(|(pd, _)| pd == "psdb").unwrap().1.clone();
         let channels = match system::Config::parse(&psdb, "psdb").unwrap().kind {
             system::Kind::Psdb(p) => p.namespaces.iter().map(|n| n.channel).collect(),
             _ => panic!("not psdb's configuration"),
         };
-        let described = sysgen::describe(&root.join("system.xml")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        sysgen::write_generated(&dir.path().join("system.xml"), &g).unwrap();
+        let described = sysgen::describe(&dir.path().join("system.xml")).unwrap();
         Sys { psdb, channels, tenants: described.tenants, max_record: described.max_record }
     })
 }
