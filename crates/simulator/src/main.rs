@@ -82,6 +82,13 @@ enum Command {
     Pd,
 }
 
+/// A line on standard output; a reader that went away (`| head`) does not
+/// stop the simulator.
+fn say(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 fn load(path: &Path) -> Result<sdf::System> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -103,6 +110,14 @@ fn programs(path: &Path, system: &sdf::System, search: &[PathBuf]) -> Result<ker
     for pd in system.all_pds() {
         let image = programs::name(&pd.program_image);
         if programs::PROGRAMS.iter().any(|(n, _)| *n == image) {
+            // The simulator's own program runs, never a file of that name.
+            if let Some(f) = search.iter().map(|d| d.join(image)).find(|f| f.is_file()) {
+                eprintln!(
+                    "simulator: warning: PD '{}' runs the simulator's own {image}, not {} (name your program otherwise)",
+                    pd.name,
+                    f.display()
+                );
+            }
             continue;
         }
         match search.iter().map(|d| d.join(image)).find(|f| f.is_file()) {
@@ -155,7 +170,7 @@ fn keys(path: &Path, system: &sdf::System) -> Result<()> {
         let mut f =
             std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&file)?;
         std::io::Write::write_all(&mut f, &seed)?;
-        println!("simulator: new signing key seed {}", file.display());
+        say(format_args!("simulator: new signing key seed {}", file.display()));
     }
     Ok(())
 }
@@ -166,7 +181,7 @@ fn main() -> ExitCode {
         Command::Pd => sim_pd::run(programs::start),
         Command::Check { system, search_path: search } => load(&system).and_then(|s| {
             programs(&system, &s, &search_path(&system, search))?;
-            println!("{}: ok", system.display());
+            say(format_args!("{}: ok", system.display()));
             Ok(())
         }),
         Command::Keys { system } => load(&system).and_then(|s| keys(&system, &s)),
@@ -196,11 +211,11 @@ fn main() -> ExitCode {
             };
             let report = kernel::run(&s, &dir_of(&system), &opts)?;
             if !report.stopped.is_empty() {
-                println!(
+                say(format_args!(
                     "[kernel] {} PD(s) stopped: {}",
                     report.stopped.len(),
                     report.stopped.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
-                );
+                ));
             }
             Ok(())
         }),
