@@ -89,3 +89,34 @@ fn the_c_client_links_against_the_sdk_as_documented() {
         assert!(defined, "{s} is not defined in the ELF");
     }
 }
+
+#[test]
+fn the_symbols_and_places_docs_abi_md_names_are_the_ones_the_tools_use() {
+    let doc = std::fs::read_to_string(root().join("docs/abi.md")).unwrap();
+    let xml = std::fs::read_to_string(root().join("system.xml")).unwrap();
+    // Every client PD's buffer symbols, as system.xml gives them.
+    let client_maps = xml.split("<protection_domain name=\"client_").skip(1).flat_map(|pd| {
+        let pd = pd.split("</protection_domain>").next().unwrap_or("");
+        pd.split("setvar_vaddr=\"").skip(1).map(|s| s.split('"').next().unwrap_or("").to_string())
+    });
+    let mut seen = 0;
+    for sym in client_maps {
+        let documented = sym == "sfs_buf"
+            || sym.strip_prefix("sfs_buf_").is_some_and(|i| i.parse::<u8>().is_ok());
+        assert!(documented, "system.xml gives a client {sym}, which docs/abi.md does not name");
+        assert!(xml.contains(&format!("setvar_vaddr=\"{sym}\" setvar_size=\"{sym}_size\"")));
+        seen += 1;
+    }
+    assert!(seen > 0, "no client buffers in system.xml");
+    for name in ["`sfs_buf`", "`sfs_buf_size`", "`sfs_buf_0`", "`sfs_buf_0_size`"] {
+        assert!(doc.contains(name), "docs/abi.md does not name {name}");
+    }
+    // Where the ELFs go: the places scripts/programs.sh and the tools use.
+    let script = std::fs::read_to_string(root().join("scripts/programs.sh")).unwrap();
+    let image = std::fs::read_to_string(root().join("scripts/image.sh")).unwrap();
+    assert!(doc.contains("`build/sim/programs/`") && script.contains("build/sim/programs"));
+    assert!(
+        doc.contains("`build/image/<board>/`") && image.contains("programs=\"$out/image/$board\"")
+    );
+    assert!(image.contains("scripts/programs.sh sel4 \"$programs\""));
+}

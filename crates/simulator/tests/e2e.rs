@@ -456,3 +456,24 @@ fn twenty_eight_tenants_and_a_hundred_modules_in_sixty_three_pds_all_run() {
     let stopped = console.lines().filter(|l| l.starts_with("[kernel] PD ")).count();
     assert_eq!(stopped, 1, "{console}");
 }
+
+#[test]
+fn a_system_running_integrators_programs_gets_keys_without_them_and_runs_with_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_system(dir);
+    // `make image` provisions keys before any program is built for the host.
+    let keys = sim(dir, &["keys", "system.xml"]);
+    assert!(keys.status.success(), "{}", String::from_utf8_lossy(&keys.stderr));
+    let empty = dir.join("no-programs");
+    std::fs::create_dir(&empty).unwrap();
+    let check = sim(dir, &["check", "system.xml", "--search-path", empty.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success());
+    assert!(
+        err.contains("no program \"abi_client.elf\"") && err.contains("make programs"),
+        "{err}"
+    );
+    let check = sim(dir, &["check", "system.xml", "--search-path", programs().to_str().unwrap()]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
