@@ -16,6 +16,8 @@ DISK ?=
 # Client PDs `make test-qemu` judges besides the harness: each must print
 # PASS/FAIL lines and DONE (the examples in tenants.toml do).
 JUDGE_PDS ?= client_initech_c_example client_hooli_rust_example
+# `--pd P` for each of JUDGE_PDS the system description $(1) has.
+judge_pds = $(foreach pd,$(JUDGE_PDS),$$(grep -q 'name="$(pd)"' $(1) && echo --pd $(pd)))
 # The simulator's disk for `make run`, kept between runs.
 SIM_DISK ?= build/sim/disk.img
 export MICROKIT_SDK MICROKIT_BOARD MICROKIT_CONFIG RUST_SEL4
@@ -94,7 +96,7 @@ qemu: image qemu-setup
 test-qemu: export IMAGE_LINT = 1
 test-qemu: image qemu-setup
 	@[ "$(MICROKIT_CONFIG)" = debug ] || { echo "test-qemu: the judge reads the console, which only debug kernels have: use MICROKIT_CONFIG=debug"; exit 1; }
-	target/release/qemu-runner test --board $(MICROKIT_BOARD) $(foreach pd,$(JUDGE_PDS),--pd $(pd)) \
+	target/release/qemu-runner test --board $(MICROKIT_BOARD) $(call judge_pds,build/system.xml) \
 		$(if $(or $(DISK),$(HAS_DISK)),--reboot --fsctl target/release/fsctl --flush-refusal) \
 		$(if $(DISK),--disk $(DISK),$(if $(HAS_DISK),--disk build/qemu/test-disk.img --new-disk))
 
@@ -115,7 +117,7 @@ test-qemu-systems: qemu-setup
 		$(CARGO) run -q --locked -p sysgen -- --tenants test-systems/$$s.toml --board $(MICROKIT_BOARD) --xml $$dir/system.xml; \
 		scripts/image.sh $$dir/system.xml $$dir; \
 		target/release/qemu-runner test --board $(MICROKIT_BOARD) --image $$dir/loader.img \
-			$(foreach pd,$(JUDGE_PDS),$$(grep -q 'name="$(pd)"' $$dir/system.xml && echo --pd $(pd))) \
+			$(call judge_pds,$$dir/system.xml) \
 			$(if $(HAS_DISK),--disk $$dir/disk.img --new-disk) --keys $$dir/build/keys --out $$dir/qemu; \
 	done
 

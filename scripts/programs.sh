@@ -156,9 +156,14 @@ sel4)
 esac
 
 mkdir -p "$out"
+built=" "
 while read -r src; do
     [ -n "$src" ] || continue
-    elf="$out/$(name_of "$src").elf"
+    name=$(name_of "$src")
+    [[ $name =~ ^[a-z][a-z0-9_]*$ ]] || fail "$src: a program's name is a-z 0-9 - _, starting with a letter"
+    [[ $built != *" $name "* ]] || fail "$src: a second program called $name.elf"
+    built="$built$name "
+    elf="$out/$name.elf"
     case $src in
     *.c) "${mode}_c" "$src" "$elf" ;;
     *) "${mode}_rust" "$src" "$elf" ;;

@@ -201,7 +201,7 @@ fn run(cli: Cli) -> Result<bool> {
                 say(&format!("a blank disk: {} ({bytes} bytes)", d.display()));
             }
             let limits = Limits {
-                until: judged(&judge, &system).iter().map(|pd| format!("{pd}: DONE")).collect(),
+                until: judged(&judge, &system)?.iter().map(|pd| format!("{pd}: DONE")).collect(),
                 timeout: Duration::from_secs(timeout),
                 idle: Duration::from_secs(idle),
                 linger: Duration::ZERO,
@@ -250,12 +250,15 @@ fn run(cli: Cli) -> Result<bool> {
 }
 
 /// The PDs judged: those `--pd` names, and the harness if the system has one.
-fn judged(judge: &JudgeOpts, system: &Described) -> Vec<String> {
+fn judged(judge: &JudgeOpts, system: &Described) -> Result<Vec<String>> {
     let mut pds = judge.pds.clone();
+    if let Some(pd) = pds.iter().find(|p| !system.pds.is_empty() && !system.pds.contains(p)) {
+        anyhow::bail!("--pd {pd}: the system has no such PD (it has {})", system.pds.join(", "));
+    }
     if (!system.harness.is_empty() || pds.is_empty()) && !pds.iter().any(|p| p == "harness") {
         pds.push("harness".into());
     }
-    pds
+    Ok(pds)
 }
 
 /// Bytes the system's disk needs.
@@ -283,7 +286,7 @@ fn test_boot(
         }
     })?;
     run::save(&r, log)?;
-    let first = judged(judge, system).remove(0);
+    let first = judged(judge, system)?.remove(0);
     let ready = r.first(&format!("{first}: "));
     say(&format!(
         "console in {}; {} after {:.1} s{}",
@@ -476,7 +479,7 @@ fn judge_console(text: &str, judge: &JudgeOpts, system: &Described) -> Result<bo
     let mut failures = Vec::new();
     let mut reported = 0;
     let mut expected_n = 0;
-    let pds = judged(judge, system);
+    let pds = judged(judge, system)?;
     for pd in &pds {
         let expected: Vec<String> = if pd == "harness" {
             harness::SCENARIOS.iter().map(|s| s.to_string()).collect()

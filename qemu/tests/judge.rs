@@ -31,9 +31,17 @@ fn harness_passes() -> String {
 
 #[test]
 fn an_integrators_pd_is_judged_by_its_own_markers_and_the_harness_as_well() {
-    let pass = "client_acme_mypd: PASS a\nclient_acme_mypd: PASS b\nclient_acme_mypd: DONE 2 passed, 0 failed\n";
-    let args =
-        ["--pd", "client_acme_mypd", "--expect", "a", "--expect", "b", "--checkpoints", "false"];
+    let pass = "client_initech_c_example: PASS a\nclient_initech_c_example: PASS b\nclient_initech_c_example: DONE 2 passed, 0 failed\n";
+    let args = [
+        "--pd",
+        "client_initech_c_example",
+        "--expect",
+        "a",
+        "--expect",
+        "b",
+        "--checkpoints",
+        "false",
+    ];
     let (ok, err) = judge(&(harness_passes() + pass), &args);
     assert!(ok, "{err}");
     assert!(
@@ -49,9 +57,9 @@ fn an_integrators_pd_is_judged_by_its_own_markers_and_the_harness_as_well() {
 
     let failed = pass.replace("PASS b", "FAIL b: wrong").replace("2 passed, 0", "1 passed, 1");
     let (ok, err) = judge(&(harness_passes() + &failed), &args);
-    assert!(!ok && err.contains("FAILURE: client_acme_mypd: FAIL b: wrong"), "{err}");
+    assert!(!ok && err.contains("FAILURE: client_initech_c_example: FAIL b: wrong"), "{err}");
 
-    let unfinished = "client_acme_mypd: PASS a\n";
+    let unfinished = "client_initech_c_example: PASS a\n";
     let (ok, err) = judge(&(harness_passes() + unfinished), &args);
     assert!(!ok && err.contains("b: never reported"), "{err}");
 }
@@ -75,4 +83,11 @@ fn the_harness_must_report_every_scenario_and_print_the_checkpoints_of_the_tenan
     let short = log.replace(&format!("harness: PASS {}\n", harness::SCENARIOS[3]), "");
     let (ok, err) = judge(&short, &["--checkpoints", "false"]);
     assert!(!ok && err.contains("never reported"), "{err}");
+}
+
+#[test]
+fn judging_a_pd_the_system_does_not_have_is_refused_naming_it() {
+    let (ok, err) = judge(&harness_passes(), &["--pd", "client_acme_nope"]);
+    assert!(!ok);
+    assert!(err.contains("--pd client_acme_nope: the system has no such PD"), "{err}");
 }

@@ -299,6 +299,8 @@ pub struct Described {
     pub disk_bytes: Option<u64>,
     /// The largest record its ledgers accept.
     pub max_record: usize,
+    /// Every protection domain's name, children included.
+    pub pds: Vec<String>,
 }
 
 impl Described {
@@ -317,6 +319,7 @@ pub fn describe(xml: &Path) -> Result<Described> {
     let configs = isolation::configs(&system, dir)?;
     let mut out = Described::default();
     for pd in system.all_pds() {
+        out.pds.push(pd.name.clone());
         let Some(bytes) = configs.get(&pd.name) else { continue };
         let config = system::Config::parse(bytes, &pd.name)
             .map_err(|e| anyhow::anyhow!("{}: {e:?}", pd.name))?;
