@@ -110,8 +110,11 @@ test-qemu-crash: image qemu-setup
 # and 100 modules in 63 PDs), each built into build/systems/<name>/ and
 # booted on a fresh disk: every scenario and example passes.
 TEST_SYSTEMS ?= $(basename $(notdir $(wildcard test-systems/*.toml)))
-test-qemu-systems: qemu-setup
-	@[ -n "$(MICROKIT_SDK)" ] || { echo "test-qemu-systems: MICROKIT_SDK is not set (docs/image.md)"; exit 1; }
+test-qemu-systems:
+	@scripts/check-sdk.sh
+	@[ "$(MICROKIT_CONFIG)" = debug ] || { echo "test-qemu-systems: the judge reads the console, which only debug kernels have: use MICROKIT_CONFIG=debug"; exit 1; }
+	@scripts/setup.sh
+	@$(MAKE) --no-print-directory qemu-setup
 	@set -e; for s in $(TEST_SYSTEMS); do \
 		dir=build/systems/$$s; echo "test-qemu-systems: $$s"; \
 		$(CARGO) run -q --locked -p sysgen -- --tenants test-systems/$$s.toml --board $(MICROKIT_BOARD) --xml $$dir/system.xml; \
