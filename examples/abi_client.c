@@ -87,8 +87,8 @@ static int same(const uint8_t *b, uint64_t max) {
 /* The audit record at b (after its u16 length) is a read_since. */
 static int is_read_since(const uint8_t *b, uint64_t bytes) {
     static const char op[] = "\"op\":\"read_since\"";
-    uint64_t len = (uint64_t)b[0] << 8 | b[1];
-    for (uint64_t i = 0; len <= bytes - 2 && i + sizeof op - 1 <= len; i++) {
+    uint64_t len = bytes < 2 ? 0 : (uint64_t)b[0] << 8 | b[1];
+    for (uint64_t i = 0; len + 2 <= bytes && i + sizeof op - 1 <= len; i++) {
         uint64_t k = 0;
         while (k < sizeof op - 1 && b[2 + i + k] == (uint8_t)op[k]) {
             k++;
