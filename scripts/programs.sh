@@ -95,7 +95,7 @@ host_rust() {
 sim-pd = { path = \"$root/crates/sim-pd\" }" \
         "fn main() { sim_pd::main($crate::init) }"
     cp Cargo.lock "$dir/Cargo.lock" &&
-        cargo build -q --release --offline --manifest-path "$dir/Cargo.toml" --target-dir target/programs &&
+        cargo build -q --release --manifest-path "$dir/Cargo.toml" --target-dir target/programs &&
         cp target/programs/release/program "$elf"
 }
 
