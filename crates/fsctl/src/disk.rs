@@ -58,26 +58,26 @@ fn state(p: &Part) -> String {
 pub fn ls(img: &Path) -> Result<()> {
     open(img, |image| {
         let sb = &image.superblock;
-        println!(
+        crate::say(format_args!(
             "{}: service-fs disk, format {}, {}-byte blocks, {} namespaces, {} KiB",
             img.display(),
             sb.version.get(),
             sb.block_size.get(),
             sb.namespaces.get(),
             sb.disk_bytes.get() >> 10
-        );
+        ))?;
         for p in &image.parts {
             let p = p.borrow();
             let (start, size) = (p.entry.start.get(), p.entry.size.get());
             let used = p.ns.as_ref().map_or(0, |ns| ns.used());
-            println!(
+            crate::say(format_args!(
                 "{:<24} at {start:#010x}, {:>8} KiB, {:>8} KiB used ({:.0}%)  {}",
                 p.name(),
                 size >> 10,
                 used >> 10,
                 100.0 * used as f64 / size as f64,
                 state(&p)
-            );
+            ))?;
         }
         Ok(())
     })
@@ -102,7 +102,7 @@ pub fn export(img: &Path, dir: &Path) -> Result<()> {
                 return Err(e);
             }
             fs::rename(&staging, &target).with_context(|| format!("{}", target.display()))?;
-            println!("{tenant}: {}", target.display());
+            crate::say(format_args!("{tenant}: {}", target.display()))?;
         }
         Ok(())
     })
@@ -225,6 +225,6 @@ fn verify_part(
     for w in &report.warnings {
         eprintln!("fsctl: warning: {name}/{w}");
     }
-    println!("ok {name} {}", crate::summary(&report));
+    crate::say(format_args!("ok {name} {}", crate::summary(&report)))?;
     Ok(())
 }

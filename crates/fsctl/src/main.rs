@@ -132,6 +132,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints `text` and a newline on standard output, reporting a failure
+/// (a closed pipe) as an error rather than panicking.
+pub(crate) fn say(text: impl std::fmt::Display) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()
+}
+
+/// Refuses to change a ledger when the result could not be reported:
+/// standard output is a pipe whose reader has gone.
+fn reportable(what: &str) -> Result<()> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let stdout = io::stdout();
+    let mut fds = [PollFd::new(&stdout, PollFlags::OUT)];
+    let zero = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+    if poll(&mut fds, Some(&zero)).is_ok()
+        && fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP)
+    {
+        bail!("standard output is closed: nothing was {what}, as the result could not be reported");
+    }
+    Ok(())
+}
+
+/// A result that was committed but could not be printed: an error of its
+/// own (not a quiet closed pipe), saying what was done.
+fn unreported(done: String, e: io::Error) -> anyhow::Error {
+    anyhow::anyhow!("{done}, but could not print it: {e}")
+}
+
 fn one_line(e: &anyhow::Error) -> String {
     e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
@@ -183,16 +212,20 @@ fn run(cli: Cli) -> Result<()> {
     let root = Root::new(dir);
     match cli.command {
         Command::Init { tenant, origin } => {
+            reportable("created")?;
             let key = root.init(&tenant, origin.as_deref())?;
-            println!("{key}");
-            Ok(())
+            say(&key)
+                .map_err(|e| unreported(format!("created tenant {tenant} (verifier key {key})"), e))
         }
         Command::Append { tenant, files } => append(&root, &tenant, &files),
         Command::Checkpoint { tenant } => {
+            reportable("signed")?;
             let mut t = open(&root, &tenant)?;
             let note = t.engine.checkpoint().map_err(ledger_err)?.to_vec();
-            io::stdout().write_all(&note)?;
-            Ok(())
+            let mut out = io::stdout().lock();
+            out.write_all(&note)
+                .and_then(|()| out.flush())
+                .map_err(|e| unreported(format!("signed a checkpoint of {tenant}"), e))
         }
         Command::Read { tenant, audit, from, max, format } => {
             read(&root, &tenant, audit, from, max, format)
@@ -220,7 +253,7 @@ fn verify_note(key: &str, file: &std::path::Path) -> Result<()> {
     if cp.origin != key.name() {
         bail!("{}: origin {:?} is not the key's name {:?}", file.display(), cp.origin, key.name());
     }
-    println!("origin {}\nsize {}\nroot {}", cp.origin, cp.size, cp.root);
+    say(format_args!("origin {}\nsize {}\nroot {}", cp.origin, cp.size, cp.root))?;
     Ok(())
 }
 
@@ -296,10 +329,12 @@ fn records(files: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
 
 fn append(root: &Root, tenant: &str, files: &[PathBuf]) -> Result<()> {
     let records = records(files)?;
+    reportable("appended")?;
     let mut t = open(root, tenant)?;
     let range = t.engine.append_batch(records.iter().map(Vec::as_slice)).map_err(ledger_err)?;
-    println!("{} {}", range.start, range.end - 1);
-    Ok(())
+    let (first, last) = (range.start, range.end - 1);
+    say(format_args!("{first} {last}"))
+        .map_err(|e| unreported(format!("appended records {first} to {last} to {tenant}"), e))
 }
 
 fn read(
@@ -310,6 +345,7 @@ fn read(
     max: Option<u64>,
     format: Format,
 ) -> Result<()> {
+    reportable("read")?;
     let mut t = open(root, tenant)?;
     let credential = caller_credential();
     let caller = Caller { module: "fsctl", credential: &credential, request: None };
@@ -364,6 +400,7 @@ fn write_record(out: &mut impl Write, format: Format, index: u64, r: &[u8]) -> i
 }
 
 fn prove(root: &Root, tenant: &str, index: Option<u64>, old_size: Option<u64>) -> Result<()> {
+    reportable("proved")?;
     let mut t = open(root, tenant)?;
     let credential = caller_credential();
     let caller = Caller { module: "fsctl", credential: &credential, request: None };
@@ -400,8 +437,7 @@ fn prove(root: &Root, tenant: &str, index: Option<u64>, old_size: Option<u64>) -
         }
         (None, None) => bail!("give --index or --old-size"),
     };
-    println!("{v}");
-    Ok(())
+    say(&v).map_err(|e| unreported(format!("proved against {tenant}'s checkpoint (audited)"), e))
 }
 
 /// What a verification found, in one line.
@@ -427,7 +463,7 @@ fn verify(root: &Root, tenant: &str, key: &str) -> Result<()> {
         for w in &report.warnings {
             eprintln!("fsctl: warning: {}", dir.join(w).display());
         }
-        println!("ok {}", summary(&report));
+        say(format_args!("ok {}", summary(&report)))?;
     }
     Ok(())
 }

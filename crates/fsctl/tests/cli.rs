@@ -197,3 +197,45 @@ fn verify_note_checks_a_copied_checkpoint_without_a_ledger() {
     let err = fails(dir, &["verify-note", "--key", "not-a-key", f], b"");
     assert!(err.contains("verifier key"), "{err}");
 }
+
+#[test]
+fn nothing_is_changed_whose_result_could_not_be_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // No tenant is created whose verifier key nobody saw.
+    let out = closed_stdout(dir, &["init", "acme"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "fsctl: standard output is closed: nothing was created, as the result could not be reported\n"
+    );
+    assert!(snapshot(dir).is_empty());
+    let key = init(dir);
+    ok(dir, &["append", "acme"], b"one\ntwo\n");
+    let before = snapshot(dir);
+    for (args, what) in [
+        (&["append", "acme"][..], "appended"),
+        (&["checkpoint", "acme"], "signed"),
+        (&["read", "acme", "--from", "0"], "read"),
+        (&["prove", "acme", "--index", "0"], "proved"),
+    ] {
+        let out = closed_stdout(dir, args, b"three\n");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(&format!("nothing was {what}")) && err.lines().count() == 1, "{err}");
+        assert_eq!(snapshot(dir), before, "{args:?} changed the ledger");
+    }
+    // Read-only commands end quietly, without a panic.
+    let cp = dir.join("cp.note");
+    std::fs::write(&cp, ok(dir, &["checkpoint", "acme"], b"")).unwrap();
+    for args in [
+        &["verify", "acme", "--key", &key][..],
+        &["verify-note", "--key", &key, cp.to_str().unwrap()],
+    ] {
+        let out = closed_stdout(dir, args, b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

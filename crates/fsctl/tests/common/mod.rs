@@ -77,3 +77,22 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 pub fn lines(from: u64, n: u64) -> Vec<u8> {
     (from..from + n).map(|i| format!("record {i}\n")).collect::<String>().into_bytes()
 }
+
+/// Runs `fsctl --dir DIR ARGS…` with `stdin` and a standard output whose
+/// reader has already gone (as `fsctl … | head -0` can leave it).
+pub fn closed_stdout(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = Command::new(FSCTL)
+        .current_dir(dir)
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
