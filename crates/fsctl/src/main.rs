@@ -121,7 +121,10 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(e),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -159,6 +162,31 @@ fn reportable(what: &str) -> Result<()> {
 /// own (not a quiet closed pipe), saying what was done.
 fn unreported(done: String, e: io::Error) -> anyhow::Error {
     anyhow::anyhow!("{done}, but could not print it: {e}")
+}
+
+/// `--help` and `--version` as clap prints them; any other misuse in one
+/// line on standard error, exit status 2.
+fn usage(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    // clap's first paragraph (the error, with what it lists), then its usage line.
+    let what: Vec<&str> =
+        text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    let what = what.join(" ");
+    let what = what.strip_prefix("error: ").unwrap_or(&what);
+    let what = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        "a command is required"
+    } else {
+        what
+    };
+    match text.lines().find_map(|l| l.strip_prefix("Usage: ")) {
+        Some(usage) => eprintln!("fsctl: {what} (usage: {usage})"),
+        None => eprintln!("fsctl: {what} (fsctl --help says more)"),
+    }
+    ExitCode::from(2)
 }
 
 fn one_line(e: &anyhow::Error) -> String {

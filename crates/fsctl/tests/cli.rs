@@ -239,3 +239,27 @@ fn nothing_is_changed_whose_result_could_not_be_printed() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn usage_errors_are_one_line_with_the_usage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for args in [
+        &[][..],
+        &["append"],
+        &["bogus"],
+        &["read", "acme", "--from", "x"],
+        &["prove", "acme"],
+        &["disk"],
+        &["verify", "acme"],
+        &["read", "acme", "--from", "1", "--format", "xml"],
+    ] {
+        let out = fsctl(dir, args, b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("fsctl: ") && !err.contains("error:"), "{err}");
+    }
+    let help = fsctl(dir, &["--help"], b"");
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("Usage:"));
+}
