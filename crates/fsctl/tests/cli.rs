@@ -263,3 +263,38 @@ fn usage_errors_are_one_line_with_the_usage() {
     let help = fsctl(dir, &["--help"], b"");
     assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("Usage:"));
 }
+
+#[test]
+fn nothing_in_a_ledger_is_more_open_than_0640_or_0750_whatever_the_umask() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("root");
+    let run = |args: &str| {
+        let script =
+            format!("umask 000; printf 'a\\nb\\n' | {FSCTL} --dir {} {args}", dir.display());
+        let out = std::process::Command::new("sh").arg("-c").arg(script).output().unwrap();
+        assert!(out.status.success(), "{args}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run("init acme");
+    for _ in 0..300 {
+        run("append acme");
+    }
+    run("checkpoint acme");
+    run("read acme --from 0 --max 1");
+    let mut stack = vec![dir.clone()];
+    let mut seen = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_dir() {
+                assert_eq!(mode & !0o750, 0, "{} is {mode:o}", p.display());
+                stack.push(p);
+            } else {
+                assert_eq!(mode & !0o640, 0, "{} is {mode:o}", p.display());
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen > 10, "{seen}");
+}

@@ -9,3 +9,18 @@ pub mod tenant;
 
 pub use store::{IoError, PosixStore};
 pub use tenant::{HostEngine, Root, SystemClock, Tenant, TenantError};
+
+/// Mode of the files service-fs creates (before the umask, which can only
+/// make it stricter): no one but the owner and its group reads a ledger,
+/// and only the owner writes it. The signing key is 0600.
+pub const FILE_MODE: u32 = 0o640;
+/// Mode of the directories service-fs creates.
+pub const DIR_MODE: u32 = 0o750;
+
+/// Creates directories at [`DIR_MODE`] (`recursive`: with missing parents).
+fn dir_builder(recursive: bool) -> std::fs::DirBuilder {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(recursive).mode(DIR_MODE);
+    b
+}

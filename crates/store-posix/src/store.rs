@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -138,7 +139,7 @@ impl PosixStore {
             dir = d.parent();
         }
         for d in missing.iter().rev() {
-            match fs::create_dir(d) {
+            match crate::dir_builder(false).create(d) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(io_err("creating directory", d)(e)),
@@ -173,6 +174,7 @@ fn write_temp(path: &Path, data: &[u8], durable: bool) -> Result<PathBuf> {
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(crate::FILE_MODE)
         .open(&temp)
         .map_err(io_err("creating", &temp))?;
     f.write_all(data).map_err(io_err("writing", &temp))?;
@@ -323,7 +325,9 @@ impl TileStore for PosixStore {
             for (t, rel) in beyond {
                 let (from, to) = (self.root.join(&rel), aside.join(&rel));
                 if let Some(parent) = to.parent() {
-                    fs::create_dir_all(parent).map_err(io_err("creating directory", parent))?;
+                    crate::dir_builder(true)
+                        .create(parent)
+                        .map_err(io_err("creating directory", parent))?;
                 }
                 fs::rename(&from, &to).map_err(io_err("moving aside", &from))?;
                 rec.removed(&t);

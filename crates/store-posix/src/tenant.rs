@@ -138,7 +138,9 @@ impl Root {
         if dest.exists() {
             return Err(TenantError::Exists(tenant.into()));
         }
-        fs::create_dir_all(&self.dir).map_err(os(format!("creating {}", self.dir.display())))?;
+        crate::dir_builder(true)
+            .create(&self.dir)
+            .map_err(os(format!("creating {}", self.dir.display())))?;
         let staging = self.dir.join(format!(".init-{tenant}-{}", std::process::id()));
         let built = build_tenant(&staging, &signer);
         if let Err(e) = built {
@@ -173,6 +175,7 @@ impl Root {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(crate::FILE_MODE)
             .open(&lock_path)
             .map_err(os(format!("opening {}", lock_path.display())))?;
         lock.lock().map_err(os(format!("locking {}", lock_path.display())))?;
@@ -200,9 +203,11 @@ fn open_engine(dir: &Path, signer: Signer) -> Result<(HostEngine, Recovered), Te
 }
 
 fn build_tenant(dir: &Path, signer: &Signer) -> Result<(), TenantError> {
-    fs::create_dir(dir).map_err(os(format!("creating {}", dir.display())))?;
+    crate::dir_builder(false).create(dir).map_err(os(format!("creating {}", dir.display())))?;
     for sub in [LOG_DIR, AUDIT_DIR] {
-        fs::create_dir(dir.join(sub)).map_err(os(format!("creating {}", dir.display())))?;
+        crate::dir_builder(false)
+            .create(dir.join(sub))
+            .map_err(os(format!("creating {}", dir.display())))?;
     }
     write_key(&dir.join(KEY_FILE), signer)?;
     // Opening writes and syncs the size-0 checkpoints of both logs.
