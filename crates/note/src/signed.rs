@@ -103,10 +103,11 @@ impl Cursor<'_> {
     }
 }
 
-/// Opens a signed note: parses it and verifies every signature made by one
-/// of `verifiers` (matched by name and key ID). Signatures by other keys are
-/// ignored; a failing signature by a known key rejects the note; at least one
-/// known key must have signed.
+/// Opens a signed note: parses it and verifies the first signature made by
+/// each of `verifiers` (matched by name and key ID); later ones by the same
+/// key are dropped, as Go's `note.Open` drops them. Signatures by other keys
+/// are ignored; a failing first signature by a known key rejects the note;
+/// at least one known key must have signed.
 pub fn open<'a>(msg: &'a [u8], verifiers: &[&Verifier]) -> Result<Opened<'a>, NoteError> {
     if verifiers.len() > MAX_VERIFIERS {
         return Err(NoteError::Malformed("too many verifiers"));
@@ -127,6 +128,9 @@ pub fn open<'a>(msg: &'a [u8], verifiers: &[&Verifier]) -> Result<Opened<'a>, No
         let (name, id, sig) = parse_signature_line(line)?;
         match verifiers.iter().position(|v| v.name() == name && v.id() == id) {
             None => opened.unknown += 1,
+            // Go's note.Open judges only a key's first signature and drops
+            // the rest; so do we, so that both accept the same notes.
+            Some(i) if opened.verified_by & (1 << i) != 0 => {}
             Some(i) => {
                 if !verifiers[i].verify(text.as_bytes(), sig.as_slice()) {
                     return Err(NoteError::InvalidSignature { key_id: id });

@@ -36,3 +36,32 @@ fn go_opens_our_checkpoints_and_refuses_forgeries() {
     let wrong = other.verifier().to_string();
     assert!(oracle::open(&wrong, &file).is_err(), "another key must not verify");
 }
+
+/// A second signature line by the same key: Go's `note.Open` keeps the
+/// first and drops the rest, so a valid one followed by a bad one opens and
+/// a bad one followed by a valid one does not. Our `note::open` agrees.
+#[test]
+fn repeated_signatures_by_one_key_are_judged_as_go_judges_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Signer::from_seed("service-fs/acme", [3; 32]).unwrap();
+    let text = "service-fs/acme\n8\nwZuhdPOA8ZFIX52aPxGP8zTmGiy/r4qD+fpK5CTTLjQ=\n";
+    let note = String::from_utf8(signed(text, &signer)).unwrap();
+    let good = note.lines().last().unwrap().to_string();
+    // The same key ID, another signature: flip a character of the base64
+    // past the key ID.
+    let mut bad: Vec<char> = good.chars().collect();
+    let at = bad.len() - 5;
+    bad[at] = if bad[at] == 'A' { 'B' } else { 'A' };
+    let bad: String = bad.into_iter().collect();
+    let body = &note[..note.len() - good.len() - 1];
+    let vkey = signer.verifier();
+    let file = dir.path().join("note");
+    for (lines, opens) in [([&good, &bad], true), ([&bad, &good], false)] {
+        let msg = format!("{body}{}\n{}\n", lines[0], lines[1]);
+        std::fs::write(&file, &msg).unwrap();
+        let go = oracle::open(&vkey.to_string(), &file);
+        let ours = note::open(msg.as_bytes(), &[&vkey]);
+        assert_eq!(go.is_ok(), opens, "Go: {go:?}");
+        assert_eq!(ours.is_ok(), opens, "ours: {:?}", ours.err());
+    }
+}
