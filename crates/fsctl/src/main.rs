@@ -482,6 +482,9 @@ fn verify(root: &Root, tenant: &str, key: &str) -> Result<()> {
     let audit_key = key
         .renamed(&format!("{}{}", key.name(), ledger::engine::AUDIT_SUFFIX))
         .map_err(|e| anyhow::anyhow!("invalid verifier key: {e}"))?;
+    if !store_posix::tenant::valid_tenant(tenant) {
+        return Err(store_posix::TenantError::BadName(tenant.into()).into());
+    }
     if !root.tenant_dir(tenant).is_dir() {
         bail!("no tenant {tenant:?} in {}", root.dir().display());
     }

@@ -298,3 +298,28 @@ fn nothing_in_a_ledger_is_more_open_than_0640_or_0750_whatever_the_umask() {
     }
     assert!(seen > 10, "{seen}");
 }
+
+#[test]
+fn every_command_refuses_a_tenant_name_that_leaves_the_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, elsewhere) = (tmp.path().join("root"), tmp.path().join("elsewhere"));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let key = init(&elsewhere);
+    ok(&elsewhere, &["append", "acme"], b"x\n");
+    let victim = elsewhere.join("acme");
+    let absolute = victim.to_str().unwrap();
+    for name in ["../elsewhere/acme", absolute, ".", "..", "a/b"] {
+        for args in [
+            &["verify", name, "--key", &key][..],
+            &["append", name],
+            &["read", name, "--from", "0"],
+            &["checkpoint", name],
+            &["prove", name, "--index", "0"],
+            &["init", name],
+        ] {
+            let err = fails(&root, args, b"y\n");
+            assert!(err.contains("invalid tenant name"), "{args:?}: {err}");
+        }
+    }
+}
