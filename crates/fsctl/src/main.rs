@@ -26,8 +26,19 @@ struct Cli {
     /// but `verify-note`).
     #[arg(long, env = "SERVICE_FS_DIR", value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// How long to wait for another process writing the same tenant
+    /// before giving up, naming it.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = wait_secs)]
+    wait: f64,
     #[command(subcommand)]
     command: Command,
+}
+
+fn wait_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err("a number of seconds from 0 to 86400".into()),
+    }
 }
 
 #[derive(Subcommand)]
@@ -237,7 +248,7 @@ fn run(cli: Cli) -> Result<()> {
     let Some(dir) = &cli.dir else {
         bail!("no ledger directory: give --dir DIR or set SERVICE_FS_DIR");
     };
-    let root = Root::new(dir);
+    let root = Root::new(dir).waiting(std::time::Duration::from_secs_f64(cli.wait));
     match cli.command {
         Command::Init { tenant, origin } => {
             reportable("created")?;

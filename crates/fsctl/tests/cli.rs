@@ -323,3 +323,34 @@ fn every_command_refuses_a_tenant_name_that_leaves_the_root() {
         }
     }
 }
+
+#[test]
+fn a_writer_that_never_lets_go_makes_others_give_up_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init(dir);
+    ok(dir, &["append", "acme"], b"one\n");
+    // A stopped writer: it holds the lock and said who it is.
+    let lock = std::fs::OpenOptions::new().write(true).open(dir.join("acme/lock")).unwrap();
+    lock.lock().unwrap();
+    std::fs::write(dir.join("acme/lock"), "pid 4242 (fsctl append acme)").unwrap();
+    let before = snapshot(&dir.join("acme/log"));
+    for args in [
+        &["--wait", "0.3", "append", "acme"][..],
+        &["--wait", "0.3", "read", "acme", "--from", "0"],
+    ] {
+        let start = std::time::Instant::now();
+        let err = fails(dir, args, b"two\n");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "{args:?} waited too long");
+        assert!(err.contains("in use by pid 4242 (fsctl append acme)"), "{err}");
+        assert!(err.contains("--wait SECS"), "{err}");
+    }
+    assert_eq!(snapshot(&dir.join("acme/log")), before);
+    drop(lock);
+    assert_eq!(ok(dir, &["append", "acme"], b"two\n"), "1 1\n");
+    let holder = std::fs::read_to_string(dir.join("acme/lock")).unwrap();
+    assert!(holder.starts_with("pid ") && holder.contains("append"), "{holder}");
+    let out = fsctl(dir, &["--wait=-1", "append", "acme"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("number of seconds"));
+}

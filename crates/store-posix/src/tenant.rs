@@ -3,16 +3,16 @@
 //! ```text
 //! DIR/<tenant>/
 //!   signing.key   the tenant's Ed25519 note key (mode 0600; never served)
-//!   lock          held by the one process writing this tenant
+//!   lock          held by the one process writing this tenant (which writes its pid there)
 //!   log/          the records: C2SP tlog-tiles (checkpoint, tile/…), servable as-is
 //!   audit/        the audit sub-ledger, also tlog-tiles
 //! ```
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ledger::engine::Recovered;
 use ledger::{Buffers, Clock, Engine, Timestamp};
@@ -58,6 +58,18 @@ pub enum TenantError {
     /// No such tenant.
     #[error("no tenant {0:?} in {1} (create it with `fsctl init`)")]
     Missing(String, PathBuf),
+    /// Another writer held the tenant's lock for the whole wait.
+    #[error(
+        "tenant {tenant:?} is in use by {holder}; gave up after {waited_ms} ms (wait longer with --wait SECS)"
+    )]
+    Busy {
+        /// The tenant.
+        tenant: String,
+        /// Who holds the lock, as it wrote itself into the lock file.
+        holder: String,
+        /// How long this open waited.
+        waited_ms: u128,
+    },
     /// The key file is unreadable, malformed or readable by others.
     #[error("{path}: {msg}", path = .0.display(), msg = .1)]
     Key(PathBuf, String),
@@ -91,7 +103,11 @@ pub fn valid_tenant(name: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct Root {
     dir: PathBuf,
+    wait: Duration,
 }
+
+/// How long [`Root::open`] waits for another writer by default.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
 /// An open tenant: its engine, holding the tenant's write lock.
 pub struct Tenant {
@@ -105,7 +121,12 @@ pub struct Tenant {
 impl Root {
     /// The root at `dir` (created by the first `init`).
     pub fn new(dir: impl Into<PathBuf>) -> Root {
-        Root { dir: dir.into() }
+        Root { dir: dir.into(), wait: DEFAULT_WAIT }
+    }
+
+    /// The same root, waiting up to `wait` for another writer's lock.
+    pub fn waiting(self, wait: Duration) -> Root {
+        Root { wait, ..self }
     }
 
     /// The root directory.
@@ -160,8 +181,10 @@ impl Root {
         Ok(signer.verifier())
     }
 
-    /// Opens a tenant for reading and writing: takes its lock (waiting for
-    /// another writer to finish), loads its key and recovers its logs.
+    /// Opens a tenant for reading and writing: takes its lock (waiting up to
+    /// the root's wait for another writer to finish; then
+    /// [`TenantError::Busy`], naming the holder), loads its key and recovers
+    /// its logs.
     pub fn open(&self, tenant: &str) -> Result<Tenant, TenantError> {
         if !valid_tenant(tenant) {
             return Err(TenantError::BadName(tenant.into()));
@@ -178,7 +201,7 @@ impl Root {
             .mode(crate::FILE_MODE)
             .open(&lock_path)
             .map_err(os(format!("opening {}", lock_path.display())))?;
-        lock.lock().map_err(os(format!("locking {}", lock_path.display())))?;
+        take_lock(&lock, &lock_path, tenant, self.wait)?;
         let signer = read_key(&dir.join(KEY_FILE))?;
         let (engine, recovered) = open_engine(&dir, signer)?;
         Ok(Tenant { engine, recovered, _lock: lock })
@@ -193,6 +216,45 @@ impl Root {
     pub fn audit_dir(&self, tenant: &str) -> PathBuf {
         self.tenant_dir(tenant).join(AUDIT_DIR)
     }
+}
+
+/// Takes the tenant's lock within `wait`, then writes who holds it (this
+/// process) into the lock file for anyone who has to wait.
+fn take_lock(lock: &File, path: &Path, tenant: &str, wait: Duration) -> Result<(), TenantError> {
+    let start = Instant::now();
+    loop {
+        match lock.try_lock() {
+            Ok(()) => break,
+            Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(path).unwrap_or_default();
+                let holder = holder.trim();
+                return Err(TenantError::Busy {
+                    tenant: tenant.into(),
+                    holder: if holder.is_empty() {
+                        "another process".into()
+                    } else {
+                        holder.into()
+                    },
+                    waited_ms: start.elapsed().as_millis(),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(TenantError::Os(format!("locking {}", path.display()), e));
+            }
+        }
+    }
+    let program = std::env::args().next().unwrap_or_default();
+    let program = Path::new(&program).file_name().map(|n| n.to_string_lossy().into_owned());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut me =
+        format!("pid {} ({} {})", std::process::id(), program.unwrap_or_default(), args.join(" "));
+    me.truncate(me.floor_char_boundary(200));
+    // Only informative: a failure to record it does not stop the writer.
+    let _ = lock.set_len(0).and_then(|()| lock.write_all_at(me.as_bytes(), 0));
+    Ok(())
 }
 
 fn open_engine(dir: &Path, signer: Signer) -> Result<(HostEngine, Recovered), TenantError> {

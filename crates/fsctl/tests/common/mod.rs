@@ -56,7 +56,8 @@ pub fn init(dir: &Path) -> String {
     ok(dir, &["init", "acme"], b"").trim().to_string()
 }
 
-/// Every file under `dir` and its contents, to show that nothing changed.
+/// Every file under `dir` and its contents, to show that nothing changed
+/// (but a tenant's `lock`, which says who last held it).
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -65,6 +66,8 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "lock") {
+                // Who last held the tenant's lock: bookkeeping, not ledger state.
             } else {
                 out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
             }
