@@ -260,7 +260,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Checkpoint { tenant } => {
             reportable("signed")?;
             let mut t = open(&root, &tenant)?;
-            let note = t.engine.checkpoint().map_err(ledger_err)?.to_vec();
+            let note =
+                t.engine.checkpoint().map_err(ledger_err_in(&root.tenant_dir(&tenant)))?.to_vec();
             let mut out = io::stdout().lock();
             out.write_all(&note)
                 .and_then(|()| out.flush())
@@ -298,6 +299,19 @@ fn verify_note(key: &str, file: &std::path::Path) -> Result<()> {
 
 fn ledger_err(e: ledger::Error<store_posix::IoError>) -> anyhow::Error {
     anyhow::anyhow!("{e}")
+}
+
+/// As [`ledger_err`], naming where the space ran out.
+fn ledger_err_in(
+    dir: &std::path::Path,
+) -> impl Fn(ledger::Error<store_posix::IoError>) -> anyhow::Error + '_ {
+    move |e| match e {
+        ledger::Error::Store(ledger::store::StoreError::Full) => anyhow::anyhow!(
+            "no space left on the file system holding {}: nothing was committed",
+            dir.display()
+        ),
+        e => ledger_err(e),
+    }
 }
 
 /// Opens a tenant, reporting on standard error what recovery repaired.
@@ -370,7 +384,10 @@ fn append(root: &Root, tenant: &str, files: &[PathBuf]) -> Result<()> {
     let records = records(files)?;
     reportable("appended")?;
     let mut t = open(root, tenant)?;
-    let range = t.engine.append_batch(records.iter().map(Vec::as_slice)).map_err(ledger_err)?;
+    let range = t
+        .engine
+        .append_batch(records.iter().map(Vec::as_slice))
+        .map_err(ledger_err_in(&root.tenant_dir(tenant)))?;
     let (first, last) = (range.start, range.end - 1);
     say(format_args!("{first} {last}"))
         .map_err(|e| unreported(format!("appended records {first} to {last} to {tenant}"), e))
@@ -403,7 +420,7 @@ fn read(
     } else {
         t.engine.read_since(&caller, from, limit, &mut sink)
     }
-    .map_err(ledger_err)?;
+    .map_err(ledger_err_in(&root.tenant_dir(tenant)))?;
     if let Some(e) = failed {
         return Err(e.into());
     }

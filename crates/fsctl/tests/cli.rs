@@ -354,3 +354,34 @@ fn a_writer_that_never_lets_go_makes_others_give_up_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("number of seconds"));
 }
+
+#[test]
+fn a_full_disk_leaves_no_half_written_file_and_names_where_space_ran_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init(dir);
+    let before = snapshot(dir);
+    // The first full entry bundle cannot be written: ENOSPC, as on a full disk.
+    let temp = dir.join("acme/log/tile/entries/.000.tmp");
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args(["-f", "-o", "/dev/null", "-P", temp.to_str().unwrap()]).args([
+        "-e",
+        "trace=write",
+        "-e",
+        "inject=write:error=ENOSPC",
+        FSCTL,
+    ]);
+    let out = run_with_input(&mut cmd, dir, &["append", "acme"], &lines(0, 300));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "no space left on the file system holding {}",
+            dir.join("acme").display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("nothing was committed"), "{err}");
+    assert_eq!(snapshot(dir), before, "a failed append left something behind");
+    assert_eq!(ok(dir, &["append", "acme"], &lines(0, 300)), "0 299\n");
+}

@@ -177,9 +177,15 @@ fn write_temp(path: &Path, data: &[u8], durable: bool) -> Result<PathBuf> {
         .mode(crate::FILE_MODE)
         .open(&temp)
         .map_err(io_err("creating", &temp))?;
-    f.write_all(data).map_err(io_err("writing", &temp))?;
-    if durable {
-        f.sync_all().map_err(io_err("syncing", &temp))?;
+    let written = f.write_all(data).map_err(io_err("writing", &temp));
+    let synced = written.and_then(|()| match durable {
+        true => f.sync_all().map_err(io_err("syncing", &temp)),
+        false => Ok(()),
+    });
+    if let Err(e) = synced {
+        // A full disk must not leave half an object in the served tree.
+        let _ = fs::remove_file(&temp);
+        return Err(e);
     }
     Ok(temp)
 }
