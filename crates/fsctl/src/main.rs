@@ -51,6 +51,11 @@ enum Command {
         #[arg(long)]
         origin: Option<String>,
     },
+    /// Print a tenant's verifier key again (derived from its signing key).
+    Key {
+        /// Tenant name.
+        tenant: String,
+    },
     /// Append records: each FILE is one record; without FILEs, each line of
     /// standard input (without its newline) is one. Prints the first and last index.
     Append {
@@ -252,10 +257,14 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init { tenant, origin } => {
             reportable("created")?;
+            for d in root.clean_staging()? {
+                eprintln!("fsctl: removed {}, left by an init that was killed", d.display());
+            }
             let key = root.init(&tenant, origin.as_deref())?;
             say(&key)
                 .map_err(|e| unreported(format!("created tenant {tenant} (verifier key {key})"), e))
         }
+        Command::Key { tenant } => Ok(say(root.verifier(&tenant)?)?),
         Command::Append { tenant, files } => append(&root, &tenant, &files),
         Command::Checkpoint { tenant } => {
             reportable("signed")?;

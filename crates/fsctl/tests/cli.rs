@@ -385,3 +385,31 @@ fn a_full_disk_leaves_no_half_written_file_and_names_where_space_ran_out() {
     assert_eq!(snapshot(dir), before, "a failed append left something behind");
     assert_eq!(ok(dir, &["append", "acme"], &lines(0, 300)), "0 299\n");
 }
+
+#[test]
+fn a_killed_inits_leftovers_are_removed_and_a_key_can_be_printed_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let key = init(dir);
+    assert_eq!(ok(dir, &["key", "acme"], b"").trim(), key);
+    // What a killed init leaves: a staging directory holding a key.
+    let dead = dir.join(".init-beta-999999999");
+    let running = dir.join(format!(".init-gamma-{}", std::process::id()));
+    for d in [&dead, &running] {
+        std::fs::create_dir_all(d.join("log")).unwrap();
+        std::fs::write(d.join("signing.key"), "secret").unwrap();
+    }
+    let out = fsctl(dir, &["init", "delta"], b"");
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("removed {}, left by an init that was killed", dead.display())),
+        "{err}"
+    );
+    assert!(!dead.exists());
+    assert!(running.exists(), "an init still running keeps its staging directory");
+    let err = fails(dir, &["key", "nobody"], b"");
+    assert!(err.contains("no tenant"), "{err}");
+    let err = fails(dir, &["key", "../x"], b"");
+    assert!(err.contains("invalid tenant name"), "{err}");
+}

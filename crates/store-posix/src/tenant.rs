@@ -28,6 +28,9 @@ pub const LOG_DIR: &str = "log";
 /// The audit log's directory.
 pub const AUDIT_DIR: &str = "audit";
 const LOCK_FILE: &str = "lock";
+/// Where `init` builds a tenant before renaming it into place:
+/// `.init-<tenant>-<pid>` in the root.
+const STAGING: &str = ".init-";
 
 /// The engine over POSIX stores, as the host tools and daemon run it.
 pub type HostEngine = Engine<PosixStore, Vec<u8>, SystemClock>;
@@ -162,7 +165,7 @@ impl Root {
         crate::dir_builder(true)
             .create(&self.dir)
             .map_err(os(format!("creating {}", self.dir.display())))?;
-        let staging = self.dir.join(format!(".init-{tenant}-{}", std::process::id()));
+        let staging = self.dir.join(format!("{STAGING}{tenant}-{}", std::process::id()));
         let built = build_tenant(&staging, &signer);
         if let Err(e) = built {
             let _ = fs::remove_dir_all(&staging);
@@ -179,6 +182,42 @@ impl Root {
         }
         sync_dir(&self.dir)?;
         Ok(signer.verifier())
+    }
+
+    /// The verifier key of `tenant`, derived from its signing key (for a
+    /// tenant whose `init` was killed before it printed the key).
+    pub fn verifier(&self, tenant: &str) -> Result<Verifier, TenantError> {
+        if !valid_tenant(tenant) {
+            return Err(TenantError::BadName(tenant.into()));
+        }
+        let key = self.tenant_dir(tenant).join(KEY_FILE);
+        if !key.exists() {
+            return Err(TenantError::Missing(tenant.into(), self.dir.clone()));
+        }
+        Ok(read_key(&key)?.verifier())
+    }
+
+    /// Removes what killed `init`s left: staging directories (holding keys
+    /// of tenants that never came to be) of processes no longer running.
+    /// Returns the directories removed.
+    pub fn clean_staging(&self) -> Result<Vec<PathBuf>, TenantError> {
+        let mut removed = Vec::new();
+        let Ok(entries) = fs::read_dir(&self.dir) else { return Ok(removed) };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix(STAGING) else { continue };
+            let pid = rest.rsplit_once('-').and_then(|(_, p)| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                fs::remove_dir_all(e.path())
+                    .map_err(os(format!("removing {}", e.path().display())))?;
+                removed.push(e.path());
+            }
+        }
+        if !removed.is_empty() {
+            sync_dir(&self.dir)?;
+        }
+        Ok(removed)
     }
 
     /// Opens a tenant for reading and writing: takes its lock (waiting up to
