@@ -5,7 +5,7 @@
 
 mod disk;
 
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -285,16 +285,23 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// The largest note `verify-note` reads: a checkpoint is a few hundred
+/// bytes, with many cosignatures a few KiB.
+const MAX_NOTE: usize = 1 << 16;
+
 /// Opens a signed checkpoint with `key` and prints its body.
 fn verify_note(key: &str, file: &std::path::Path) -> Result<()> {
     let key = Verifier::parse(key).map_err(|e| anyhow::anyhow!("verifier key: {e}"))?;
-    let msg = if file.as_os_str() == "-" {
-        let mut v = Vec::new();
-        io::stdin().read_to_end(&mut v)?;
-        v
+    let mut msg = Vec::new();
+    let read = if file.as_os_str() == "-" {
+        io::stdin().lock().take(MAX_NOTE as u64 + 1).read_to_end(&mut msg)
     } else {
-        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+        std::fs::File::open(file).and_then(|f| f.take(MAX_NOTE as u64 + 1).read_to_end(&mut msg))
     };
+    read.with_context(|| format!("reading {}", file.display()))?;
+    if msg.len() > MAX_NOTE {
+        bail!("{}: larger than {MAX_NOTE} bytes: not a signed checkpoint", file.display());
+    }
     let opened =
         note::open(&msg, &[&key]).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let cp = note::Checkpoint::parse(opened.text)
@@ -349,54 +356,94 @@ fn caller_credential() -> String {
     format!("uid:{}", rustix::process::getuid().as_raw())
 }
 
-/// Reads and checks the records to append, naming the bad one.
-fn records(files: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
-    let check = |r: &[u8], what: &dyn Fn() -> String| -> Result<()> {
-        if r.is_empty() {
-            bail!("{}: empty record", what());
-        }
-        if r.len() > MAX_ENTRY_SIZE {
-            bail!(
-                "{}: record of {} bytes is larger than the maximum of {MAX_ENTRY_SIZE}",
-                what(),
-                r.len()
-            );
-        }
+/// The records to append, checked and spooled to a temporary file (framed
+/// as in an entry bundle) so that no input, however large, is held in
+/// memory: at most one record at a time.
+struct Spool {
+    file: std::fs::File,
+    count: u64,
+}
+
+/// Reads and checks the records to append, naming the bad one: each FILE
+/// is one record; without FILEs, each line of standard input.
+fn records(files: &[PathBuf]) -> Result<Spool> {
+    let mut spool =
+        Spool { file: tempfile::tempfile().context("creating a spool file")?, count: 0 };
+    let mut out = BufWriter::new(&spool.file);
+    let mut record = Vec::with_capacity(MAX_ENTRY_SIZE + 1);
+    let mut put = |r: &[u8], what: &dyn Fn() -> String| -> Result<()> {
+        check_record(r, what)?;
+        out.write_all(&(r.len() as u16).to_be_bytes())?;
+        out.write_all(r)?;
+        spool.count += 1;
         Ok(())
     };
-    if !files.is_empty() {
-        return files
-            .iter()
-            .map(|f| {
-                let r = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-                check(&r, &|| f.display().to_string())?;
-                Ok(r)
-            })
-            .collect();
+    if files.is_empty() {
+        let mut input = io::BufReader::new(io::stdin().lock());
+        for n in 1.. {
+            record.clear();
+            let limit = MAX_ENTRY_SIZE as u64 + 1;
+            let got = (&mut input).take(limit).read_until(b'\n', &mut record);
+            if got.context("reading standard input")? == 0 {
+                break;
+            }
+            let line = record.strip_suffix(b"\n").unwrap_or(&record);
+            if line.len() > MAX_ENTRY_SIZE {
+                bail!("line {n}: record of more than {MAX_ENTRY_SIZE} bytes, the maximum");
+            }
+            put(line, &|| format!("line {n}"))?;
+        }
+    } else {
+        for f in files {
+            record.clear();
+            let file =
+                std::fs::File::open(f).with_context(|| format!("reading {}", f.display()))?;
+            file.take(MAX_ENTRY_SIZE as u64 + 1)
+                .read_to_end(&mut record)
+                .with_context(|| format!("reading {}", f.display()))?;
+            put(&record, &|| f.display().to_string())?;
+        }
     }
-    let mut input = Vec::new();
-    io::stdin().read_to_end(&mut input).context("reading standard input")?;
-    if input.is_empty() {
+    out.flush().context("writing the spool file")?;
+    drop(out);
+    if spool.count == 0 {
         bail!("no records on standard input");
     }
-    let body = input.strip_suffix(b"\n").unwrap_or(&input);
-    body.split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(n, line)| {
-            check(line, &|| format!("line {}", n + 1))?;
-            Ok(line.to_vec())
-        })
-        .collect()
+    Ok(spool)
+}
+
+fn check_record(r: &[u8], what: &dyn Fn() -> String) -> Result<()> {
+    if r.is_empty() {
+        bail!("{}: empty record", what());
+    }
+    if r.len() > MAX_ENTRY_SIZE {
+        bail!("{}: record of more than {MAX_ENTRY_SIZE} bytes, the maximum", what());
+    }
+    Ok(())
 }
 
 fn append(root: &Root, tenant: &str, files: &[PathBuf]) -> Result<()> {
-    let records = records(files)?;
+    let spool = records(files)?;
     reportable("appended")?;
     let mut t = open(root, tenant)?;
-    let range = t
-        .engine
-        .append_batch(records.iter().map(Vec::as_slice))
-        .map_err(ledger_err_in(&root.tenant_dir(tenant)))?;
+    let mut input = io::BufReader::new(&spool.file);
+    input.seek(io::SeekFrom::Start(0))?;
+    let mut buf = vec![0u8; MAX_ENTRY_SIZE];
+    let next = |buf: &mut [u8]| -> io::Result<Option<usize>> {
+        let mut len = [0u8; 2];
+        match input.read_exact(&mut len) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            r => r?,
+        }
+        let len = usize::from(u16::from_be_bytes(len));
+        input.read_exact(&mut buf[..len])?;
+        Ok(Some(len))
+    };
+    let range = t.engine.append_stream(&mut buf, next).map_err(|e| match e {
+        ledger::engine::StreamError::Source(e) => anyhow::anyhow!("reading the spool file: {e}"),
+        ledger::engine::StreamError::Ledger(e) => ledger_err_in(&root.tenant_dir(tenant))(e),
+    })?;
+    debug_assert_eq!(range.end - range.start, spool.count);
     let (first, last) = (range.start, range.end - 1);
     say(format_args!("{first} {last}"))
         .map_err(|e| unreported(format!("appended records {first} to {last} to {tenant}"), e))

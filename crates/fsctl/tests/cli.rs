@@ -120,10 +120,10 @@ fn failed_commands_change_nothing() {
         (
             vec!["append", "acme"],
             [b"ok\n".as_slice(), &big].concat(),
-            "line 2: record of 65536 bytes",
+            "line 2: record of more than 65535 bytes",
         ),
         (vec!["append", "acme", "empty"], vec![], "empty record"),
-        (vec!["append", "acme", "big"], vec![], "larger than the maximum of 65535"),
+        (vec!["append", "acme", "big"], vec![], "big: record of more than 65535 bytes"),
         (vec!["append", "acme", "missing-file"], vec![], "reading missing-file"),
         (vec!["append", "nobody"], b"x\n".to_vec(), "no tenant \"nobody\""),
         (vec!["append", "../etc"], b"x\n".to_vec(), "invalid tenant name"),
@@ -412,4 +412,32 @@ fn a_killed_inits_leftovers_are_removed_and_a_key_can_be_printed_again() {
     assert!(err.contains("no tenant"), "{err}");
     let err = fails(dir, &["key", "../x"], b"");
     assert!(err.contains("invalid tenant name"), "{err}");
+}
+
+#[test]
+fn endless_input_is_refused_within_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let key = init(dir);
+    let before = snapshot(dir);
+    // 1 GiB of address space: reading /dev/zero whole would need more.
+    let run = |args: &str| {
+        let script = format!("ulimit -v 1048576; {FSCTL} --dir {} {args}", dir.display());
+        std::process::Command::new("sh").arg("-c").arg(script).output().unwrap()
+    };
+    for (args, why) in [
+        ("append acme /dev/zero", "/dev/zero: record of more than 65535 bytes"),
+        ("append acme < /dev/zero", "line 1: record of more than 65535 bytes"),
+        (&format!("verify-note --key '{key}' /dev/zero"), "/dev/zero: larger than 65536 bytes"),
+        (&format!("verify-note --key '{key}' - < /dev/zero"), "-: larger than 65536 bytes"),
+    ] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args}: {err}");
+        assert!(err.contains(why), "{args}: {err}");
+    }
+    assert_eq!(snapshot(dir), before);
+    // A long stream is appended whole, one record at a time.
+    let out = fsctl(dir, &["append", "acme"], &lines(0, 200_000));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0 199999\n");
 }

@@ -57,6 +57,15 @@ impl<'a> Buffers<&'a mut [u8]> {
     }
 }
 
+/// Why [`Engine::append_stream`] failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamError<X, E> {
+    /// The source of the records failed.
+    Source(X),
+    /// The ledger refused a record or could not commit.
+    Ledger(E),
+}
+
 /// What opening a tenant's ledger repaired.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Recovered {
@@ -114,6 +123,48 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
         let (log_store, log) = self.log.into_parts();
         let (audit_store, audit) = self.audit.into_parts();
         (log_store, audit_store, self.clock, Buffers { log, audit })
+    }
+
+    /// Appends the records `next` produces as one commit, holding none of
+    /// them but the current one: `next` writes the next record into `buf`
+    /// and returns its length, or `None` after the last. For a caller that
+    /// checked its records already (their count and sizes) and streams them
+    /// from elsewhere. Nothing is acknowledged unless all were appended and
+    /// committed; a bad record or a failing `next` after the first record
+    /// poisons the engine as a failed commit does (reopening recovers).
+    pub fn append_stream<X>(
+        &mut self,
+        buf: &mut [u8],
+        mut next: impl FnMut(&mut [u8]) -> Result<Option<usize>, X>,
+    ) -> Result<Range<u64>, StreamError<X, Error<S::Error>>> {
+        let first = self.log.pending_size();
+        let mut n = 0u64;
+        let result = loop {
+            let len = match next(buf) {
+                Ok(Some(len)) => len,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(StreamError::Source(e)),
+            };
+            let Some(record) = buf.get(..len) else {
+                break Err(StreamError::Ledger(Error::InvalidArgument("record beyond the buffer")));
+            };
+            let appended = self.log.check_entry(record).and_then(|()| self.log.append(record));
+            if let Err(e) = appended {
+                break Err(StreamError::Ledger(e));
+            }
+            n += 1;
+        };
+        let result = result.and_then(|()| match n {
+            0 => Err(StreamError::Ledger(Error::NoEntries)),
+            _ => self.log.commit().map_err(StreamError::Ledger),
+        });
+        if let Err(e) = result {
+            if n > 0 {
+                self.log.poison();
+            }
+            return Err(e);
+        }
+        Ok(first..first + n)
     }
 
     /// Whether a storage failure stopped the engine (reopen it to recover).

@@ -583,3 +583,44 @@ fn a_log_refuses_reads_while_appends_are_pending_and_out_of_range_nodes() {
     assert!(matches!(log.node(0, 260), Err(Error::OutOfRange { .. })));
     assert_eq!(log.node(0, 259).unwrap(), leaf_hash(&record(259)));
 }
+
+/// Records streamed one at a time from `records`, into the engine's buffer.
+fn stream(
+    records: &[Vec<u8>],
+) -> impl FnMut(&mut [u8]) -> Result<Option<usize>, &'static str> + '_ {
+    let mut it = records.iter();
+    move |buf| match it.next() {
+        Some(r) if r.len() > buf.len() => Err("too large for the buffer"),
+        Some(r) => {
+            buf[..r.len()].copy_from_slice(r);
+            Ok(Some(r.len()))
+        }
+        None => Ok(None),
+    }
+}
+
+#[test]
+fn a_stream_of_records_is_one_commit_or_nothing() {
+    use ledger::engine::StreamError;
+    let mut e = fresh();
+    let first: Vec<Vec<u8>> = (0..600).map(record).collect();
+    let mut buf = vec![0u8; MAX];
+    assert_eq!(e.append_stream(&mut buf, stream(&first)), Ok(0..600));
+    check_checkpoint(e.checkpoint().unwrap(), &first);
+    // A bad record after 300 good ones: nothing of the stream is committed,
+    // and the engine asks to be reopened, which finds the 600.
+    let mut bad: Vec<Vec<u8>> = (600..900).map(record).collect();
+    bad.push(Vec::new());
+    let r = e.append_stream(&mut buf, stream(&bad));
+    assert_eq!(r, Err(StreamError::Ledger(Error::EmptyEntry)));
+    assert!(e.is_poisoned());
+    let mut e = reopen(e);
+    assert_eq!(e.size(), 600);
+    assert_eq!(read_all(&mut e, 0).len(), 600);
+    // The source failing, or yielding nothing, changes nothing either.
+    let mut failing = |_: &mut [u8]| Err::<Option<usize>, _>("source failed");
+    assert_eq!(e.append_stream(&mut buf, &mut failing), Err(StreamError::Source("source failed")));
+    assert!(!e.is_poisoned(), "nothing was appended");
+    assert_eq!(e.append_stream(&mut buf, stream(&[])), Err(StreamError::Ledger(Error::NoEntries)));
+    assert_eq!(e.size(), 600);
+}

@@ -203,10 +203,15 @@ fn sync_all(paths: &[PathBuf]) -> Result<()> {
     }
     let chunk = paths.len().div_ceil(THREADS);
     std::thread::scope(|s| {
-        let workers: Vec<_> = paths
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().try_for_each(|p| sync_path(p))))
-            .collect();
+        let sync = |part: &[PathBuf]| part.iter().try_for_each(|p| sync_path(p));
+        let mut workers = Vec::new();
+        for part in paths.chunks(chunk) {
+            // Where no thread can be had (resource limits), sync right here.
+            match std::thread::Builder::new().spawn_scoped(s, move || sync(part)) {
+                Ok(w) => workers.push(w),
+                Err(_) => sync(part)?,
+            }
+        }
         workers.into_iter().try_for_each(|w| {
             w.join().unwrap_or_else(|_| {
                 Err(StoreError::Backend(IoError {
