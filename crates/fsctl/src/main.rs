@@ -569,7 +569,11 @@ fn verify(root: &Root, tenant: &str, key: &str) -> Result<()> {
     if !store_posix::tenant::valid_tenant(tenant) {
         return Err(store_posix::TenantError::BadName(tenant.into()).into());
     }
-    if !root.tenant_dir(tenant).is_dir() {
+    let dir = root.tenant_dir(tenant);
+    if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        bail!("{} is a symbolic link, which a ledger never follows", dir.display());
+    }
+    if !dir.is_dir() {
         bail!("no tenant {tenant:?} in {}", root.dir().display());
     }
     for (dir, key) in [(root.log_dir(tenant), &key), (root.audit_dir(tenant), &audit_key)] {

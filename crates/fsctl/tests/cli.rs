@@ -441,3 +441,35 @@ fn endless_input_is_refused_within_bounded_memory() {
     let out = fsctl(dir, &["append", "acme"], &lines(0, 200_000));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0 199999\n");
 }
+
+#[test]
+fn no_symbolic_link_is_followed_inside_a_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, outside) = (tmp.path().join("root"), tmp.path().join("outside"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = init(&dir);
+    ok(&dir, &["append", "acme"], &lines(0, 300));
+    let cases: [(&str, &str); 3] =
+        [("acme/log/tile", "tile"), ("acme/log/checkpoint", "checkpoint"), ("acme", "acme")];
+    for (inside, name) in cases {
+        // The real thing moves outside the root; a link to it takes its place.
+        let (link, target) = (dir.join(inside), outside.join(name));
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::rename(&link, &target).unwrap();
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let before = snapshot(&outside);
+        for args in [
+            &["verify", "acme", "--key", &key][..],
+            &["read", "acme", "--from", "0", "--max", "1"],
+            &["append", "acme"],
+            &["checkpoint", "acme"],
+        ] {
+            let err = fails(&dir, args, b"more\n");
+            assert!(err.contains("symbolic link"), "{inside}: {args:?}: {err}");
+        }
+        assert_eq!(snapshot(&outside), before, "{inside}: something outside was written");
+        std::fs::remove_file(&link).unwrap();
+        std::fs::rename(&target, &link).unwrap();
+    }
+    ok(&dir, &["verify", "acme", "--key", &key], b"");
+}

@@ -72,7 +72,13 @@ impl PosixStore {
     pub fn open(root: impl Into<PathBuf>) -> std::result::Result<PosixStore, IoError> {
         let root = root.into();
         let err = |op, source| IoError { op, path: root.clone(), source };
-        let meta = fs::metadata(&root).map_err(|e| err("opening", e))?;
+        let meta = fs::symlink_metadata(&root).map_err(|e| err("opening", e))?;
+        if meta.file_type().is_symlink() {
+            return Err(err(
+                "opening",
+                io::Error::other("a symbolic link, which a ledger never follows"),
+            ));
+        }
         if !meta.is_dir() {
             return Err(err("opening", io::Error::other("not a directory")));
         }
@@ -151,6 +157,33 @@ impl PosixStore {
         }
         Ok(())
     }
+}
+
+/// Refuses a symbolic link anywhere from `root` down to `path` (a file
+/// under it): the store's files are its own, never where a link points.
+fn no_symlink(root: &Path, path: &Path) -> Result<()> {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let mut at = root.to_path_buf();
+    for part in std::iter::once(None).chain(rel.components().map(Some)) {
+        if let Some(part) = part {
+            at.push(part);
+        }
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => return Err(symlink_error(&at)),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("checking", &at)(e)),
+        }
+    }
+    Ok(())
+}
+
+fn symlink_error(at: &Path) -> StoreError<IoError> {
+    StoreError::Backend(IoError {
+        op: "refusing",
+        path: at.to_path_buf(),
+        source: io::Error::other("a symbolic link, which a ledger never follows"),
+    })
 }
 
 /// Reads a whole file into `buf`, or says how big it is.
@@ -232,11 +265,14 @@ impl TileStore for PosixStore {
     type Error = IoError;
 
     fn get(&mut self, tile: &Tile, buf: &mut [u8]) -> Result<Option<usize>> {
-        read_into(&self.path(tile), buf)
+        let path = self.path(tile);
+        no_symlink(&self.root, &path)?;
+        read_into(&path, buf)
     }
 
     fn put(&mut self, tile: &Tile, data: &[u8]) -> Result<()> {
         let path = self.path(tile);
+        no_symlink(&self.root, &path)?;
         self.make_parents(&path)?;
         let temp = write_temp(&path, data, false)?;
         // A hard link never replaces an existing name: write-once even if
@@ -276,11 +312,14 @@ impl TileStore for PosixStore {
     }
 
     fn get_checkpoint(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
-        read_into(&self.root.join(CHECKPOINT), buf)
+        let path = self.root.join(CHECKPOINT);
+        no_symlink(&self.root, &path)?;
+        read_into(&path, buf)
     }
 
     fn replace_checkpoint(&mut self, expected: &[u8], new: &[u8]) -> Result<()> {
         let path = self.root.join(CHECKPOINT);
+        no_symlink(&self.root, &path)?;
         let stored = match fs::read(&path) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -297,6 +336,7 @@ impl TileStore for PosixStore {
 
     fn recover(&mut self, size: u64) -> Result<Recovery> {
         let checkpoint = self.root.join(CHECKPOINT);
+        no_symlink(&self.root, &checkpoint)?;
         let stored = match fs::read(&checkpoint) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -357,6 +397,9 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let entry = entry.map_err(io_err("listing", dir))?;
         let path = entry.path();
         let kind = entry.file_type().map_err(io_err("listing", &path))?;
+        if kind.is_symlink() {
+            return Err(symlink_error(&path));
+        }
         if kind.is_dir() {
             walk(root, &path, out)?;
         } else if let Ok(rel) = path.strip_prefix(root) {

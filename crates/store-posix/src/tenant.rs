@@ -232,6 +232,20 @@ impl Root {
         if !dir.join(KEY_FILE).exists() {
             return Err(TenantError::Missing(tenant.into(), self.dir.clone()));
         }
+        for part in [
+            dir.clone(),
+            dir.join(KEY_FILE),
+            dir.join(LOG_DIR),
+            dir.join(AUDIT_DIR),
+            dir.join(LOCK_FILE),
+        ] {
+            if fs::symlink_metadata(&part).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(TenantError::Os(
+                    format!("opening {}", part.display()),
+                    io::Error::other("a symbolic link, which a ledger never follows"),
+                ));
+            }
+        }
         let lock_path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
             .create(true)

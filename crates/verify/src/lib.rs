@@ -33,6 +33,7 @@ pub struct Dir(pub PathBuf);
 
 impl Source for Dir {
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        no_symlink(&self.0, Path::new(path))?;
         match std::fs::read(self.0.join(path)) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -48,10 +49,36 @@ impl Source for Dir {
     }
 }
 
+/// Refuses a symbolic link anywhere from `root` down to `root/rel`: a
+/// ledger's files are its own, never somewhere a link points to.
+fn no_symlink(root: &Path, rel: &Path) -> io::Result<()> {
+    let mut at = root.to_path_buf();
+    for part in std::iter::once(None).chain(rel.components().map(Some)) {
+        if let Some(part) = part {
+            at.push(part);
+        }
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => return Err(symlink_error(&at)),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn symlink_error(at: &Path) -> io::Error {
+    io::Error::other(format!("{} is a symbolic link, which a ledger never follows", at.display()))
+}
+
 fn list_dir(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
+    no_symlink(dir, Path::new(""))?;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
+        if entry.file_type()?.is_symlink() {
+            return Err(symlink_error(&path));
+        }
         if entry.file_type()?.is_dir() {
             list_dir(root, &path, out)?;
         } else if let Some(rel) = path.strip_prefix(root).ok().and_then(Path::to_str) {
