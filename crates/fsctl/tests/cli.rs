@@ -473,3 +473,38 @@ fn no_symbolic_link_is_followed_inside_a_ledger() {
     }
     ok(&dir, &["verify", "acme", "--key", &key], b"");
 }
+
+#[test]
+fn an_emptied_ledger_is_never_recreated() {
+    for emptied in [&["log", "audit"][..], &["audit"], &["log"]] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let key = init(dir);
+        ok(dir, &["append", "acme"], &lines(0, 300));
+        ok(dir, &["read", "acme", "--from", "0", "--max", "1"], b"");
+        for sub in emptied {
+            let d = dir.join("acme").join(sub);
+            std::fs::remove_dir_all(&d).unwrap();
+            std::fs::create_dir(&d).unwrap();
+        }
+        let before = snapshot(dir);
+        let which = if emptied.contains(&"log") { "record" } else { "audit" };
+        for args in [
+            &["read", "acme", "--from", "0"][..],
+            &["read", "acme", "--from", "0", "--audit"],
+            &["append", "acme"],
+            &["checkpoint", "acme"],
+            &["prove", "acme", "--index", "0"],
+        ] {
+            let err = fails(dir, args, b"x\n");
+            assert!(
+                err.contains(&format!("the {which} ledger has no checkpoint")),
+                "{emptied:?} {args:?}: {err}"
+            );
+            assert!(err.contains("only init creates a ledger"), "{err}");
+        }
+        let err = fails(dir, &["verify", "acme", "--key", &key], b"");
+        assert!(err.contains("checkpoint"), "{emptied:?} verify: {err}");
+        assert_eq!(snapshot(dir), before, "{emptied:?}: a ledger was re-created");
+    }
+}

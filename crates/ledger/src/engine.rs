@@ -102,6 +102,30 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
         Ok((Engine { log, audit, clock }, Recovered { log: log_rec, audit: audit_rec }))
     }
 
+    /// Opens a tenant's ledger that must exist already: both logs hold a
+    /// checkpoint ([`Error::Missing`] otherwise, and nothing is written).
+    /// Where a ledger is never created implicitly (the POSIX envelope: only
+    /// `init` creates one), so that removing its files is noticed rather
+    /// than answered with a fresh, empty ledger.
+    pub fn open_existing(
+        mut log_store: S,
+        mut audit_store: S,
+        signer: Signer,
+        clock: C,
+        buffers: Buffers<B>,
+        max_entry: usize,
+    ) -> Result<(Self, Recovered), Error<S::Error>> {
+        let mut note = [0u8; crate::log::MAX_NOTE];
+        for (store, log) in [(&mut log_store, "record"), (&mut audit_store, "audit")] {
+            match store.get_checkpoint(&mut note) {
+                Ok(None) => return Err(Error::Missing { log }),
+                Ok(Some(_)) | Err(crate::store::StoreError::TooSmall { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Self::open(log_store, audit_store, signer, clock, buffers, max_entry)
+    }
+
     /// The record log.
     pub fn log(&self) -> &Log<S, B> {
         &self.log

@@ -55,6 +55,12 @@ pub enum Error<E> {
     },
     /// An earlier store failure interrupted a commit; reopen to recover.
     Poisoned,
+    /// A ledger opened as existing has no checkpoint: it was never created
+    /// here, or was emptied. Only creating a ledger writes a first one.
+    Missing {
+        /// Which log: `"record"` or `"audit"`.
+        log: &'static str,
+    },
     /// The tile store failed.
     Store(StoreError<E>),
 }
@@ -90,6 +96,10 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::Poisoned => {
                 f.write_str("an earlier write failed; reopen the ledger to recover it")
             }
+            Error::Missing { log } => write!(
+                f,
+                "the {log} ledger has no checkpoint: it is missing or was emptied, and only init creates a ledger"
+            ),
             Error::Store(e) => write!(f, "store: {e}"),
         }
     }

@@ -256,7 +256,7 @@ impl Root {
             .map_err(os(format!("opening {}", lock_path.display())))?;
         take_lock(&lock, &lock_path, tenant, self.wait)?;
         let signer = read_key(&dir.join(KEY_FILE))?;
-        let (engine, recovered) = open_engine(&dir, signer)?;
+        let (engine, recovered) = open_engine(&dir, signer, false)?;
         Ok(Tenant { engine, recovered, _lock: lock })
     }
 
@@ -310,11 +310,18 @@ fn take_lock(lock: &File, path: &Path, tenant: &str, wait: Duration) -> Result<(
     Ok(())
 }
 
-fn open_engine(dir: &Path, signer: Signer) -> Result<(HostEngine, Recovered), TenantError> {
+/// Opens a tenant's engine; `create`: writing the first checkpoints of
+/// empty logs (only `init` does), else both must exist.
+fn open_engine(
+    dir: &Path,
+    signer: Signer,
+    create: bool,
+) -> Result<(HostEngine, Recovered), TenantError> {
     let log = PosixStore::open(dir.join(LOG_DIR))?;
     let audit = PosixStore::open(dir.join(AUDIT_DIR))?;
-    Engine::open(log, audit, signer, SystemClock, Buffers::default(), MAX_ENTRY_SIZE)
-        .map_err(|e| TenantError::Ledger(e.to_string()))
+    let open = if create { Engine::open } else { Engine::open_existing };
+    open(log, audit, signer, SystemClock, Buffers::default(), MAX_ENTRY_SIZE)
+        .map_err(|e| TenantError::Ledger(format!("{}: {e}", dir.display())))
 }
 
 fn build_tenant(dir: &Path, signer: &Signer) -> Result<(), TenantError> {
@@ -326,7 +333,7 @@ fn build_tenant(dir: &Path, signer: &Signer) -> Result<(), TenantError> {
     }
     write_key(&dir.join(KEY_FILE), signer)?;
     // Opening writes and syncs the size-0 checkpoints of both logs.
-    open_engine(dir, signer.clone())?;
+    open_engine(dir, signer.clone(), true)?;
     sync_dir(dir)
 }
 

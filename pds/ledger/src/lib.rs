@@ -233,7 +233,7 @@ fn status<E>(e: &Error<E>) -> Status {
         Error::ReadLimitTooSmall { .. } | Error::BufferTooSmall { .. } => Status::BufferTooSmall,
         Error::TreeFull | Error::Store(StoreError::Full) => Status::Full,
         Error::Corrupt { .. } => Status::Corrupt,
-        Error::Poisoned | Error::Store(_) => Status::Unavailable,
+        Error::Poisoned | Error::Missing { .. } | Error::Store(_) => Status::Unavailable,
     }
 }
 
