@@ -225,6 +225,9 @@ fn verify_part(
     for w in &report.warnings {
         eprintln!("fsctl: warning: {name}/{w}");
     }
+    for b in &report.beyond {
+        eprintln!("fsctl: warning: {name}/{b}: beyond the checkpoint (uncommitted)");
+    }
     crate::say(format_args!("ok {name} {}", crate::summary(&report)))?;
     Ok(())
 }

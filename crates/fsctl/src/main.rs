@@ -330,22 +330,13 @@ fn ledger_err_in(
     }
 }
 
-/// Opens a tenant, reporting on standard error what recovery repaired.
+/// Opens a tenant, reporting on standard error what recovery repaired
+/// (the never-acknowledged objects of a commit that was interrupted).
 fn open(root: &Root, tenant: &str) -> Result<Tenant> {
     let t = root.open(tenant)?;
-    let logs = [
-        (LOG_DIR, t.recovered.log, t.engine.log()),
-        (AUDIT_DIR, t.recovered.audit, t.engine.audit()),
-    ];
-    for (name, rec, log) in logs {
+    for (name, rec) in [(LOG_DIR, t.recovered.log), (AUDIT_DIR, t.recovered.audit)] {
         if rec.repaired() {
-            let aside = log.store().quarantine();
-            let kept = if rec.removed_objects > 0 {
-                format!("; kept in {}", aside.display())
-            } else {
-                String::new()
-            };
-            eprintln!("fsctl: {tenant}/{name}: {rec}{kept}");
+            eprintln!("fsctl: {tenant}/{name}: {rec}");
         }
     }
     Ok(t)
@@ -439,10 +430,16 @@ fn append(root: &Root, tenant: &str, files: &[PathBuf]) -> Result<()> {
         input.read_exact(&mut buf[..len])?;
         Ok(Some(len))
     };
-    let range = t.engine.append_stream(&mut buf, next).map_err(|e| match e {
+    let appended = t.engine.append_stream(&mut buf, next).map_err(|e| match e {
         ledger::engine::StreamError::Source(e) => anyhow::anyhow!("reading the spool file: {e}"),
         ledger::engine::StreamError::Ledger(e) => ledger_err_in(&root.tenant_dir(tenant))(e),
-    })?;
+    });
+    if appended.is_err() && t.engine.is_poisoned() {
+        // Undo the failed commit now (reopening recovers), not at the next command.
+        drop(t);
+        let _ = root.open(tenant);
+    }
+    let range = appended?;
     debug_assert_eq!(range.end - range.start, spool.count);
     let (first, last) = (range.start, range.end - 1);
     say(format_args!("{first} {last}"))
@@ -560,6 +557,28 @@ fn summary(r: &verify::Report) -> String {
     )
 }
 
+/// Objects beyond the checkpoint are explained only by a commit from that
+/// checkpoint under way or interrupted (its intent); otherwise the
+/// checkpoint was rolled back or objects were added.
+fn explained(dir: &std::path::Path, report: &verify::Report) -> Result<()> {
+    let Some(first) = report.beyond.first() else { return Ok(()) };
+    let intent = store_posix::read_intent(dir).map_err(ledger::Error::Store).map_err(ledger_err)?;
+    if intent == Some(report.size) {
+        eprintln!(
+            "fsctl: warning: {}: {} object(s) of a commit from size {} under way or interrupted (the next write removes them)",
+            dir.display(),
+            report.beyond.len(),
+            report.size
+        );
+        return Ok(());
+    }
+    bail!(
+        "verification failed: {}/{first}: beyond the checkpoint of size {} with no commit in progress: the checkpoint was replaced by an older one, or objects were added",
+        dir.display(),
+        report.size
+    )
+}
+
 fn verify(root: &Root, tenant: &str, key: &str) -> Result<()> {
     let key =
         Verifier::parse(key.trim()).map_err(|e| anyhow::anyhow!("invalid verifier key: {e}"))?;
@@ -579,6 +598,7 @@ fn verify(root: &Root, tenant: &str, key: &str) -> Result<()> {
     for (dir, key) in [(root.log_dir(tenant), &key), (root.audit_dir(tenant), &audit_key)] {
         let report = verify::verify(&verify::Dir(dir.clone()), key)
             .map_err(|d| anyhow::anyhow!("verification failed: {}/{d}", dir.display()))?;
+        explained(&dir, &report)?;
         for w in &report.warnings {
             eprintln!("fsctl: warning: {}", dir.join(w).display());
         }

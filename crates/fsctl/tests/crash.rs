@@ -138,13 +138,15 @@ fn killed_during_recovery() {
     std::fs::create_dir(&crashed).unwrap();
     let key = init(&crashed);
     ok(&crashed, &["append", "acme"], &lines(0, 200));
-    // Kill the append just before it replaces the checkpoint: every tile and
-    // bundle of the batch is on disk, uncommitted.
-    let run = run_killed(&crashed, &["append", "acme"], &lines(200, 300), "rename", 1);
+    // Kill the append just before it replaces the checkpoint (its second
+    // rename: the first puts its intent in place): every tile and bundle of
+    // the batch is on disk, uncommitted.
+    let run = run_killed(&crashed, &["append", "acme"], &lines(200, 300), "rename", 2);
     assert!(run.killed);
     let work = tmp.path().join("work");
     copy_dir(&crashed, &work);
-    // Recovery moves the orphans aside (mkdir, rename) and deletes temp files (unlink).
+    // Recovery deletes the interrupted commit's objects, temp files and
+    // intent (unlink); it creates and renames nothing.
     let mut points = 0;
     for syscall in ["mkdir", "rename", "unlink"] {
         let calls = run_killed(&work, &["checkpoint", "acme"], b"", syscall, 0).calls;
@@ -166,8 +168,9 @@ fn directories_a_killed_writer_made_are_synced_by_the_next() {
     std::fs::create_dir(&dir).unwrap();
     let key = init(&dir);
     ok(&dir, &["append", "acme"], &lines(0, 200));
-    // Killed before its checkpoint: it made tile/1/ and tile/1/000.p/, unsynced.
-    assert!(run_killed(&dir, &["append", "acme"], &lines(200, 300), "rename", 1).killed);
+    // Killed before its checkpoint (its second rename, after the intent's):
+    // it made tile/1/ and tile/1/000.p/, unsynced.
+    assert!(run_killed(&dir, &["append", "acme"], &lines(200, 300), "rename", 2).killed);
     assert!(dir.join("acme/log/tile/1/000.p").is_dir());
     // The next writer finds them existing, and must still fsync them.
     let log = dir.with_extension("strace");

@@ -39,3 +39,48 @@ fn a_flipped_byte_anywhere_fails_verify_naming_the_file() {
     }
     ok(dir, &["verify", "acme", "--key", &key], b"");
 }
+
+/// B1 and B2: a checkpoint replaced by an older one the ledger itself
+/// signed is a rollback, never a crash to recover from: `verify` fails
+/// naming it, every command refuses, nothing is moved or signed, and
+/// putting the newest checkpoint back is all it takes.
+#[test]
+fn a_rolled_back_checkpoint_is_refused_never_recovered() {
+    for which in ["log", "audit"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let key = init(dir);
+        assert_eq!(ok(dir, &["append", "acme"], &lines(0, 300)), "0 299\n");
+        for _ in 0..3 {
+            ok(dir, &["read", "acme", "--from", "0", "--max", "1"], b"");
+        }
+        let cp = dir.join("acme").join(which).join("checkpoint");
+        let old = std::fs::read(&cp).unwrap();
+        assert_eq!(ok(dir, &["append", "acme"], &lines(300, 400)), "300 699\n");
+        for _ in 0..300 {
+            ok(dir, &["read", "acme", "--from", "0", "--max", "1"], b"");
+        }
+        let newest = std::fs::read(&cp).unwrap();
+        std::fs::write(&cp, &old).unwrap();
+        let before = snapshot(dir);
+        let err = fails(dir, &["verify", "acme", "--key", &key], b"");
+        assert!(
+            err.contains("beyond the checkpoint of size")
+                && err.contains("replaced by an older one"),
+            "{which}: {err}"
+        );
+        for args in [
+            &["append", "acme"][..],
+            &["read", "acme", "--from", "0"],
+            &["checkpoint", "acme"],
+            &["prove", "acme", "--index", "0"],
+        ] {
+            let err = fails(dir, args, b"forked\n");
+            assert!(err.contains("replaced by an older one"), "{which} {args:?}: {err}");
+        }
+        assert_eq!(snapshot(dir), before, "{which}: the rollback was acted on");
+        std::fs::write(&cp, &newest).unwrap();
+        ok(dir, &["verify", "acme", "--key", &key], b"");
+        assert_eq!(ok(dir, &["append", "acme"], b"next\n"), "700 700\n");
+    }
+}

@@ -129,6 +129,15 @@ pub enum StoreError<E> {
     /// The store found the object damaged (it failed the store's own
     /// checksum): it is not served.
     Corrupt,
+    /// Objects lie beyond the checkpoint while no commit was in progress:
+    /// the checkpoint was replaced by an older one, or objects were added.
+    /// Recovery refuses to discard them (they may hold acknowledged data).
+    Unexplained {
+        /// Tree size of the stored checkpoint.
+        checkpoint: u64,
+        /// Largest tree size an object beyond it belongs to.
+        extent: u64,
+    },
     /// Backend failure.
     Backend(E),
 }
@@ -145,6 +154,9 @@ impl<E> StoreError<E> {
             StoreError::TooSmall { needed } => StoreError::TooSmall { needed },
             StoreError::NoCheckpoint => StoreError::NoCheckpoint,
             StoreError::Corrupt => StoreError::Corrupt,
+            StoreError::Unexplained { checkpoint, extent } => {
+                StoreError::Unexplained { checkpoint, extent }
+            }
             StoreError::Backend(e) => StoreError::Backend(f(e)),
         }
     }
@@ -168,6 +180,10 @@ impl<E: fmt::Display> fmt::Display for StoreError<E> {
                 f.write_str("store holds tiles but no checkpoint; refusing to recover")
             }
             StoreError::Corrupt => f.write_str("the store found the object damaged"),
+            StoreError::Unexplained { checkpoint, extent } => write!(
+                f,
+                "objects of a tree of up to {extent} entries lie beyond the checkpoint of size {checkpoint} and no commit was in progress: the checkpoint was replaced by an older one, or objects were added; nothing is written until that is resolved"
+            ),
             StoreError::Backend(e) => write!(f, "{e}"),
         }
     }

@@ -7,9 +7,17 @@
 //! replace the checkpoint (temp file, fsync, rename, directory fsync).
 //! Deferring the file fsyncs to `sync` lets one journal commit cover a whole
 //! batch. A crash before the checkpoint is replaced can leave objects with
-//! incomplete content, but only beyond the checkpoint's tree, and
-//! [`recover`](TileStore::recover) moves those aside (never deletes them:
-//! `<root>.recovered/<time>/`, outside the served tree) and removes
+//! incomplete content, but only beyond the checkpoint's tree.
+//!
+//! A crash must be told from a rollback (the checkpoint replaced by an
+//! older one the ledger itself signed, which would otherwise look exactly
+//! like a commit interrupted long ago): before a commit's first object the
+//! store durably writes its **intent**, `<root>.intent` beside the served
+//! tree, naming the tree size the commit starts from, and removes it once
+//! the new checkpoint is in place. [`recover`](TileStore::recover) removes
+//! objects beyond the checkpoint only when an intent from that very size is
+//! there (they were never acknowledged); objects beyond it without one are
+//! [`StoreError::Unexplained`] and nothing is touched. It also removes
 //! temporary files. One store at a time writes a directory: it holds an
 //! exclusive `flock` on it.
 
@@ -19,8 +27,6 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use ledger::store::{
     Recovery, StoreError, TileStore, check_checkpoint_replace, check_recover_size,
 };
@@ -29,6 +35,8 @@ use tlog::Tile;
 /// The checkpoint's file name.
 pub const CHECKPOINT: &str = "checkpoint";
 const TEMP_SUFFIX: &str = ".tmp";
+/// The first line of a commit intent; the tree size it starts from follows.
+const INTENT_HEADER: &str = "service-fs commit intent\nfrom ";
 
 /// A failed file-system operation, with the path it was on.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +73,8 @@ pub struct PosixStore {
     dirty_files: Vec<PathBuf>,
     /// Directories that gained entries since the last sync.
     dirty_dirs: BTreeSet<PathBuf>,
+    /// Whether this process wrote the intent of the commit under way.
+    intent_open: bool,
 }
 
 impl PosixStore {
@@ -96,6 +106,7 @@ impl PosixStore {
             durable_dirs: BTreeSet::new(),
             dirty_files: Vec::new(),
             dirty_dirs: BTreeSet::new(),
+            intent_open: false,
         })
     }
 
@@ -104,12 +115,47 @@ impl PosixStore {
         &self.root
     }
 
-    /// Where recovery moves uncommitted objects: `<root>.recovered`, beside
-    /// the served tree.
-    pub fn quarantine(&self) -> PathBuf {
+    /// The commit intent: beside the directory (`log.intent`), durably
+    /// written before a commit's first object and removed once its
+    /// checkpoint is in place. Objects beyond the checkpoint are a crashed
+    /// commit's only if an intent from that checkpoint's size is there.
+    pub fn intent(&self) -> PathBuf {
         let mut name = self.root.file_name().unwrap_or_default().to_os_string();
-        name.push(".recovered");
+        name.push(".intent");
         self.root.with_file_name(name)
+    }
+
+    /// The tree size the intent says a commit started from, if any.
+    pub fn read_intent(&self) -> Result<Option<u64>> {
+        read_intent(&self.root)
+    }
+
+    /// Durably records that a commit starts from the stored checkpoint.
+    fn write_intent(&mut self) -> Result<()> {
+        let checkpoint = self.root.join(CHECKPOINT);
+        let from = match fs::read(&checkpoint) {
+            Ok(cp) => note::Checkpoint::peek_size(&cp).ok_or(StoreError::BadCheckpoint)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(io_err("reading", &checkpoint)(e)),
+        };
+        let path = self.intent();
+        let temp = write_temp(&path, format!("{INTENT_HEADER}{from}\n").as_bytes(), true)?;
+        fs::rename(&temp, &path).map_err(io_err("renaming", &temp))?;
+        sync_path(path.parent().unwrap_or(Path::new(".")))?;
+        self.intent_open = true;
+        Ok(())
+    }
+
+    /// The commit is over: its checkpoint is in place (or recovery undid it).
+    fn close_intent(&mut self) -> Result<()> {
+        let path = self.intent();
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("removing", &path)(e)),
+        }
+        self.intent_open = false;
+        Ok(())
     }
 
     /// Marks every directory from `file`'s up to the root for the next
@@ -156,6 +202,24 @@ impl PosixStore {
             }
         }
         Ok(())
+    }
+}
+
+/// The tree size the commit intent of the store at `root` says a commit
+/// started from, if one is under way or was interrupted (see
+/// [`PosixStore::intent`]). Reads without taking the store's lock.
+pub fn read_intent(root: &Path) -> Result<Option<u64>> {
+    let mut name = root.file_name().unwrap_or_default().to_os_string();
+    name.push(".intent");
+    let path = root.with_file_name(name);
+    match fs::read_to_string(&path) {
+        Ok(text) => text
+            .strip_prefix(INTENT_HEADER)
+            .and_then(|t| t.trim_end().parse().ok())
+            .map(Some)
+            .ok_or_else(|| io_err("reading", &path)(io::Error::other("not a commit intent"))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("reading", &path)(e)),
     }
 }
 
@@ -273,6 +337,9 @@ impl TileStore for PosixStore {
     fn put(&mut self, tile: &Tile, data: &[u8]) -> Result<()> {
         let path = self.path(tile);
         no_symlink(&self.root, &path)?;
+        if !self.intent_open {
+            self.write_intent()?;
+        }
         self.make_parents(&path)?;
         let temp = write_temp(&path, data, false)?;
         // A hard link never replaces an existing name: write-once even if
@@ -331,7 +398,8 @@ impl TileStore for PosixStore {
         }
         let temp = write_temp(&path, new, true)?;
         fs::rename(&temp, &path).map_err(io_err("renaming", &temp))?;
-        sync_path(&self.root)
+        sync_path(&self.root)?;
+        self.close_intent()
     }
 
     fn recover(&mut self, size: u64) -> Result<Recovery> {
@@ -370,23 +438,24 @@ impl TileStore for PosixStore {
                 }
             }
         }
-        if !beyond.is_empty() {
-            let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-            let aside = self.quarantine().join(stamp.to_string());
-            for (t, rel) in beyond {
-                let (from, to) = (self.root.join(&rel), aside.join(&rel));
-                if let Some(parent) = to.parent() {
-                    crate::dir_builder(true)
-                        .create(parent)
-                        .map_err(io_err("creating directory", parent))?;
-                }
-                fs::rename(&from, &to).map_err(io_err("moving aside", &from))?;
-                rec.removed(&t);
-                touched.insert(from.parent().unwrap_or(&self.root).to_path_buf());
-            }
+        if !beyond.is_empty() && self.read_intent()? != Some(size) {
+            let mut unexplained = Recovery::default();
+            beyond.iter().for_each(|(t, _)| unexplained.removed(t));
+            return Err(StoreError::Unexplained {
+                checkpoint: size,
+                extent: unexplained.orphan_extent,
+            });
+        }
+        // The interrupted commit's objects were never acknowledged: remove them.
+        for (t, rel) in beyond {
+            let path = self.root.join(&rel);
+            fs::remove_file(&path).map_err(io_err("removing", &path))?;
+            rec.removed(&t);
+            touched.insert(path.parent().unwrap_or(&self.root).to_path_buf());
         }
         let touched: Vec<PathBuf> = touched.into_iter().collect();
         sync_all(&touched)?;
+        self.close_intent()?;
         Ok(rec)
     }
 }
@@ -458,20 +527,19 @@ mod tests {
     }
 
     #[test]
-    fn recover_moves_aside_what_the_checkpoint_does_not_cover() {
+    fn recover_removes_an_interrupted_commit_and_refuses_unexplained_objects() {
         let (dir, mut s) = store();
-        for t in [
-            Tile::entries(0, 3),
-            Tile::hashes(0, 0, 3),
-            Tile::entries(0, 5),
-            Tile::hashes(0, 0, 256),
-        ] {
+        s.put(&Tile::entries(0, 3), b"x").unwrap();
+        assert!(matches!(s.recover(0), Err(StoreError::NoCheckpoint)));
+        s.replace_checkpoint(b"", &note(4)).unwrap();
+        assert!(!s.intent().exists(), "a commit's intent ends with its checkpoint");
+        // A commit from size 4 is interrupted after its objects.
+        for t in [Tile::hashes(0, 0, 3), Tile::entries(0, 5), Tile::hashes(0, 0, 256)] {
             s.put(&t, b"x").unwrap();
         }
-        assert!(matches!(s.recover(0), Err(StoreError::NoCheckpoint)));
+        assert_eq!(s.read_intent().unwrap(), Some(4));
         fs::write(dir.path().join("log/tile/0/.000.tmp"), b"half").unwrap();
         fs::write(dir.path().join("log/README"), b"not ours").unwrap();
-        s.replace_checkpoint(b"", &note(4)).unwrap();
         assert!(matches!(s.recover(3), Err(StoreError::CheckpointChanged)));
         let rec = s.recover(4).unwrap();
         assert_eq!(
@@ -482,12 +550,14 @@ mod tests {
         assert!(!dir.path().join("log/tile/entries/000.p/5").exists());
         assert!(!dir.path().join("log/tile/0/000").exists());
         assert!(dir.path().join("log/README").exists());
-        // Nothing is deleted: uncommitted objects are kept beside the tree.
-        let aside: Vec<_> =
-            fs::read_dir(s.quarantine()).unwrap().map(|e| e.unwrap().path()).collect();
-        assert_eq!(aside.len(), 1);
-        assert_eq!(fs::read(aside[0].join("tile/0/000")).unwrap(), b"x");
+        assert!(!s.intent().exists());
         assert!(!s.recover(4).unwrap().repaired());
+        // An object beyond the checkpoint with no commit under way: refused,
+        // and left where it is.
+        let stray = dir.path().join("log/tile/entries/000.p/9");
+        fs::write(&stray, b"y").unwrap();
+        assert!(matches!(s.recover(4), Err(StoreError::Unexplained { checkpoint: 4, extent: 9 })));
+        assert!(stray.exists());
     }
 
     #[test]

@@ -52,38 +52,34 @@ fn a_checkpoint_that_does_not_verify_changes_nothing() {
 }
 
 #[test]
-fn an_older_signed_checkpoint_moves_newer_objects_aside() {
+fn an_older_signed_checkpoint_is_refused_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tenant(tmp.path(), &[100]);
     let log = root.log_dir("acme");
     let old = fs::read(log.join("checkpoint")).unwrap();
-    drop(root.open("acme").unwrap().engine.append_batch((0..300u64).map(|_| &b"later"[..])));
-    let newer: Vec<PathBuf> =
-        snapshot(&log).into_keys().filter(|p| p.starts_with("tile")).collect();
-    // An operator restores the old checkpoint from a backup.
+    root.open("acme").unwrap().engine.append_batch((0..300u64).map(|_| &b"later"[..])).unwrap();
+    let newer = fs::read(log.join("checkpoint")).unwrap();
+    // Someone puts back a checkpoint the ledger itself signed, of size 100.
     fs::write(log.join("checkpoint"), &old).unwrap();
-    let t = root.open("acme").unwrap();
-    assert_eq!(t.engine.size(), 100);
-    assert!(t.recovered.log.removed_objects > 0);
-    assert_eq!(t.recovered.log.orphan_extent, 400);
-    drop(t);
-    // Nothing was destroyed: every object beyond the old tree is kept aside.
-    let aside = snapshot(&tmp.path().join("acme/log.recovered"));
-    let kept = snapshot(&log);
-    for p in newer {
-        let moved = aside.keys().any(|a| a.ends_with(&p));
-        assert!(kept.contains_key(&p) || moved, "{} was lost", p.display());
-    }
+    let before = snapshot(tmp.path());
+    let err = root.open("acme").err().expect("a rolled-back checkpoint must not open");
+    let err = err.to_string();
+    assert!(err.contains("beyond the checkpoint of size 100"), "{err}");
+    assert!(err.contains("replaced by an older one"), "{err}");
+    assert_eq!(snapshot(tmp.path()), before, "opening changed files");
+    // Putting the newest back is all it takes.
+    fs::write(log.join("checkpoint"), &newer).unwrap();
+    assert_eq!(root.open("acme").unwrap().engine.size(), 400);
 }
 
 #[test]
-fn a_stray_file_at_the_largest_index_is_moved_aside_not_a_panic() {
+fn a_stray_file_at_the_largest_index_is_refused_not_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tenant(tmp.path(), &[3]);
     let stray = root.log_dir("acme").join("tile/0/x018/x446/x744/x073/x709/x551/615");
     fs::create_dir_all(stray.parent().unwrap()).unwrap();
     fs::write(&stray, b"junk").unwrap();
-    let t = root.open("acme").unwrap();
-    assert_eq!(t.recovered.log.removed_objects, 1);
-    assert!(!stray.exists());
+    let err = root.open("acme").err().expect("an unexplained object must not open").to_string();
+    assert!(err.contains("beyond the checkpoint of size 3"), "{err}");
+    assert!(stray.exists());
 }

@@ -130,8 +130,12 @@ pub struct Report {
     pub tiles: u64,
     /// Older partial tiles and bundles checked against their successors.
     pub older_partials: u64,
-    /// Files that are not part of the signed tree (left over or newer).
+    /// Files that are not part of the signed tree (left over or foreign).
     pub warnings: Vec<String>,
+    /// Tiles and bundles of a larger tree than the checkpoint's: a commit
+    /// under way or interrupted, or a checkpoint rolled back (the caller
+    /// tells which).
+    pub beyond: Vec<String>,
 }
 
 fn fail(path: impl Into<String>, what: impl Into<String>) -> Discrepancy {
@@ -221,9 +225,7 @@ fn classify_files(src: &impl Source, size: u64, report: &mut Report) -> Result<O
         }
         match Tile::parse(&path) {
             None => report.warnings.push(format!("{path}: not part of a tlog-tiles ledger")),
-            Some(t) if !t.within(size) => report
-                .warnings
-                .push(format!("{path}: beyond the checkpoint (uncommitted or newer)")),
+            Some(t) if !t.within(size) => report.beyond.push(path),
             Some(t) if !t.is_full() && Tile::partial(t.kind, size) != Some(t) => {
                 older.entry((t.kind, t.index)).or_default().push(t.width);
             }

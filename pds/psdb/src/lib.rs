@@ -285,6 +285,7 @@ fn error_reply(e: &Error<MediumError>) -> (Msg, bool) {
         StoreError::TooSmall { needed } => reply(status::TOO_SMALL, &[*needed as u64]),
         StoreError::NoCheckpoint => reply(status::NO_CHECKPOINT, &[]),
         StoreError::Corrupt => reply(status::CORRUPT, &[0]),
+        StoreError::Unexplained { .. } => return (reply(status::UNAVAILABLE, &[]), true),
         StoreError::Backend(Fault::Corrupt { offset, .. }) => {
             return (reply(status::CORRUPT, &[*offset]), true);
         }
