@@ -107,6 +107,20 @@ enum Command {
         #[arg(long, value_name = "VERIFIER_KEY")]
         key: String,
     },
+    /// Put back a newer checkpoint the ledger signed, after a rollback was
+    /// refused: it must verify with the tenant's key, be no smaller than the
+    /// stored one and match every object in the directory. Recorded in the
+    /// audit ledger.
+    Restore {
+        /// Tenant name.
+        tenant: String,
+        /// The signed checkpoint (a file, or `-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: PathBuf,
+        /// It is the audit ledger's checkpoint.
+        #[arg(long)]
+        audit: bool,
+    },
     /// Read a service-fs disk image (psdb's disk): list, export, verify.
     /// Never writes to the image.
     Disk {
@@ -281,7 +295,102 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Prove { tenant, index, old_size } => prove(&root, &tenant, index, old_size),
         Command::Verify { tenant, key } => verify(&root, &tenant, &key),
+        Command::Restore { tenant, checkpoint, audit } => {
+            restore(&root, &tenant, &checkpoint, audit)
+        }
         Command::VerifyNote { .. } | Command::Disk { .. } => unreachable!("handled above"),
+    }
+}
+
+/// A directory with another checkpoint in place of its own.
+struct WithCheckpoint<'a> {
+    dir: verify::Dir,
+    note: &'a [u8],
+}
+
+impl verify::Source for WithCheckpoint<'_> {
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        if path == "checkpoint" { Ok(Some(self.note.to_vec())) } else { self.dir.read(path) }
+    }
+
+    fn list(&self) -> io::Result<Vec<String>> {
+        self.dir.list()
+    }
+}
+
+fn restore(root: &Root, tenant: &str, file: &std::path::Path, audit: bool) -> Result<()> {
+    reportable("restored")?;
+    let lock = root.lock(tenant)?;
+    let mut key = root.verifier(tenant)?;
+    let dir = if audit { root.audit_dir(tenant) } else { root.log_dir(tenant) };
+    if audit {
+        key = key
+            .renamed(&format!("{}{}", key.name(), ledger::engine::AUDIT_SUFFIX))
+            .map_err(|e| anyhow::anyhow!("verifier key: {e}"))?;
+    }
+    let note = read_note(file)?;
+    let opened =
+        note::open(&note, &[&key]).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let cp = note::Checkpoint::parse(opened.text)
+        .map_err(|e| anyhow::anyhow!("{}: checkpoint body: {e}", file.display()))?;
+    let stored = dir.join("checkpoint");
+    let found =
+        std::fs::read(&stored).ok().and_then(|b| note::Checkpoint::peek_size(&b)).unwrap_or(0);
+    if cp.size < found {
+        bail!(
+            "{}: size {} is older than the stored checkpoint's {found}: restoring it would roll the ledger back",
+            file.display(),
+            cp.size
+        );
+    }
+    let report =
+        verify::verify(&WithCheckpoint { dir: verify::Dir(dir.clone()), note: &note }, &key)
+            .map_err(|d| {
+                anyhow::anyhow!("{}: does not match {}: {d}", file.display(), dir.display())
+            })?;
+    if let Some(first) = report.beyond.first() {
+        bail!("{}: {first} lies beyond it too: not the newest checkpoint", file.display());
+    }
+    install_checkpoint(&dir, &note)?;
+    drop(lock);
+    // The record of what the operator did, in the audit ledger.
+    let mut t = open(root, tenant)?;
+    let credential = caller_credential();
+    let caller = Caller { module: "fsctl restore", credential: &credential, request: None };
+    let seq = t.engine.record_restore(&caller, found, cp.size).map_err(ledger_err)?;
+    let which = if audit { "audit checkpoint" } else { "checkpoint" };
+    let what = format!("restored the {which} of {tenant} from size {found} to {}", cp.size);
+    let line = format!("{what} (audit record {seq})");
+    say(&line).map_err(|e| unreported(what, e))
+}
+
+/// Puts `note` in place as `dir`'s checkpoint, durably, and ends any
+/// commit intent (its objects are covered now).
+fn install_checkpoint(dir: &std::path::Path, note: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let temp = dir.join(".checkpoint.restore.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(store_posix::FILE_MODE)
+        .open(&temp)
+        .with_context(|| format!("creating {}", temp.display()))?;
+    f.write_all(note)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", temp.display()))?;
+    std::fs::rename(&temp, dir.join("checkpoint"))
+        .with_context(|| format!("renaming {}", temp.display()))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))?;
+    let mut intent = dir.as_os_str().to_os_string();
+    intent.push(".intent");
+    match std::fs::remove_file(&intent) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(e).context("removing the commit intent")
+        }
+        _ => Ok(()),
     }
 }
 
@@ -289,9 +398,8 @@ fn run(cli: Cli) -> Result<()> {
 /// bytes, with many cosignatures a few KiB.
 const MAX_NOTE: usize = 1 << 16;
 
-/// Opens a signed checkpoint with `key` and prints its body.
-fn verify_note(key: &str, file: &std::path::Path) -> Result<()> {
-    let key = Verifier::parse(key).map_err(|e| anyhow::anyhow!("verifier key: {e}"))?;
+/// A signed note from `file` (`-`: standard input), at most [`MAX_NOTE`] bytes.
+fn read_note(file: &std::path::Path) -> Result<Vec<u8>> {
     let mut msg = Vec::new();
     let read = if file.as_os_str() == "-" {
         io::stdin().lock().take(MAX_NOTE as u64 + 1).read_to_end(&mut msg)
@@ -302,6 +410,13 @@ fn verify_note(key: &str, file: &std::path::Path) -> Result<()> {
     if msg.len() > MAX_NOTE {
         bail!("{}: larger than {MAX_NOTE} bytes: not a signed checkpoint", file.display());
     }
+    Ok(msg)
+}
+
+/// Opens a signed checkpoint with `key` and prints its body.
+fn verify_note(key: &str, file: &std::path::Path) -> Result<()> {
+    let key = Verifier::parse(key).map_err(|e| anyhow::anyhow!("verifier key: {e}"))?;
+    let msg = read_note(file)?;
     let opened =
         note::open(&msg, &[&key]).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let cp = note::Checkpoint::parse(opened.text)

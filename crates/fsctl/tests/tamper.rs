@@ -43,7 +43,7 @@ fn a_flipped_byte_anywhere_fails_verify_naming_the_file() {
 /// B1 and B2: a checkpoint replaced by an older one the ledger itself
 /// signed is a rollback, never a crash to recover from: `verify` fails
 /// naming it, every command refuses, nothing is moved or signed, and
-/// putting the newest checkpoint back is all it takes.
+/// `fsctl restore` with the newest checkpoint (audited) is all it takes.
 #[test]
 fn a_rolled_back_checkpoint_is_refused_never_recovered() {
     for which in ["log", "audit"] {
@@ -79,8 +79,31 @@ fn a_rolled_back_checkpoint_is_refused_never_recovered() {
             assert!(err.contains("replaced by an older one"), "{which} {args:?}: {err}");
         }
         assert_eq!(snapshot(dir), before, "{which}: the rollback was acted on");
-        std::fs::write(&cp, &newest).unwrap();
+        // The operator puts the newest back, explicitly and audited; the
+        // old one, or anything not signed by the tenant, is refused.
+        let audit = if which == "audit" { vec!["--audit"] } else { vec![] };
+        let notes = tempfile::tempdir().unwrap();
+        let restore = |note: &[u8]| {
+            let f = notes.path().join("offered.note");
+            std::fs::write(&f, note).unwrap();
+            let mut args = vec!["restore", "acme", "--checkpoint", f.to_str().unwrap()];
+            args.extend(&audit);
+            fsctl(dir, &args, b"")
+        };
+        let err = String::from_utf8_lossy(&restore(&old).stderr).into_owned();
+        assert!(err.contains("lies beyond it too: not the newest checkpoint"), "{err}");
+        let forged = String::from_utf8(newest.clone()).unwrap().replacen("\n", "\nx", 1);
+        assert!(!restore(forged.as_bytes()).status.success());
+        assert_eq!(snapshot(dir), before);
+        let out = restore(&newest);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(said.contains("restored the ") && said.contains(" of acme from size "), "{said}");
+        let audited = ok(dir, &["read", "acme", "--audit", "--from", "0"], b"");
+        assert!(audited.contains("\"op\":\"restore_checkpoint\""), "not audited");
+        assert!(audited.contains("\"module\":\"fsctl restore\""), "{audited}");
         ok(dir, &["verify", "acme", "--key", &key], b"");
         assert_eq!(ok(dir, &["append", "acme"], b"next\n"), "700 700\n");
+        let _ = &newest;
     }
 }

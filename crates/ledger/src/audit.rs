@@ -71,6 +71,10 @@ pub enum Op {
     ProveConsistency,
     /// A read of the audit ledger itself.
     ReadAudit,
+    /// An operator put back a newer checkpoint the ledger had signed (after
+    /// a rollback was refused): `from` the size found, `count` the entries
+    /// it restored.
+    RestoreCheckpoint,
 }
 
 impl Op {
@@ -81,6 +85,7 @@ impl Op {
             Op::ProveInclusion => "prove_inclusion",
             Op::ProveConsistency => "prove_consistency",
             Op::ReadAudit => "read_audit",
+            Op::RestoreCheckpoint => "restore_checkpoint",
         }
     }
 }

@@ -191,6 +191,19 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
         Ok(first..first + n)
     }
 
+    /// Records in the audit ledger that `caller` restored a checkpoint (of
+    /// the record log, or of the audit log itself) from size `found` to
+    /// `restored`, after a rollback was refused; returns the audit
+    /// sequence number.
+    pub fn record_restore(
+        &mut self,
+        caller: &Caller<'_>,
+        found: u64,
+        restored: u64,
+    ) -> Result<u64, Error<S::Error>> {
+        self.record(Op::RestoreCheckpoint, caller, found, restored.saturating_sub(found), restored)
+    }
+
     /// Whether a storage failure stopped the engine (reopen it to recover).
     pub fn is_poisoned(&self) -> bool {
         self.log.is_poisoned() || self.audit.is_poisoned()

@@ -184,6 +184,24 @@ impl Root {
         Ok(signer.verifier())
     }
 
+    /// Takes `tenant`'s writer lock (as [`Root::open`] does) without
+    /// opening its ledger: for operator commands that repair what opening
+    /// refuses. The lock is held until the returned file is dropped.
+    pub fn lock(&self, tenant: &str) -> Result<File, TenantError> {
+        self.verifier(tenant)?;
+        let dir = self.tenant_dir(tenant);
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(crate::FILE_MODE)
+            .open(&lock_path)
+            .map_err(os(format!("opening {}", lock_path.display())))?;
+        take_lock(&lock, &lock_path, tenant, self.wait)?;
+        Ok(lock)
+    }
+
     /// The verifier key of `tenant`, derived from its signing key (for a
     /// tenant whose `init` was killed before it printed the key).
     pub fn verifier(&self, tenant: &str) -> Result<Verifier, TenantError> {
