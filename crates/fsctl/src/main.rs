@@ -181,7 +181,7 @@ fn reportable(what: &str) -> Result<()> {
     let mut fds = [PollFd::new(&stdout, PollFlags::OUT)];
     let zero = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
     if poll(&mut fds, Some(&zero)).is_ok()
-        && fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP)
+        && fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL)
     {
         bail!("standard output is closed: nothing was {what}, as the result could not be reported");
     }
