@@ -188,8 +188,7 @@ impl Root {
     /// opening its ledger: for operator commands that repair what opening
     /// refuses. The lock is held until the returned file is dropped.
     pub fn lock(&self, tenant: &str) -> Result<File, TenantError> {
-        self.verifier(tenant)?;
-        let dir = self.tenant_dir(tenant);
+        let dir = self.existing(tenant)?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
             .create(true)
@@ -202,17 +201,37 @@ impl Root {
         Ok(lock)
     }
 
-    /// The verifier key of `tenant`, derived from its signing key (for a
-    /// tenant whose `init` was killed before it printed the key).
-    pub fn verifier(&self, tenant: &str) -> Result<Verifier, TenantError> {
+    /// The directory of an existing `tenant`: a valid name, a signing key,
+    /// and no symbolic link among its parts.
+    fn existing(&self, tenant: &str) -> Result<PathBuf, TenantError> {
         if !valid_tenant(tenant) {
             return Err(TenantError::BadName(tenant.into()));
         }
-        let key = self.tenant_dir(tenant).join(KEY_FILE);
-        if !key.exists() {
+        let dir = self.tenant_dir(tenant);
+        if !dir.join(KEY_FILE).exists() {
             return Err(TenantError::Missing(tenant.into(), self.dir.clone()));
         }
-        Ok(read_key(&key)?.verifier())
+        for part in [
+            dir.clone(),
+            dir.join(KEY_FILE),
+            dir.join(LOG_DIR),
+            dir.join(AUDIT_DIR),
+            dir.join(LOCK_FILE),
+        ] {
+            if fs::symlink_metadata(&part).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(TenantError::Os(
+                    format!("opening {}", part.display()),
+                    io::Error::other("a symbolic link, which a ledger never follows"),
+                ));
+            }
+        }
+        Ok(dir)
+    }
+
+    /// The verifier key of `tenant`, derived from its signing key (for a
+    /// tenant whose `init` was killed before it printed the key).
+    pub fn verifier(&self, tenant: &str) -> Result<Verifier, TenantError> {
+        Ok(read_key(&self.existing(tenant)?.join(KEY_FILE))?.verifier())
     }
 
     /// Removes what killed `init`s left: staging directories (holding keys
@@ -243,36 +262,8 @@ impl Root {
     /// [`TenantError::Busy`], naming the holder), loads its key and recovers
     /// its logs.
     pub fn open(&self, tenant: &str) -> Result<Tenant, TenantError> {
-        if !valid_tenant(tenant) {
-            return Err(TenantError::BadName(tenant.into()));
-        }
+        let lock = self.lock(tenant)?;
         let dir = self.tenant_dir(tenant);
-        if !dir.join(KEY_FILE).exists() {
-            return Err(TenantError::Missing(tenant.into(), self.dir.clone()));
-        }
-        for part in [
-            dir.clone(),
-            dir.join(KEY_FILE),
-            dir.join(LOG_DIR),
-            dir.join(AUDIT_DIR),
-            dir.join(LOCK_FILE),
-        ] {
-            if fs::symlink_metadata(&part).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(TenantError::Os(
-                    format!("opening {}", part.display()),
-                    io::Error::other("a symbolic link, which a ledger never follows"),
-                ));
-            }
-        }
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(crate::FILE_MODE)
-            .open(&lock_path)
-            .map_err(os(format!("opening {}", lock_path.display())))?;
-        take_lock(&lock, &lock_path, tenant, self.wait)?;
         let signer = read_key(&dir.join(KEY_FILE))?;
         let (engine, recovered) = open_engine(&dir, signer, false)?;
         Ok(Tenant { engine, recovered, _lock: lock })
