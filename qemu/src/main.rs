@@ -387,8 +387,10 @@ fn crash(
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let linger = Duration::from_millis(rng % max_delay.max(1));
+        // The workload's first line: an acknowledged append, or `FULL`
+        // when the last run was killed just before the ledger filled up.
         let limits = Limits {
-            until: vec!["bench: ACK ".into()],
+            until: vec!["bench: ".into()],
             timeout: Duration::from_secs(120),
             idle: Duration::from_secs(60),
             linger,
@@ -405,7 +407,8 @@ fn crash(
             ));
             return Ok(false);
         }
-        let trouble = Console::parse(&console, "bench").trouble;
+        let mut trouble = Console::parse(&console, "bench").trouble;
+        trouble.extend(console.lines().filter(|l| l.contains("bench: FAILED")).map(String::from));
         if let Some(t) = trouble.first() {
             run::save(&r, Path::new("build/qemu/crash-failed.log"))?;
             say(&format!("FAILURE: kill {k}: {t}"));
