@@ -34,7 +34,7 @@ impl fmt::Display for KeyError {
             KeyError::BadName => "invalid key name (empty, too long, or contains a space or '+')",
             KeyError::BadEncoding => "malformed key (want name+hexid+base64)",
             KeyError::BadKeyId => "key ID does not match the key name and key",
-            KeyError::UnknownAlgorithm => "not an Ed25519 key",
+            KeyError::UnknownAlgorithm => "not a key of the expected type (Ed25519 note key, or Ed25519 cosignature key)",
             KeyError::ZeroSeed => "the private key seed is all zeros",
         })
     }
@@ -58,15 +58,15 @@ pub fn key_id(name: &str, alg: u8, public_key: &[u8]) -> u32 {
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
 }
 
-fn name(s: &str) -> Result<Name, KeyError> {
+pub(crate) fn name(s: &str) -> Result<Name, KeyError> {
     if !valid_name(s) {
         return Err(KeyError::BadName);
     }
     Name::try_from(s).map_err(|_| KeyError::BadName)
 }
 
-/// Splits `name+hexid+base64` and checks the name and ID format.
-fn split_key(s: &str) -> Result<(&str, u32, [u8; 33]), KeyError> {
+/// Splits `name+hexid+base64(alg || key)` and checks the name and ID format.
+pub(crate) fn split_key(s: &str, alg: u8) -> Result<(&str, u32, [u8; 33]), KeyError> {
     let mut parts = s.splitn(3, '+');
     let (Some(n), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(KeyError::BadEncoding);
@@ -81,18 +81,29 @@ fn split_key(s: &str) -> Result<(&str, u32, [u8; 33]), KeyError> {
     let mut raw = [0u8; 33];
     match Base64::decode(b64, &mut raw) {
         Ok(k) if k.len() == 33 => {}
-        Ok(k) if !k.is_empty() && k[0] != ALG_ED25519 => return Err(KeyError::UnknownAlgorithm),
+        Ok(k) if !k.is_empty() && k[0] != alg => return Err(KeyError::UnknownAlgorithm),
         _ => return Err(KeyError::BadEncoding),
     }
-    if raw[0] != ALG_ED25519 {
+    if raw[0] != alg {
         return Err(KeyError::UnknownAlgorithm);
     }
     Ok((n, id, raw))
 }
 
 fn write_key(f: &mut impl Write, name: &str, id: u32, key: &[u8; 32]) -> fmt::Result {
+    write_key_alg(f, name, id, ALG_ED25519, key)
+}
+
+/// Writes `name+hexid+base64(alg || key)`.
+pub(crate) fn write_key_alg(
+    f: &mut impl Write,
+    name: &str,
+    id: u32,
+    alg: u8,
+    key: &[u8; 32],
+) -> fmt::Result {
     let mut raw = [0u8; 33];
-    raw[0] = ALG_ED25519;
+    raw[0] = alg;
     raw[1..].copy_from_slice(key);
     let mut b64 = [0u8; 44];
     write!(f, "{name}+{id:08x}+{}", Base64::encode(&raw, &mut b64).map_err(|_| fmt::Error)?)
@@ -121,7 +132,7 @@ impl Signer {
     /// `note.GenerateKey` writes.
     pub fn parse(skey: &str) -> Result<Signer, KeyError> {
         let rest = skey.strip_prefix("PRIVATE+KEY+").ok_or(KeyError::BadEncoding)?;
-        let (n, id, raw) = split_key(rest)?;
+        let (n, id, raw) = split_key(rest, ALG_ED25519)?;
         let mut seed = [0u8; 32];
         seed.copy_from_slice(&raw[1..]);
         let s = Signer::from_seed(n, seed)?;
@@ -181,7 +192,7 @@ pub struct Verifier {
 impl Verifier {
     /// Parses `name+hexid+base64(0x01 || public key)`.
     pub fn parse(vkey: &str) -> Result<Verifier, KeyError> {
-        let (n, id, raw) = split_key(vkey)?;
+        let (n, id, raw) = split_key(vkey, ALG_ED25519)?;
         let key = PublicKey::from_slice(&raw[1..]).map_err(|_| KeyError::BadEncoding)?;
         if key_id(n, ALG_ED25519, key.as_ref()) != id {
             return Err(KeyError::BadKeyId);

@@ -9,15 +9,19 @@
 //! - [`sign`] / [`open`]: signed notes with one or many signatures; unknown
 //!   signatures are ignored, a bad signature by a known key rejects the note.
 //! - [`Checkpoint`]: the origin / size / root hash body of a log checkpoint.
+//! - [`Cosigner`] / [`CosignatureVerifier`] / [`cosigned_at`]: C2SP
+//!   tlog-cosignature v1, a witness's timestamped cosignature of a checkpoint.
 //!
 //! [C2SP signed notes]: https://c2sp.org/signed-note
 //! [C2SP tlog-checkpoint]: https://c2sp.org/tlog-checkpoint
 #![no_std]
 
 mod checkpoint;
+mod cosignature;
 mod key;
 mod signed;
 
 pub use checkpoint::{Checkpoint, CheckpointError, MAX_CHECKPOINT_TEXT};
+pub use cosignature::{ALG_COSIGNATURE_V1, CosignatureVerifier, Cosigner, cosigned_at};
 pub use key::{ALG_ED25519, KeyError, MAX_NAME_LEN, Name, Signer, Verifier, key_id, valid_name};
 pub use signed::{MAX_SIGNATURES, NoteError, Opened, open, sign};

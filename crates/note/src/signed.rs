@@ -11,7 +11,7 @@ pub const MAX_SIGNATURES: usize = 100;
 /// The most verifiers [`open`] takes at once.
 pub const MAX_VERIFIERS: usize = 64;
 
-const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 
 /// Why a note could not be signed or opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,20 +112,10 @@ pub fn open<'a>(msg: &'a [u8], verifiers: &[&Verifier]) -> Result<Opened<'a>, No
     if verifiers.len() > MAX_VERIFIERS {
         return Err(NoteError::Malformed("too many verifiers"));
     }
-    let msg = core::str::from_utf8(msg).map_err(|_| NoteError::Malformed("not UTF-8"))?;
-    check_chars(msg)?;
-    // The text ends at the last blank line; signatures follow it.
-    let split = msg.rfind("\n\n").ok_or(NoteError::Malformed("no signature block"))?;
-    let (text, sigs) = (&msg[..split + 1], &msg[split + 2..]);
-    if sigs.is_empty() || !sigs.ends_with('\n') {
-        return Err(NoteError::Malformed("signature block must end with a newline"));
-    }
+    let (text, sigs) = split(msg)?;
     let mut opened = Opened { text, verified_by: 0, unknown: 0 };
-    for (n, line) in sigs[..sigs.len() - 1].split('\n').enumerate() {
-        if n >= MAX_SIGNATURES {
-            return Err(NoteError::Malformed("too many signatures"));
-        }
-        let (name, id, sig) = parse_signature_line(line)?;
+    for line in lines(sigs) {
+        let (name, id, sig) = parse_signature_line(line?)?;
         match verifiers.iter().position(|v| v.name() == name && v.id() == id) {
             None => opened.unknown += 1,
             // Go's note.Open judges only a key's first signature and drops
@@ -143,6 +133,28 @@ pub fn open<'a>(msg: &'a [u8], verifiers: &[&Verifier]) -> Result<Opened<'a>, No
         return Err(NoteError::Unverified);
     }
     Ok(opened)
+}
+
+/// Splits a signed note into its text (ending in a newline) and its
+/// signature block (one or more lines, each ending in a newline), checking
+/// the text rules.
+pub(crate) fn split(msg: &[u8]) -> Result<(&str, &str), NoteError> {
+    let msg = core::str::from_utf8(msg).map_err(|_| NoteError::Malformed("not UTF-8"))?;
+    check_chars(msg)?;
+    // The text ends at the last blank line; signatures follow it.
+    let split = msg.rfind("\n\n").ok_or(NoteError::Malformed("no signature block"))?;
+    let (text, sigs) = (&msg[..split + 1], &msg[split + 2..]);
+    if sigs.is_empty() || !sigs.ends_with('\n') {
+        return Err(NoteError::Malformed("signature block must end with a newline"));
+    }
+    Ok((text, sigs))
+}
+
+/// The signature lines of a block [`split`] returned, at most [`MAX_SIGNATURES`].
+pub(crate) fn lines(sigs: &str) -> impl Iterator<Item = Result<&str, NoteError>> {
+    sigs[..sigs.len() - 1].split('\n').enumerate().map(|(n, line)| {
+        if n >= MAX_SIGNATURES { Err(NoteError::Malformed("too many signatures")) } else { Ok(line) }
+    })
 }
 
 /// Splits `— name base64(keyid || signature)`.
