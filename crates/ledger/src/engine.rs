@@ -4,7 +4,7 @@ use core::fmt::Write;
 use core::ops::Range;
 
 use note::Signer;
-use tlog::bundle;
+use tlog::{Proof, bundle};
 
 use crate::api::{ConsistencyProof, InclusionProof, Ledger, Limit, ReadSummary};
 use crate::audit::{AuditRecord, Caller, Clock, MAX_AUDIT_RECORD, Op};
@@ -73,6 +73,15 @@ pub struct Recovered {
     pub log: Recovery,
     /// The audit log.
     pub audit: Recovery,
+}
+
+/// One of a tenant's two ledgers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tree {
+    /// The record log.
+    Log,
+    /// The audit log.
+    Audit,
 }
 
 /// A tenant's ledger: records and their audit trail, each a tlog-tiles log
@@ -202,6 +211,30 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
         restored: u64,
     ) -> Result<u64, Error<S::Error>> {
         self.record(Op::RestoreCheckpoint, caller, found, restored.saturating_sub(found), restored)
+    }
+
+    /// The record log or the audit log.
+    fn tree_mut(&mut self, tree: Tree) -> &mut Log<S, B> {
+        match tree {
+            Tree::Log => &mut self.log,
+            Tree::Audit => &mut self.audit,
+        }
+    }
+
+    /// A consistency proof of `tree` from size `old` to its committed size,
+    /// for a witness asked to cosign the current checkpoint. Not audited:
+    /// it is the ledger's own request to its witnesses, and holds only
+    /// hashes of the trees the two checkpoints commit to.
+    pub fn witness_proof(&mut self, tree: Tree, old: u64) -> Result<Proof, Error<S::Error>> {
+        let log = self.tree_mut(tree);
+        let size = log.size();
+        log.prove_consistency(size, old)
+    }
+
+    /// Stores `cosigned`, the current checkpoint of `tree` with witnesses'
+    /// cosignatures added (see [`Log::add_cosignatures`]).
+    pub fn add_cosignatures(&mut self, tree: Tree, cosigned: &[u8]) -> Result<(), Error<S::Error>> {
+        self.tree_mut(tree).add_cosignatures(cosigned)
     }
 
     /// Whether a storage failure stopped the engine (reopen it to recover).

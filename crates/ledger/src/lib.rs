@@ -22,7 +22,7 @@ pub mod store;
 pub use api::{ConsistencyProof, InclusionProof, Ledger, Limit, ReadSummary};
 pub use audit::{Caller, Clock, NoClock, Timestamp};
 pub use buffer::Buffer;
-pub use engine::{Buffers, Engine, Recovered};
+pub use engine::{Buffers, Engine, Recovered, Tree};
 pub use error::Error;
 pub use log::{Log, LogBuffers};
 pub use store::{Recovery, StoreError, TileStore};

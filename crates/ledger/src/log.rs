@@ -190,6 +190,27 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         &self.note[..self.note_len]
     }
 
+    /// Replaces the stored checkpoint with `cosigned`: the same checkpoint
+    /// (note text) with more signatures, normally witnesses' cosignatures,
+    /// which the caller has checked. It must still open with this log's key.
+    pub fn add_cosignatures(&mut self, cosigned: &[u8]) -> Result<(), S> {
+        self.usable()?;
+        if cosigned.len() > MAX_NOTE {
+            return Err(Error::InvalidArgument("cosigned checkpoint is larger than a ledger keeps"));
+        }
+        let cp = self.verify_checkpoint(cosigned)?;
+        let current = self.verify_checkpoint(self.checkpoint())?;
+        if cp != current {
+            return Err(Error::InvalidArgument("not the stored checkpoint"));
+        }
+        // A failed replace may or may not have taken: reopen to find out.
+        let r = self.store.replace_checkpoint(&self.note[..self.note_len], cosigned);
+        self.poison_on_err(r.map_err(Error::from))?;
+        self.note[..cosigned.len()].copy_from_slice(cosigned);
+        self.note_len = cosigned.len();
+        Ok(())
+    }
+
     /// Root hash of the committed tree.
     pub fn root(&self) -> Hash {
         debug_assert_eq!(self.committed, self.tree.size());

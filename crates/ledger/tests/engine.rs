@@ -624,3 +624,66 @@ fn a_stream_of_records_is_one_commit_or_nothing() {
     assert_eq!(e.append_stream(&mut buf, stream(&[])), Err(StreamError::Ledger(Error::NoEntries)));
     assert_eq!(e.size(), 600);
 }
+
+/// A witness's cosignature line over `note`'s text.
+fn cosign(note: &[u8], seed: u8, time: u64) -> Vec<u8> {
+    let w = note::Cosigner::from_seed("witness.example/w", [seed; 32]).unwrap();
+    let text = std::str::from_utf8(note).unwrap();
+    let text = &text[..text.rfind("\n\n").unwrap() + 1];
+    let mut line = [0u8; 512];
+    let n = w.cosign(text, time, &mut line).unwrap();
+    let mut out = note.to_vec();
+    out.extend_from_slice(&line[..n]);
+    out
+}
+
+#[test]
+fn cosignatures_are_kept_with_the_checkpoint_they_sign() {
+    let mut e = fresh();
+    e.append_batch([b"one".as_slice(), b"two"]).unwrap();
+    let plain = e.log().checkpoint().to_vec();
+    let cosigned = cosign(&plain, 9, 1_700_000_000);
+    e.add_cosignatures(ledger::Tree::Log, &cosigned).unwrap();
+    assert_eq!(e.log().checkpoint(), cosigned.as_slice());
+    let w = note::Cosigner::from_seed("witness.example/w", [9; 32]).unwrap().verifier();
+    // Kept across a reopen, and the next commit replaces it as usual.
+    let mut e = reopen(e);
+    assert_eq!(e.log().checkpoint(), cosigned.as_slice());
+    assert_eq!(note::cosigned_at(e.log().checkpoint(), &w), Ok(Some(1_700_000_000)));
+    e.append_batch([b"three".as_slice()]).unwrap();
+    assert_eq!(note::cosigned_at(e.log().checkpoint(), &w), Ok(None));
+    // The audit ledger takes its own.
+    let audit = cosign(e.audit().checkpoint(), 9, 5);
+    e.add_cosignatures(ledger::Tree::Audit, &audit).unwrap();
+    assert_eq!(e.audit().checkpoint(), audit.as_slice());
+}
+
+#[test]
+fn only_the_current_checkpoint_signed_by_the_ledger_takes_cosignatures() {
+    let mut e = fresh();
+    e.append_batch([b"one".as_slice()]).unwrap();
+    let old = e.log().checkpoint().to_vec();
+    e.append_batch([b"two".as_slice()]).unwrap();
+    let current = e.log().checkpoint().to_vec();
+    // An older checkpoint, cosigned: refused, nothing changes.
+    assert!(e.add_cosignatures(ledger::Tree::Log, &cosign(&old, 9, 1)).is_err());
+    // The other ledger's checkpoint.
+    assert!(e.add_cosignatures(ledger::Tree::Audit, &cosign(&current, 9, 1)).is_err());
+    // Signed by another key.
+    let other = Signer::from_seed("service-fs/acme", [7; 32]).unwrap();
+    let text = std::str::from_utf8(&current).unwrap();
+    let text = &text[..text.rfind("\n\n").unwrap() + 1];
+    let mut buf = [0u8; 1024];
+    let n = note::sign(text, &[&other], &mut buf).unwrap();
+    assert!(e.add_cosignatures(ledger::Tree::Log, &buf[..n]).is_err());
+    // Larger than any checkpoint the ledger keeps.
+    let mut huge = current.clone();
+    for i in 0..20 {
+        huge = cosign(&huge, 10 + i, 1);
+    }
+    assert!(e.add_cosignatures(ledger::Tree::Log, &huge).is_err());
+    assert_eq!(e.log().checkpoint(), current.as_slice());
+    assert!(!e.is_poisoned());
+    let e = reopen(e);
+    assert_eq!(e.log().checkpoint(), current.as_slice());
+}
