@@ -4,6 +4,7 @@
 //! errors); a failed command changes nothing.
 
 mod disk;
+mod witnesses;
 
 use std::io::{self, BufRead, BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
@@ -55,6 +56,17 @@ enum Command {
     Key {
         /// Tenant name.
         tenant: String,
+        /// The audit ledger's key instead (the same key under the audit
+        /// origin), for witnesses to trust as well.
+        #[arg(long)]
+        audit: bool,
+    },
+    /// A tenant's witnesses (C2SP tlog-witness), which cosign every
+    /// checkpoint before it counts, and refuse one that does not extend
+    /// what they cosigned before.
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
     },
     /// Append records: each FILE is one record; without FILEs, each line of
     /// standard input (without its newline) is one. Prints the first and last index.
@@ -106,6 +118,15 @@ enum Command {
         /// The tenant's verifier key (name+id+base64), as `init` printed it.
         #[arg(long, value_name = "VERIFIER_KEY")]
         key: String,
+        /// Require both checkpoints to carry a valid cosignature by this
+        /// witness (its cosignature verifier key); repeatable.
+        #[arg(long, value_name = "WITNESS_KEY")]
+        witness: Vec<String>,
+        /// A checkpoint of this ledger (or of its audit ledger) kept from
+        /// earlier: the ledger must be consistent with it, which catches a
+        /// whole directory rolled back or replaced; repeatable.
+        #[arg(long, value_name = "FILE")]
+        trusted: Vec<PathBuf>,
     },
     /// Put back a newer checkpoint the ledger signed, after a rollback was
     /// refused: it must verify with the tenant's key, be no smaller than the
@@ -137,6 +158,33 @@ enum Command {
         key: String,
         /// The note.
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum WitnessCommand {
+    /// Add a witness: it cosigns the current checkpoints at once (so its
+    /// operator must have trusted both keys `fsctl key` prints), then every
+    /// new one.
+    Add {
+        /// Tenant name.
+        tenant: String,
+        /// The witness's cosignature verifier key (name+id+base64, type 0x04).
+        key: String,
+        /// Its submission URL prefix (`…/add-checkpoint` is appended).
+        url: String,
+    },
+    /// Remove a witness (no witness is asked: for one that is gone).
+    Remove {
+        /// Tenant name.
+        tenant: String,
+        /// The witness's verifier key.
+        key: String,
+    },
+    /// List a tenant's witnesses.
+    List {
+        /// Tenant name.
+        tenant: String,
     },
 }
 
@@ -278,13 +326,16 @@ fn run(cli: Cli) -> Result<()> {
             say(&key)
                 .map_err(|e| unreported(format!("created tenant {tenant} (verifier key {key})"), e))
         }
-        Command::Key { tenant } => Ok(say(root.verifier(&tenant)?)?),
+        Command::Key { tenant, audit: false } => Ok(say(root.verifier(&tenant)?)?),
+        Command::Key { tenant, audit: true } => Ok(say(audit_key(&root.verifier(&tenant)?)?)?),
+        Command::Witness { command } => witness(&root, command),
         Command::Append { tenant, files } => append(&root, &tenant, &files),
         Command::Checkpoint { tenant } => {
             reportable("signed")?;
             let mut t = open(&root, &tenant)?;
-            let note =
-                t.engine.checkpoint().map_err(ledger_err_in(&root.tenant_dir(&tenant)))?.to_vec();
+            t.engine.checkpoint().map_err(ledger_err_in(&root.tenant_dir(&tenant)))?;
+            cosigned(&root, &tenant, &mut t)?;
+            let note = t.engine.log().checkpoint().to_vec();
             let mut out = io::stdout().lock();
             out.write_all(&note)
                 .and_then(|()| out.flush())
@@ -294,7 +345,9 @@ fn run(cli: Cli) -> Result<()> {
             read(&root, &tenant, audit, from, max, format)
         }
         Command::Prove { tenant, index, old_size } => prove(&root, &tenant, index, old_size),
-        Command::Verify { tenant, key } => verify(&root, &tenant, &key),
+        Command::Verify { tenant, key, witness, trusted } => {
+            verify(&root, &tenant, &key, &witness, &trusted)
+        }
         Command::Restore { tenant, checkpoint, audit } => {
             restore(&root, &tenant, &checkpoint, audit)
         }
@@ -324,9 +377,7 @@ fn restore(root: &Root, tenant: &str, file: &std::path::Path, audit: bool) -> Re
     let mut key = root.verifier(tenant)?;
     let dir = if audit { root.audit_dir(tenant) } else { root.log_dir(tenant) };
     if audit {
-        key = key
-            .renamed(&format!("{}{}", key.name(), ledger::engine::AUDIT_SUFFIX))
-            .map_err(|e| anyhow::anyhow!("verifier key: {e}"))?;
+        key = audit_key(&key)?;
     }
     let note = read_note(file)?;
     let opened =
@@ -358,6 +409,7 @@ fn restore(root: &Root, tenant: &str, file: &std::path::Path, audit: bool) -> Re
     let credential = caller_credential();
     let caller = Caller { module: "fsctl restore", credential: &credential, request: None };
     let seq = t.engine.record_restore(&caller, found, cp.size).map_err(ledger_err)?;
+    cosigned(root, tenant, &mut t)?;
     let which = if audit { "audit checkpoint" } else { "checkpoint" };
     let what = format!("restored the {which} of {tenant} from size {found} to {}", cp.size);
     let line = format!("{what} (audit record {seq})");
@@ -447,14 +499,62 @@ fn ledger_err_in(
 
 /// Opens a tenant, reporting on standard error what recovery repaired
 /// (the never-acknowledged objects of a commit that was interrupted).
+/// Opens a tenant to use it: with witnesses configured, each must first
+/// cosign its current checkpoints, which one that has cosigned a larger
+/// tree refuses (the directory was rolled back): nothing is written then.
 fn open(root: &Root, tenant: &str) -> Result<Tenant> {
-    let t = root.open(tenant)?;
+    let mut t = root.open(tenant)?;
     for (name, rec) in [(LOG_DIR, t.recovered.log), (AUDIT_DIR, t.recovered.audit)] {
         if rec.repaired() {
             eprintln!("fsctl: {tenant}/{name}: {rec}");
         }
     }
+    let ws = witnesses::load(&root.tenant_dir(tenant))?;
+    witnesses::check(&mut t.engine, &ws)?;
     Ok(t)
+}
+
+/// Has the tenant's witnesses cosign the checkpoints a command signed,
+/// before it reports success: only then do they count.
+fn cosigned(root: &Root, tenant: &str, t: &mut Tenant) -> Result<()> {
+    let ws = witnesses::load(&root.tenant_dir(tenant))?;
+    witnesses::cosign(&mut t.engine, &ws).context("the new checkpoint is not cosigned")
+}
+
+/// The verifier key of a tenant's audit ledger: its key under the audit origin.
+fn audit_key(key: &Verifier) -> Result<Verifier> {
+    key.renamed(&format!("{}{}", key.name(), ledger::engine::AUDIT_SUFFIX))
+        .map_err(|e| anyhow::anyhow!("verifier key: {e}"))
+}
+
+fn witness(root: &Root, command: WitnessCommand) -> Result<()> {
+    match command {
+        WitnessCommand::Add { tenant, key, url } => {
+            reportable("added")?;
+            let mut t = open(root, &tenant)?;
+            let dir = root.tenant_dir(&tenant);
+            let w = witnesses::add(&dir, &key, &url, |w| {
+                witnesses::cosign(&mut t.engine, std::slice::from_ref(w))
+            })?;
+            say(format_args!(
+                "witness {} at {} cosigned {tenant}'s checkpoints",
+                w.key.name(),
+                w.url
+            ))
+            .map_err(|e| unreported(format!("added witness {} to {tenant}", w.key.name()), e))
+        }
+        WitnessCommand::Remove { tenant, key } => {
+            let _lock = root.lock(&tenant)?;
+            witnesses::remove(&root.tenant_dir(&tenant), &key)
+        }
+        WitnessCommand::List { tenant } => {
+            root.verifier(&tenant)?;
+            for w in witnesses::load(&root.tenant_dir(&tenant))? {
+                say(format_args!("{} {}", w.key, w.url))?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The caller as the audit ledger records it: this tool and the OS user.
@@ -549,14 +649,21 @@ fn append(root: &Root, tenant: &str, files: &[PathBuf]) -> Result<()> {
         ledger::engine::StreamError::Source(e) => anyhow::anyhow!("reading the spool file: {e}"),
         ledger::engine::StreamError::Ledger(e) => ledger_err_in(&root.tenant_dir(tenant))(e),
     });
-    if appended.is_err() && t.engine.is_poisoned() {
-        // Undo the failed commit now (reopening recovers), not at the next command.
-        drop(t);
-        let _ = root.open(tenant);
-    }
-    let range = appended?;
+    let range = match appended {
+        Ok(range) => range,
+        Err(e) => {
+            if t.engine.is_poisoned() {
+                // Undo the failed commit now (reopening recovers), not at the next command.
+                drop(t);
+                let _ = root.open(tenant);
+            }
+            return Err(e);
+        }
+    };
     debug_assert_eq!(range.end - range.start, spool.count);
     let (first, last) = (range.start, range.end - 1);
+    cosigned(root, tenant, &mut t)
+        .with_context(|| format!("records {first} to {last} are stored but do not count yet"))?;
     say(format_args!("{first} {last}"))
         .map_err(|e| unreported(format!("appended records {first} to {last} to {tenant}"), e))
 }
@@ -593,7 +700,8 @@ fn read(
         return Err(e.into());
     }
     out.flush()?;
-    Ok(())
+    drop(out);
+    cosigned(root, tenant, &mut t)
 }
 
 fn write_record(out: &mut impl Write, format: Format, index: u64, r: &[u8]) -> io::Result<()> {
@@ -661,6 +769,7 @@ fn prove(root: &Root, tenant: &str, index: Option<u64>, old_size: Option<u64>) -
         }
         (None, None) => bail!("give --index or --old-size"),
     };
+    cosigned(root, tenant, &mut t)?;
     say(&v).map_err(|e| unreported(format!("proved against {tenant}'s checkpoint (audited)"), e))
 }
 
@@ -694,12 +803,24 @@ fn explained(dir: &std::path::Path, report: &verify::Report) -> Result<()> {
     )
 }
 
-fn verify(root: &Root, tenant: &str, key: &str) -> Result<()> {
+fn verify(
+    root: &Root,
+    tenant: &str,
+    key: &str,
+    witnesses: &[String],
+    trusted: &[PathBuf],
+) -> Result<()> {
     let key =
         Verifier::parse(key.trim()).map_err(|e| anyhow::anyhow!("invalid verifier key: {e}"))?;
-    let audit_key = key
-        .renamed(&format!("{}{}", key.name(), ledger::engine::AUDIT_SUFFIX))
-        .map_err(|e| anyhow::anyhow!("invalid verifier key: {e}"))?;
+    let audit_key = audit_key(&key)?;
+    let witnesses = witnesses
+        .iter()
+        .map(|w| {
+            note::CosignatureVerifier::parse(w.trim())
+                .map_err(|e| anyhow::anyhow!("invalid witness key {w}: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let kept = trusted.iter().map(|f| Ok((f, read_note(f)?))).collect::<Result<Vec<_>>>()?;
     if !store_posix::tenant::valid_tenant(tenant) {
         return Err(store_posix::TenantError::BadName(tenant.into()).into());
     }
@@ -710,14 +831,85 @@ fn verify(root: &Root, tenant: &str, key: &str) -> Result<()> {
     if !dir.is_dir() {
         bail!("no tenant {tenant:?} in {}", root.dir().display());
     }
+    let mut matched = vec![false; kept.len()];
     for (dir, key) in [(root.log_dir(tenant), &key), (root.audit_dir(tenant), &audit_key)] {
-        let report = verify::verify(&verify::Dir(dir.clone()), key)
+        // The kept checkpoints of this ledger, and the sizes to compare at.
+        let mine: Vec<(usize, note::Checkpoint)> = kept
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, n))| {
+                Some((i, note::Checkpoint::parse(note::open(n, &[key]).ok()?.text).ok()?))
+            })
+            .collect();
+        let sizes: Vec<u64> = mine.iter().map(|(_, cp)| cp.size).collect();
+        let report = verify::verify_with_roots(&verify::Dir(dir.clone()), key, &sizes)
             .map_err(|d| anyhow::anyhow!("verification failed: {}/{d}", dir.display()))?;
         explained(&dir, &report)?;
         for w in &report.warnings {
             eprintln!("fsctl: warning: {}", dir.join(w).display());
         }
+        for (i, cp) in &mine {
+            matched[*i] = true;
+            consistent(&report, kept[*i].0, cp)?;
+        }
+        let note = std::fs::read(dir.join("checkpoint")).context("reading the checkpoint")?;
+        for w in &witnesses {
+            match note::cosigned_at(&note, w) {
+                Ok(Some(t)) => {
+                    eprintln!("fsctl: {}: cosigned by {} at {t}", dir.display(), w.name())
+                }
+                Ok(None) => bail!(
+                    "verification failed: {}/checkpoint: not cosigned by witness {}",
+                    dir.display(),
+                    w.name()
+                ),
+                Err(e) => bail!(
+                    "verification failed: {}/checkpoint: witness {}: {e}",
+                    dir.display(),
+                    w.name()
+                ),
+            }
+        }
         say(format_args!("ok {}", summary(&report)))?;
     }
+    if let Some(i) = matched.iter().position(|m| !m) {
+        bail!(
+            "{}: not a checkpoint of this ledger or its audit ledger (signed by {} under another origin, or not at all)",
+            kept[i].0.display(),
+            key.name()
+        );
+    }
+    Ok(())
+}
+
+/// The ledger `report` verified is consistent with `kept`, a checkpoint of
+/// it from earlier (from `file`): no smaller, and the same tree at its size.
+fn consistent(
+    report: &verify::Report,
+    file: &std::path::Path,
+    kept: &note::Checkpoint,
+) -> Result<()> {
+    if kept.size > report.size {
+        bail!(
+            "verification failed: {} shows the ledger {} at size {}, but it is at {}: it was rolled back",
+            file.display(),
+            report.origin,
+            kept.size,
+            report.size
+        );
+    }
+    let root = report.roots.iter().find(|(n, _)| *n == kept.size).map(|(_, h)| *h);
+    if root != Some(kept.root) {
+        bail!(
+            "verification failed: {} (size {}) is not a prefix of the ledger {}: its records were changed (a fork)",
+            file.display(),
+            kept.size,
+            report.origin
+        );
+    }
+    eprintln!(
+        "fsctl: {}: consistent with the kept checkpoint of size {}",
+        report.origin, kept.size
+    );
     Ok(())
 }

@@ -113,7 +113,7 @@ impl Cosigner {
         let mut b64 = [0u8; 104];
         let b64 = Base64::encode(&raw, &mut b64).map_err(|_| NoteError::BufferTooSmall)?;
         let mut w = Cursor { buf: out, len: 0 };
-        write!(w, "{SIG_PREFIX}{} {b64}\n", self.name).map_err(|_| NoteError::BufferTooSmall)?;
+        writeln!(w, "{SIG_PREFIX}{} {b64}", self.name).map_err(|_| NoteError::BufferTooSmall)?;
         Ok(w.len)
     }
 }

@@ -34,7 +34,9 @@ impl fmt::Display for KeyError {
             KeyError::BadName => "invalid key name (empty, too long, or contains a space or '+')",
             KeyError::BadEncoding => "malformed key (want name+hexid+base64)",
             KeyError::BadKeyId => "key ID does not match the key name and key",
-            KeyError::UnknownAlgorithm => "not a key of the expected type (Ed25519 note key, or Ed25519 cosignature key)",
+            KeyError::UnknownAlgorithm => {
+                "not a key of the expected type (Ed25519 note key, or Ed25519 cosignature key)"
+            }
             KeyError::ZeroSeed => "the private key seed is all zeros",
         })
     }

@@ -153,7 +153,11 @@ pub(crate) fn split(msg: &[u8]) -> Result<(&str, &str), NoteError> {
 /// The signature lines of a block [`split`] returned, at most [`MAX_SIGNATURES`].
 pub(crate) fn lines(sigs: &str) -> impl Iterator<Item = Result<&str, NoteError>> {
     sigs[..sigs.len() - 1].split('\n').enumerate().map(|(n, line)| {
-        if n >= MAX_SIGNATURES { Err(NoteError::Malformed("too many signatures")) } else { Ok(line) }
+        if n >= MAX_SIGNATURES {
+            Err(NoteError::Malformed("too many signatures"))
+        } else {
+            Ok(line)
+        }
     })
 }
 

@@ -6,6 +6,7 @@
 //	oracle gen N                                  a signed log and proofs, as JSON
 //	oracle bench SIZE COUNT RUNS                  time tlog.StoredHashes per record
 //	oracle open VERIFIER_KEY NOTE                 verify a signed checkpoint note
+//	oracle cosigned VERIFIER_KEY WITNESS_KEY NOTE  also a cosignature/v1 on it
 //
 // Built in GOPATH mode against Debian's golang-golang-x-mod-dev.
 package main
@@ -13,6 +14,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -41,8 +43,10 @@ func main() {
 		err = bench(os.Args[2], os.Args[3], os.Args[4])
 	case len(os.Args) == 4 && os.Args[1] == "open":
 		err = open(os.Args[2], os.Args[3])
+	case len(os.Args) == 5 && os.Args[1] == "cosigned":
+		err = cosigned(os.Args[2], os.Args[3], os.Args[4])
 	default:
-		err = fmt.Errorf("usage: oracle check DIR VKEY PROOFS | gen N | bench SIZE COUNT RUNS | open VKEY NOTE")
+		err = fmt.Errorf("usage: oracle check DIR VKEY PROOFS | gen N | bench SIZE COUNT RUNS | open VKEY NOTE | cosigned VKEY WKEY NOTE")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "oracle:", err)
@@ -449,4 +453,75 @@ func bench(sizeArg, countArg, runsArg string) error {
 	sort.Float64s(perRecord)
 	sort.Float64s(sha)
 	return json.NewEncoder(os.Stdout).Encode(map[string][]float64{"ns_per_record": perRecord, "sha256_ns": sha})
+}
+
+// cosigV1 verifies C2SP tlog-cosignature v1 (Ed25519) signatures, written
+// from the specification as a note.Verifier, so that note.Open checks them.
+type cosigV1 struct {
+	name string
+	hash uint32
+	key  ed25519.PublicKey
+}
+
+func (c *cosigV1) Name() string    { return c.name }
+func (c *cosigV1) KeyHash() uint32 { return c.hash }
+
+// Verify checks sig = u64 timestamp || Ed25519 signature over
+// "cosignature/v1\ntime <t>\n" followed by the note text.
+func (c *cosigV1) Verify(msg, sig []byte) bool {
+	if len(sig) != 8+ed25519.SignatureSize {
+		return false
+	}
+	t := binary.BigEndian.Uint64(sig[:8])
+	if t > 1<<63-1 {
+		return false
+	}
+	m := append([]byte(fmt.Sprintf("cosignature/v1\ntime %d\n", t)), msg...)
+	return ed25519.Verify(c.key, m, sig[8:])
+}
+
+// newCosigV1 parses a vkey name+hash+base64(0x04 || key).
+func newCosigV1(vkey string) (*cosigV1, error) {
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("malformed witness key %q", vkey)
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 0x04 {
+		return nil, fmt.Errorf("witness key %q: not an Ed25519 cosignature key", vkey)
+	}
+	h := sha256.Sum256(append([]byte(parts[0]+"\n"), raw...))
+	hash := binary.BigEndian.Uint32(h[:4])
+	if fmt.Sprintf("%08x", hash) != parts[1] {
+		return nil, fmt.Errorf("witness key %q: wrong key hash", vkey)
+	}
+	return &cosigV1{parts[0], hash, ed25519.PublicKey(raw[1:])}, nil
+}
+
+func cosigned(vkey, wkey, file string) error {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return fmt.Errorf("verifier key: %v", err)
+	}
+	w, err := newCosigV1(wkey)
+	if err != nil {
+		return err
+	}
+	msg, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	n, err := note.Open(msg, note.VerifierList(v, w))
+	if err != nil {
+		return fmt.Errorf("opening %s: %v", file, err)
+	}
+	var signed, cosigned bool
+	for _, s := range n.Sigs {
+		signed = signed || (s.Name == v.Name() && s.Hash == v.KeyHash())
+		cosigned = cosigned || (s.Name == w.Name() && s.Hash == w.KeyHash())
+	}
+	if !signed || !cosigned {
+		return fmt.Errorf("%s: signed by the log: %v, cosigned by %s: %v", file, signed, w.Name(), cosigned)
+	}
+	return open(vkey, file)
 }

@@ -142,6 +142,20 @@ pub fn open(verifier_key: &str, file: &Path) -> Result<Opened, String> {
     serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}: {out}"))
 }
 
+/// Like [`open`], and also checks with Go's `note.Open` (given a C2SP
+/// tlog-cosignature v1 verifier written in Go from the specification) that
+/// the witness with key `witness_key` cosigned the note.
+pub fn cosigned(verifier_key: &str, witness_key: &str, file: &Path) -> Result<Opened, String> {
+    let args = [
+        OsStr::new("cosigned"),
+        OsStr::new(verifier_key),
+        OsStr::new(witness_key),
+        file.as_os_str(),
+    ];
+    let out = run(&args)?;
+    serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}: {out}"))
+}
+
 /// Has Go build and sign a log of `n` records and prove things about it.
 pub fn generate(n: u64) -> Result<Generated, String> {
     let n = n.to_string();

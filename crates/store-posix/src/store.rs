@@ -263,6 +263,30 @@ fn read_into(path: &Path, buf: &mut [u8]) -> Result<Option<usize>> {
     Ok(Some(len))
 }
 
+/// Replaces the file at `path` with `data` atomically and durably (a
+/// temporary file beside it, fsync, rename, directory fsync), created at
+/// [`FILE_MODE`](crate::FILE_MODE): a crash leaves the old file or the new.
+pub fn write_durably(path: &Path, data: &[u8]) -> std::result::Result<(), IoError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let done = write_temp(path, data, true).and_then(|temp| {
+        fs::rename(&temp, path).map_err(io_err("renaming", &temp))?;
+        sync_path(dir)
+    });
+    done.map_err(|e| match e {
+        StoreError::Backend(e) => e,
+        StoreError::Full => IoError {
+            op: "writing",
+            path: path.to_path_buf(),
+            source: io::Error::from_raw_os_error(28),
+        },
+        other => IoError {
+            op: "writing",
+            path: path.to_path_buf(),
+            source: io::Error::other(other.to_string()),
+        },
+    })
+}
+
 /// Writes `data` to a fresh temporary file next to `path`, fsynced if `durable`.
 fn write_temp(path: &Path, data: &[u8], durable: bool) -> Result<PathBuf> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");

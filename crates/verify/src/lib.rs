@@ -136,6 +136,9 @@ pub struct Report {
     /// under way or interrupted, or a checkpoint rolled back (the caller
     /// tells which).
     pub beyond: Vec<String>,
+    /// The root hash of the tree at each size [`verify_with_roots`] was
+    /// asked for (sizes above the checkpoint's are left out).
+    pub roots: Vec<(u64, Hash)>,
 }
 
 fn fail(path: impl Into<String>, what: impl Into<String>) -> Discrepancy {
@@ -163,6 +166,17 @@ fn read_required(src: &impl Source, path: &str) -> Result<Vec<u8>, Discrepancy> 
 /// Verifies the ledger in `src` against the verifier key. The checkpoint's
 /// origin must be the key's name.
 pub fn verify(src: &impl Source, key: &Verifier) -> Result<Report, Discrepancy> {
+    verify_with_roots(src, key, &[])
+}
+
+/// [`verify`], also reporting the root hash of the tree at each of `sizes`
+/// (recomputed from the entries, as the signed root is): to check that
+/// checkpoints kept from earlier are prefixes of this ledger.
+pub fn verify_with_roots(
+    src: &impl Source,
+    key: &Verifier,
+    sizes: &[u64],
+) -> Result<Report, Discrepancy> {
     let note = read_required(src, "checkpoint")?;
     let opened = note::open(&note, &[key])
         .map_err(|e| fail("checkpoint", format!("does not verify with key {}: {e}", key.name())))?;
@@ -177,6 +191,10 @@ pub fn verify(src: &impl Source, key: &Verifier) -> Result<Report, Discrepancy> 
         Report { origin: cp.origin.into(), size: cp.size, root: cp.root, ..Report::default() };
     let older = classify_files(src, cp.size, &mut report)?;
     let mut pass = Recompute::new(src, cp.size, older);
+    pass.wanted = sizes.iter().copied().filter(|&n| n <= cp.size).collect();
+    if pass.wanted.remove(&0) {
+        report.roots.push((0, tlog::EMPTY_ROOT));
+    }
     pass.run(&mut report)?;
     let recomputed = pass.tree.root();
     if recomputed == cp.root {
@@ -247,12 +265,22 @@ struct Recompute<'a, S> {
     /// The first entry of each bundle whose leaf hash differs from the
     /// stored level-0 tile.
     leaf_errors: Vec<Discrepancy>,
+    /// Tree sizes whose root hash is wanted.
+    wanted: std::collections::BTreeSet<u64>,
 }
 
 impl<'a, S: Source> Recompute<'a, S> {
     fn new(src: &'a S, size: u64, older: Older) -> Self {
         let tree = Builder::with_memory(vec![0; EDGE_BYTES]).unwrap_or_else(|_| unreachable!());
-        Recompute { src, size, older, tree, first_tile_error: None, leaf_errors: Vec::new() }
+        Recompute {
+            src,
+            size,
+            older,
+            tree,
+            first_tile_error: None,
+            leaf_errors: Vec::new(),
+            wanted: Default::default(),
+        }
     }
 
     fn run(&mut self, report: &mut Report) -> Result<(), Discrepancy> {
@@ -271,6 +299,9 @@ impl<'a, S: Source> Recompute<'a, S> {
                     self.tree.push(*leaf).map_err(|_| fail(t.path().as_str(), "tree too large"))?;
                 for level in 0..completed {
                     self.check_tile(level, report)?;
+                }
+                if self.wanted.remove(&self.tree.size()) {
+                    report.roots.push((self.tree.size(), self.tree.root()));
                 }
             }
         }
