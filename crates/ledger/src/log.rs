@@ -196,7 +196,9 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
     pub fn add_cosignatures(&mut self, cosigned: &[u8]) -> Result<(), S> {
         self.usable()?;
         if cosigned.len() > MAX_NOTE {
-            return Err(Error::InvalidArgument("cosigned checkpoint is larger than a ledger keeps"));
+            return Err(Error::InvalidArgument(
+                "cosigned checkpoint is larger than a ledger keeps",
+            ));
         }
         let cp = self.verify_checkpoint(cosigned)?;
         let current = self.verify_checkpoint(self.checkpoint())?;

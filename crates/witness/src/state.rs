@@ -119,7 +119,11 @@ impl Witness {
     /// schema-less URL, e.g. `witness.example.com/w1`); returns its
     /// verifier key. Fails if `dir` holds a key already.
     pub fn create(dir: &Path, name: &str) -> Result<CosignatureVerifier, WitnessError> {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io("creating", dir))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io("creating", dir))?;
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| bad(dir, format!("no randomness: {e}")))?;
         let cosigner = Cosigner::from_seed(name, seed).map_err(|e| bad(dir, e.to_string()))?;
@@ -153,7 +157,8 @@ impl Witness {
             return Err(bad(&path, format!("another key for origin {} is there", v.name())));
         }
         if !known.contains(&v) {
-            let mut f = OpenOptions::new().append(true).open(&path).map_err(io("opening", &path))?;
+            let mut f =
+                OpenOptions::new().append(true).open(&path).map_err(io("opening", &path))?;
             f.write_all(format!("{v}\n").as_bytes())
                 .and_then(|()| f.sync_all())
                 .map_err(io("writing", &path))?;
