@@ -367,15 +367,9 @@ fn restore(root: &Root, tenant: &str, file: &std::path::Path, audit: bool) -> Re
 /// Puts `note` in place as `dir`'s checkpoint, durably, and ends any
 /// commit intent (its objects are covered now).
 fn install_checkpoint(dir: &std::path::Path, note: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     let temp = dir.join(".checkpoint.restore.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(store_posix::FILE_MODE)
-        .open(&temp)
-        .with_context(|| format!("creating {}", temp.display()))?;
+    let mut f =
+        store_posix::create_fresh(&temp).with_context(|| format!("creating {}", temp.display()))?;
     f.write_all(note)
         .and_then(|()| f.sync_all())
         .with_context(|| format!("writing {}", temp.display()))?;

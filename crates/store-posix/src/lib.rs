@@ -7,7 +7,7 @@
 mod store;
 pub mod tenant;
 
-pub use store::{IoError, PosixStore, read_intent};
+pub use store::{IoError, PosixStore, create_fresh, read_intent};
 pub use tenant::{HostEngine, Root, SystemClock, Tenant, TenantError};
 
 /// Mode of the files service-fs creates (before the umask, which can only

@@ -263,17 +263,26 @@ fn read_into(path: &Path, buf: &mut [u8]) -> Result<Option<usize>> {
     Ok(Some(len))
 }
 
+/// Creates `path` afresh for writing: whatever is at that name (a killed
+/// writer's leftover, or a symbolic link planted there) is removed first,
+/// never opened, so nothing is ever written through a link.
+pub fn create_fresh(path: &Path) -> io::Result<File> {
+    let create =
+        || OpenOptions::new().write(true).create_new(true).mode(crate::FILE_MODE).open(path);
+    match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            create()
+        }
+        r => r,
+    }
+}
+
 /// Writes `data` to a fresh temporary file next to `path`, fsynced if `durable`.
 fn write_temp(path: &Path, data: &[u8], durable: bool) -> Result<PathBuf> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
     let temp = path.with_file_name(format!(".{name}{TEMP_SUFFIX}"));
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(crate::FILE_MODE)
-        .open(&temp)
-        .map_err(io_err("creating", &temp))?;
+    let mut f = create_fresh(&temp).map_err(io_err("creating", &temp))?;
     let written = f.write_all(data).map_err(io_err("writing", &temp));
     let synced = written.and_then(|()| match durable {
         true => f.sync_all().map_err(io_err("syncing", &temp)),
