@@ -402,7 +402,7 @@ fn restore(root: &Root, tenant: &str, file: &std::path::Path, audit: bool) -> Re
     if let Some(first) = report.beyond.first() {
         bail!("{}: {first} lies beyond it too: not the newest checkpoint", file.display());
     }
-    install_checkpoint(&dir, &note)?;
+    store_posix::install_checkpoint(&dir, &note)?;
     drop(lock);
     // The record of what the operator did, in the audit ledger.
     let mut t = open(root, tenant)?;
@@ -414,36 +414,6 @@ fn restore(root: &Root, tenant: &str, file: &std::path::Path, audit: bool) -> Re
     let what = format!("restored the {which} of {tenant} from size {found} to {}", cp.size);
     let line = format!("{what} (audit record {seq})");
     say(&line).map_err(|e| unreported(what, e))
-}
-
-/// Puts `note` in place as `dir`'s checkpoint, durably, and ends any
-/// commit intent (its objects are covered now).
-fn install_checkpoint(dir: &std::path::Path, note: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let temp = dir.join(".checkpoint.restore.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(store_posix::FILE_MODE)
-        .open(&temp)
-        .with_context(|| format!("creating {}", temp.display()))?;
-    f.write_all(note)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", temp.display()))?;
-    std::fs::rename(&temp, dir.join("checkpoint"))
-        .with_context(|| format!("renaming {}", temp.display()))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing {}", dir.display()))?;
-    let mut intent = dir.as_os_str().to_os_string();
-    intent.push(".intent");
-    match std::fs::remove_file(&intent) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            Err(e).context("removing the commit intent")
-        }
-        _ => Ok(()),
-    }
 }
 
 /// The largest note `verify-note` reads: a checkpoint is a few hundred

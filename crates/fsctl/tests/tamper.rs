@@ -107,3 +107,41 @@ fn a_rolled_back_checkpoint_is_refused_never_recovered() {
         let _ = &newest;
     }
 }
+
+/// A symbolic link planted at a temporary name the tool writes (the commit
+/// intents beside the logs, the restored checkpoint's) is removed, never
+/// written through: the file it points to, outside the ledger, is untouched
+/// (found by the `never_fork` property test: a read wrote its audit intent
+/// into it). Links inside a log are refused by recovery before any write.
+#[test]
+fn a_link_at_a_temporary_name_is_never_written_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ledgers");
+    std::fs::create_dir(&dir).unwrap();
+    let key = init(&dir);
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, b"not the ledger's\n").unwrap();
+    let plant = |names: &[&str]| {
+        for name in names {
+            let at = dir.join("acme").join(name);
+            let _ = std::fs::remove_file(&at);
+            std::os::unix::fs::symlink(&victim, at).unwrap();
+        }
+    };
+    let untouched = || assert_eq!(std::fs::read(&victim).unwrap(), b"not the ledger's\n");
+    let intents = [".log.intent.tmp", ".audit.intent.tmp"];
+    plant(&intents);
+    assert_eq!(ok(&dir, &["append", "acme"], &lines(0, 3)), "0 2\n");
+    untouched();
+    plant(&intents);
+    ok(&dir, &["read", "acme", "--from", "0"], b"");
+    untouched();
+    let note = tmp.path().join("newest.note");
+    std::fs::copy(dir.join("acme/log/checkpoint"), &note).unwrap();
+    plant(&["log/.checkpoint.restore.tmp"]);
+    let _ = fsctl(&dir, &["restore", "acme", "--checkpoint", note.to_str().unwrap()], b"");
+    untouched();
+    let _ = std::fs::remove_file(dir.join("acme/log/.checkpoint.restore.tmp"));
+    ok(&dir, &["verify", "acme", "--key", &key], b"");
+    assert_eq!(ok(&dir, &["append", "acme"], b"next\n"), "3 3\n");
+}

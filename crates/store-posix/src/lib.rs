@@ -7,7 +7,9 @@
 mod store;
 pub mod tenant;
 
-pub use store::{IoError, PosixStore, read_intent, write_durably};
+pub use store::{
+    IoError, PosixStore, create_fresh, install_checkpoint, read_intent, write_durably,
+};
 pub use tenant::{HostEngine, Root, SystemClock, Tenant, TenantError};
 
 /// Mode of the files service-fs creates (before the umask, which can only

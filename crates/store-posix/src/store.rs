@@ -287,17 +287,49 @@ pub fn write_durably(path: &Path, data: &[u8]) -> std::result::Result<(), IoErro
     })
 }
 
+/// Puts `note` in place as the checkpoint of the store at `root`, durably,
+/// and ends any commit intent (its objects are covered now): the operator's
+/// restore of a checkpoint the caller has verified against every object.
+/// Takes no lock: the caller holds the tenant's.
+pub fn install_checkpoint(root: &Path, note: &[u8]) -> std::result::Result<(), IoError> {
+    let path = root.join(CHECKPOINT);
+    no_symlink(root, &path).map_err(|e| IoError {
+        op: "writing",
+        path: path.clone(),
+        source: io::Error::other(e.to_string()),
+    })?;
+    write_durably(&path, note)?;
+    let mut intent = root.as_os_str().to_os_string();
+    intent.push(".intent");
+    let intent = PathBuf::from(intent);
+    match fs::remove_file(&intent) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(IoError { op: "removing", path: intent, source: e })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Creates `path` afresh for writing: whatever is at that name (a killed
+/// writer's leftover, or a symbolic link planted there) is removed first,
+/// never opened, so nothing is ever written through a link.
+pub fn create_fresh(path: &Path) -> io::Result<File> {
+    let create =
+        || OpenOptions::new().write(true).create_new(true).mode(crate::FILE_MODE).open(path);
+    match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            create()
+        }
+        r => r,
+    }
+}
+
 /// Writes `data` to a fresh temporary file next to `path`, fsynced if `durable`.
 fn write_temp(path: &Path, data: &[u8], durable: bool) -> Result<PathBuf> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
     let temp = path.with_file_name(format!(".{name}{TEMP_SUFFIX}"));
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(crate::FILE_MODE)
-        .open(&temp)
-        .map_err(io_err("creating", &temp))?;
+    let mut f = create_fresh(&temp).map_err(io_err("creating", &temp))?;
     let written = f.write_all(data).map_err(io_err("writing", &temp));
     let synced = written.and_then(|()| match durable {
         true => f.sync_all().map_err(io_err("syncing", &temp)),
