@@ -27,18 +27,61 @@ pub fn app(w: Witness, prefix: &str) -> Router {
 
 /// Serves witness `w` on `listener` until interrupted (SIGINT).
 pub fn serve(listener: TcpListener, w: Witness, prefix: &str) -> Result<()> {
+    serve_until(listener, w, prefix, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// Serves witness `w` on `listener` until `stop` completes.
+pub fn serve_until(
+    listener: TcpListener,
+    w: Witness,
+    prefix: &str,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let app = app(w, prefix);
     listener.set_nonblocking(true).context("listening")?;
-    let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener).context("listening")?;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving")
+        axum::serve(listener, app).with_graceful_shutdown(stop).await.context("serving")
     })
+}
+
+/// A witness served on a thread of its own, on a free loopback port, until
+/// this is dropped (for tests, and for tools that embed a witness).
+pub struct Running {
+    /// Its submission prefix, `http://127.0.0.1:PORT`.
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+/// Starts witness `w` on a free loopback port.
+pub fn spawn(w: Witness) -> Result<Running> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("listening")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let thread = std::thread::spawn(move || {
+        serve_until(listener, w, "", async {
+            let _ = rx.await;
+        })
+    });
+    Ok(Running { url, stop: Some(tx), thread: Some(thread) })
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 async fn add_checkpoint(State(w): State<Arc<Mutex<Witness>>>, body: Bytes) -> Response {
