@@ -223,6 +223,11 @@ impl Witness {
         let req = parse_add_checkpoint(body).map_err(|e| Refusal::BadRequest(e.into()))?;
         let text = note_text(req.checkpoint)?;
         let origin = text.split('\n').next().unwrap_or_default();
+        if !self.logs.iter().any(|v| v.name() == origin) {
+            // `fs-witness trust` may have added it since: no restart needed.
+            self.logs =
+                read_logs(&self.dir.join(LOGS)).map_err(|e| Refusal::Internal(e.to_string()))?;
+        }
         let keys: Vec<&Verifier> = self.logs.iter().filter(|v| v.name() == origin).collect();
         if keys.is_empty() {
             return Err(Refusal::UnknownOrigin(format!("unknown log origin {origin:?}")));
@@ -256,10 +261,11 @@ impl Witness {
     fn keep(&self, origin: &str, note: &[u8]) -> Result<(), WitnessError> {
         let path = self.state_path(origin);
         let temp = path.with_extension("tmp");
+        // Never open whatever is at the name (a link planted there): afresh.
+        let _ = fs::remove_file(&temp);
         let mut f = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
             .open(&temp)
             .map_err(io("creating", &temp))?;

@@ -157,3 +157,15 @@ fn the_state_survives_a_restart_and_one_process_holds_it() {
     let other = Log::new("service-fs/acme", 9);
     assert!(Witness::trust(&dir, &other.key.verifier().to_string()).is_err());
 }
+
+#[test]
+fn a_log_trusted_while_it_runs_is_known_at_once() {
+    let mut log = Log::new("service-fs/acme", 1);
+    log.grow(3, "a");
+    let (tmp, mut w) = witness(&log);
+    let mut late = Log::new("service-fs/initech", 4);
+    late.grow(2, "a");
+    assert_eq!(w.add_checkpoint(&late.request(0, 2), 1).unwrap_err().status(), 404);
+    Witness::trust(&tmp.path().join("w"), &late.key.verifier().to_string()).unwrap();
+    w.add_checkpoint(&late.request(0, 2), 2).unwrap();
+}
