@@ -157,17 +157,7 @@ impl<P: Platform> Client<P> {
         scratch: &mut [u8],
         mut f: impl FnMut(u64, &[u8]),
     ) -> Result<(), Status> {
-        let mut at = 0;
-        for i in 0..read.count {
-            let mut len = [0u8; 2];
-            self.buf.read(at, &mut len).ok_or(Status::BadBuffer)?;
-            let len = usize::from(u16::from_be_bytes(len));
-            let rec = scratch.get_mut(..len).ok_or(Status::BufferTooSmall)?;
-            self.buf.read(at + 2, rec).ok_or(Status::BadBuffer)?;
-            f(read.from + i, rec);
-            at += 2 + len;
-        }
-        if at != read.bytes { Err(Status::BadBuffer) } else { Ok(()) }
+        self.walk(read, scratch, true, |i, _, r| f(i, r))
     }
 
     /// Like [`Client::for_each`], for records of any size: passes each
@@ -177,6 +167,18 @@ impl<P: Platform> Client<P> {
         &self,
         read: &Read,
         scratch: &mut [u8],
+        f: impl FnMut(u64, usize, &[u8]),
+    ) -> Result<(), Status> {
+        self.walk(read, scratch, false, f)
+    }
+
+    /// Walks the records framing of `read` in the buffer; `whole`: a record
+    /// larger than `scratch` is an error rather than cut short.
+    fn walk(
+        &self,
+        read: &Read,
+        scratch: &mut [u8],
+        whole: bool,
         mut f: impl FnMut(u64, usize, &[u8]),
     ) -> Result<(), Status> {
         let mut at = 0;
@@ -184,6 +186,9 @@ impl<P: Platform> Client<P> {
             let mut len = [0u8; 2];
             self.buf.read(at, &mut len).ok_or(Status::BadBuffer)?;
             let len = usize::from(u16::from_be_bytes(len));
+            if whole && len > scratch.len() {
+                return Err(Status::BufferTooSmall);
+            }
             let n = len.min(scratch.len());
             self.buf.read(at + 2, &mut scratch[..n]).ok_or(Status::BadBuffer)?;
             f(read.from + i, len, &scratch[..n]);
