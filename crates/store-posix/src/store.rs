@@ -227,26 +227,8 @@ pub fn read_intent(root: &Path) -> Result<Option<u64>> {
 /// under it): the store's files are its own, never where a link points.
 fn no_symlink(root: &Path, path: &Path) -> Result<()> {
     let rel = path.strip_prefix(root).unwrap_or(path);
-    let mut at = root.to_path_buf();
-    for part in std::iter::once(None).chain(rel.components().map(Some)) {
-        if let Some(part) = part {
-            at.push(part);
-        }
-        match fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_symlink() => return Err(symlink_error(&at)),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_err("checking", &at)(e)),
-        }
-    }
-    Ok(())
-}
-
-fn symlink_error(at: &Path) -> StoreError<IoError> {
-    StoreError::Backend(IoError {
-        op: "refusing",
-        path: at.to_path_buf(),
-        source: io::Error::other("a symbolic link, which a ledger never follows"),
+    verify::no_symlink(root, rel).map_err(|source| {
+        StoreError::Backend(IoError { op: "refusing", path: path.to_path_buf(), source })
     })
 }
 
@@ -523,7 +505,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let path = entry.path();
         let kind = entry.file_type().map_err(io_err("listing", &path))?;
         if kind.is_symlink() {
-            return Err(symlink_error(&path));
+            return no_symlink(dir, &path);
         }
         if kind.is_dir() {
             walk(root, &path, out)?;

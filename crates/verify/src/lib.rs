@@ -50,8 +50,9 @@ impl Source for Dir {
 }
 
 /// Refuses a symbolic link anywhere from `root` down to `root/rel`: a
-/// ledger's files are its own, never somewhere a link points to.
-fn no_symlink(root: &Path, rel: &Path) -> io::Result<()> {
+/// ledger's files are its own, never somewhere a link points to. (The
+/// POSIX store makes the same check before it writes.)
+pub fn no_symlink(root: &Path, rel: &Path) -> io::Result<()> {
     let mut at = root.to_path_buf();
     for part in std::iter::once(None).chain(rel.components().map(Some)) {
         if let Some(part) = part {
