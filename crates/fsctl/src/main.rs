@@ -186,6 +186,13 @@ enum WitnessCommand {
         /// Tenant name.
         tenant: String,
     },
+    /// Ask every witness now whether the current checkpoints are the
+    /// latest it cosigned (a cosignature in the files only says the
+    /// witness saw them once), and keep the fresh cosignatures.
+    Check {
+        /// Tenant name.
+        tenant: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -501,11 +508,12 @@ fn witness(root: &Root, command: WitnessCommand) -> Result<()> {
     match command {
         WitnessCommand::Add { tenant, key, url } => {
             reportable("added")?;
-            let mut t = open(root, &tenant)?;
+            root.verifier(&tenant)?;
             let dir = root.tenant_dir(&tenant);
-            let w = witnesses::add(&dir, &key, &url, |w| {
-                witnesses::cosign(&mut t.engine, std::slice::from_ref(w))
-            })?;
+            let w = witnesses::admit(&dir, &key, &url)?;
+            let mut t = open(root, &tenant)?;
+            witnesses::cosign(&mut t.engine, std::slice::from_ref(&w))?;
+            witnesses::add(&dir, &w)?;
             say(format_args!(
                 "witness {} at {} cosigned {tenant}'s checkpoints",
                 w.key.name(),
@@ -516,6 +524,20 @@ fn witness(root: &Root, command: WitnessCommand) -> Result<()> {
         WitnessCommand::Remove { tenant, key } => {
             let _lock = root.lock(&tenant)?;
             witnesses::remove(&root.tenant_dir(&tenant), &key)
+        }
+        WitnessCommand::Check { tenant } => {
+            reportable("checked")?;
+            let t = open(root, &tenant)?;
+            for w in witnesses::load(&root.tenant_dir(&tenant))? {
+                for (name, note) in
+                    [("log", t.engine.log().checkpoint()), ("audit", t.engine.audit().checkpoint())]
+                {
+                    let size = note::Checkpoint::peek_size(note).unwrap_or(0);
+                    let at = note::cosigned_at(note, &w.key).ok().flatten().unwrap_or(0);
+                    say(format_args!("{} {name} {size} cosigned at {at}", w.key.name()))?;
+                }
+            }
+            Ok(())
         }
         WitnessCommand::List { tenant } => {
             root.verifier(&tenant)?;

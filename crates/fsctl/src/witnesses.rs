@@ -19,6 +19,9 @@ use witness::protocol::{ADD_CHECKPOINT, add_checkpoint_body, parse_size_body};
 
 /// The file, in the tenant's directory.
 pub const FILE: &str = "witnesses";
+/// The most witnesses a tenant may have: their cosignatures must fit the
+/// checkpoint a ledger keeps (2 KiB) beside its own signature.
+pub const MAX_WITNESSES: usize = 8;
 /// How long one request to a witness may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest response read from a witness.
@@ -64,23 +67,29 @@ fn configured(key: &str, url: &str) -> Result<Configured> {
     Ok(Configured { key, url: url.trim_end_matches('/').to_string() })
 }
 
-/// Adds a witness to the tenant in `dir` (the caller holds its lock),
-/// once `first` (its first cosignatures) succeeded.
-pub fn add(
-    dir: &Path,
-    key: &str,
-    url: &str,
-    first: impl FnOnce(&Configured) -> Result<()>,
-) -> Result<Configured> {
+/// Checks that the witness `key` at `url` may be added to the tenant in
+/// `dir`: well formed, not there yet, room for it.
+pub fn admit(dir: &Path, key: &str, url: &str) -> Result<Configured> {
     let w = configured(key, url)?;
+    let list = load(dir)?;
+    if list.iter().any(|k| k.key == w.key) {
+        bail!("witness {} is configured already", w.key.name());
+    }
+    if list.len() >= MAX_WITNESSES {
+        bail!("a tenant has at most {MAX_WITNESSES} witnesses");
+    }
+    Ok(w)
+}
+
+/// Adds the witness [`admit`] returned (the caller holds the tenant's
+/// lock, and has had it cosign the current checkpoints).
+pub fn add(dir: &Path, w: &Configured) -> Result<()> {
     let mut list = load(dir)?;
     if list.iter().any(|k| k.key == w.key) {
         bail!("witness {} is configured already", w.key.name());
     }
-    first(&w)?;
     list.push(Configured { key: w.key.clone(), url: w.url.clone() });
-    save(dir, &list)?;
-    Ok(w)
+    save(dir, &list)
 }
 
 /// Removes the witness with key `key`.

@@ -50,9 +50,13 @@ fn checkpoints_are_cosigned_before_they_count() {
     assert!(out.contains("cosigned"), "{out}");
     assert!(ok(dir, &["witness", "list", "acme"], b"").contains(&url));
     ok(dir, &["verify", "acme", "--key", &key, "--witness", &wkey], b"");
+    let err = fails(dir, &["witness", "add", "acme", &wkey, &url], b"");
+    assert!(err.contains("configured already"), "{err}");
     assert_eq!(ok(dir, &["append", "acme"], &lines(5, 300)), "5 304\n");
     ok(dir, &["read", "acme", "--from", "0", "--max", "2"], b"");
     let printed = ok(dir, &["checkpoint", "acme"], b"");
+    let checked = ok(dir, &["witness", "check", "acme"], b"");
+    assert!(checked.contains("witness.test/w1 log 305 cosigned at "), "{checked}");
     ok(dir, &["verify", "acme", "--key", &key, "--witness", &wkey], b"");
     // The printed checkpoint is the cosigned one; Go opens it and checks
     // the cosignature with a verifier written from the specification.
@@ -100,6 +104,8 @@ fn a_directory_rolled_back_whole_is_stopped_before_anything_is_signed() {
         let err = fails(dir, args, b"forked\n");
         assert!(err.contains("rolled back or forked"), "{args:?}: {err}");
     }
+    let err = fails(dir, &["witness", "check", "acme"], b"");
+    assert!(err.contains("rolled back or forked"), "{err}");
     assert_eq!(snapshot(dir), before, "nothing was written or signed");
     // Anyone who kept a checkpoint catches it offline, without the witness.
     let kept_new = kept_new.to_str().unwrap();
@@ -185,4 +191,23 @@ fn an_unreachable_or_unknowing_witness_stops_writes_loudly() {
     assert!(err.contains("witness key"), "{err}");
     let err = fails(dir, &["witness", "add", "acme", &wkey, "ftp://x"], b"");
     assert!(err.contains("http"), "{err}");
+}
+
+#[test]
+fn a_tenant_has_at_most_eight_witnesses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init(dir);
+    let key = |i: u8| {
+        note::Cosigner::from_seed(&format!("witness.test/w{i}"), [i + 1; 32]).unwrap().verifier()
+    };
+    let list: String = (0..8).map(|i| format!("{} http://127.0.0.1:9/{i}\n", key(i))).collect();
+    std::fs::write(dir.join("acme/witnesses"), list).unwrap();
+    assert_eq!(ok(dir, &["witness", "list", "acme"], b"").lines().count(), 8);
+    let err = fails(dir, &["witness", "add", "acme", &key(8).to_string(), "http://x"], b"");
+    assert!(err.contains("at most 8 witnesses"), "{err}");
+    // A damaged list is named with its line.
+    std::fs::write(dir.join("acme/witnesses"), "garbage\n").unwrap();
+    let err = fails(dir, &["append", "acme"], b"x\n");
+    assert!(err.contains("witnesses:1"), "{err}");
 }
