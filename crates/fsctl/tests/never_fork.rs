@@ -99,6 +99,11 @@ const DEFAULT_WITNESSED_CASES: u32 = 24;
 
 /// The system calls that change files or make them durable (as `crash.rs`).
 const WRITE_POINTS: &[&str] = &["openat", "write", "fsync", "linkat", "unlink", "rename", "mkdir"];
+/// Where a command is killed: a write point, or (witnessed) its `n`-th
+/// connection to the witness, the first of which has the current
+/// checkpoints cosigned and the next one a checkpoint just signed.
+const KILL_POINTS: &[&str] =
+    &["openat", "write", "fsync", "linkat", "unlink", "rename", "mkdir", "connect"];
 
 /// The fixed temporary names the tool writes through `create + truncate`.
 const TEMP_NAMES: &[&str] = &[
@@ -179,23 +184,26 @@ fn which() -> impl Strategy<Value = Which> {
     prop_oneof![Just(Which::Log), Just(Which::Audit)]
 }
 
+fn cmd() -> impl Strategy<Value = Cmd> {
+    prop_oneof![
+        3 => (1u16..300).prop_map(|records| Cmd::Append { records }),
+        1 => Just(Cmd::Read),
+        1 => Just(Cmd::Checkpoint),
+        1 => which().prop_map(Cmd::Restore),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let sizes = prop_oneof![
         6 => proptest::collection::vec(1u16..60, 1..4),
         2 => proptest::collection::vec(1u16..2000, 1..40),
         1 => proptest::collection::vec(1u16..16, 200..300),
     ];
-    let cmd = prop_oneof![
-        3 => (1u16..300).prop_map(|records| Cmd::Append { records }),
-        1 => Just(Cmd::Read),
-        1 => Just(Cmd::Checkpoint),
-        1 => which().prop_map(Cmd::Restore),
-    ];
     prop_oneof![
         10 => sizes.prop_map(Op::Append),
         4 => (any::<bool>(), any::<u8>()).prop_map(|(audit, from)| Op::Read { audit, from }),
         1 => Just(Op::Checkpoint),
-        5 => (cmd, 0..WRITE_POINTS.len(), 1u8..16)
+        5 => (cmd(), 0..WRITE_POINTS.len(), 1u8..16)
             .prop_map(|(cmd, syscall, n)| Op::Crash { cmd, syscall, n }),
         1 => Just(Op::Rerun),
         3 => (which(), any::<usize>()).prop_map(|(w, p)| Op::Rollback(w, p)),
@@ -213,13 +221,19 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The same steps, with backups taken and put back more often: a whole
-/// tenant directory put back is the rollback only a witness stops.
+/// The same steps, with backups taken and put back more often (a whole
+/// tenant directory put back is the rollback only a witness stops), and
+/// kills at connections to the witness (a checkpoint signed, never cosigned).
 fn witnessed_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         12 => op(),
         1 => Just(Op::TakeBackup),
         1 => any::<usize>().prop_map(Op::RestoreBackup),
+        1 => (cmd(), 1u8..4).prop_map(|(cmd, n)| Op::Crash {
+            cmd,
+            syscall: WRITE_POINTS.len(),
+            n
+        }),
     ]
 }
 
@@ -820,7 +834,7 @@ impl World {
             self.outcome = Some((out.status.code(), false, err));
             return (out, false);
         };
-        let syscall = WRITE_POINTS[syscall];
+        let syscall = KILL_POINTS[syscall];
         let log = self.aside.join("strace.log");
         let mut cmd = Command::new("strace");
         cmd.args(["-f", "-qq", "-o"]).arg(&log).args(["-e", &format!("trace={syscall}")]);
