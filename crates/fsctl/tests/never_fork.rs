@@ -38,7 +38,8 @@
 //! `never_a_fork_with_a_witness` leaves that to the product: each case
 //! starts a real witness (`fs_witness::spawn`, trusting both keys `fsctl
 //! key` prints) and adds it with `fsctl witness add` right after `init`; the
-//! test plays no witness, and backups are taken and put back more often.
+//! test plays no witness; backups are taken and put back more often, and
+//! commands are also killed at their connections to the witness.
 //! What the witness cosigned last is read from its state directory (it
 //! keeps a checkpoint before it answers, so a command killed in between
 //! leaves the witness ahead of the cosignatures in the directory). With the
