@@ -28,13 +28,59 @@
 //! directory (a whole tenant directory put back from an older backup, or
 //! an older checkpoint with the newer objects deleted, or with a forged
 //! intent from its size) cannot be told from an older genuine state. Only a
-//! checkpoint kept elsewhere catches it; the test plays that witness: before
-//! each write command it checks the stored checkpoints against the newest
-//! it kept, and when a directory is such an undetectable rollback it counts
-//! it and repairs it as an operator would (`fsctl restore` with the newest
-//! checkpoint, or else the newest copy of the tenant).
+//! checkpoint kept elsewhere catches it. `never_a_fork` runs without one
+//! and plays that witness: before each write command it checks the stored
+//! checkpoints against the newest it kept, and when a directory is such an
+//! undetectable rollback it counts it and repairs it as an operator would
+//! (`fsctl restore` with the newest checkpoint, or else the newest copy of
+//! the tenant).
 //!
-//! `PROPTEST_CASES` sets the number of cases (default [`DEFAULT_CASES`]).
+//! `never_a_fork_with_a_witness` leaves that to the product: each case
+//! starts a real witness (`fs_witness::spawn`, trusting both keys `fsctl
+//! key` prints) and adds it with `fsctl witness add` right after `init`; the
+//! test plays no witness; backups are taken and put back more often, and
+//! commands are also killed at their connections to the witness.
+//! What the witness cosigned last is read from its state directory (it
+//! keeps a checkpoint before it answers, so a command killed in between
+//! leaves the witness ahead of the cosignatures in the directory). With the
+//! witness configured (its line intact in `<tenant>/witnesses`), it asserts:
+//!
+//! - a command that opens the tenant (all but `restore`) run while a
+//!   stored checkpoint is older than what the witness cosigned last fails
+//!   (exit 1, unless killed) and signs nothing: no new tree, and both
+//!   checkpoints unchanged but for renewed cosignature lines; when the
+//!   directory showed no trace of the rollback, it is then repaired as
+//!   above (`restore`, else the replica);
+//! - every checkpoint a command signs is at least as large as, and extends,
+//!   every checkpoint the witness cosigned before (it was cosigned as the
+//!   command began);
+//! - all checkpoints the witness cosigned (a valid cosignature by its key
+//!   on a stored checkpoint, or its own state) lie on one history: same
+//!   size, same root; smaller, a prefix (proofs from each to the largest,
+//!   ours and Go's, at the end); every acknowledged record is in it;
+//! - at the end: `verify --witness` passes when plain `verify` does and
+//!   both stored checkpoints are the newest cosigned ones, with their
+//!   cosignature, and passes only on cosigned checkpoints; `verify
+//!   --trusted` with the newest cosigned checkpoints fails on a traceless
+//!   rollback to below them, and passes when plain `verify` does and the
+//!   stored checkpoints extend them.
+//!
+//! The gap, by design and counted, not failed: a checkpoint only counts
+//! once cosigned. One signed by a command killed before the witness kept
+//! it is unknown to the witness; a traceless rollback to below it is
+//! accepted, and a different tree of that size or larger may be signed
+//! next. The test then gives up the line of leaves it kept for that one
+//! (`gap_forks`; such checkpoints, never cosigned, are `orphans` at the
+//! end) and requires the new tree to hold every cosigned checkpoint; a
+//! line given up may be taken up again if one of its checkpoints gets
+//! cosigned (put back, and still extending what the witness knew). With
+//! the witness configuration tampered with (a bit flipped in
+//! `<tenant>/witnesses`), commands are not watched and what they sign
+//! need not extend what was cosigned (`unwitnessed_forks`): it never
+//! counts, and cosigned checkpoints must still agree.
+//!
+//! `PROPTEST_CASES` sets the number of cases of each (default
+//! [`DEFAULT_CASES`] and [`DEFAULT_WITNESSED_CASES`]).
 
 mod common;
 
@@ -46,11 +92,19 @@ use common::*;
 use note::Verifier;
 use proptest::prelude::*;
 use tlog::{Hash, NodeReader};
+use witness::Witness;
 
 const DEFAULT_CASES: u32 = 48;
+/// Cases of the witnessed test unless `PROPTEST_CASES` says otherwise.
+const DEFAULT_WITNESSED_CASES: u32 = 24;
 
 /// The system calls that change files or make them durable (as `crash.rs`).
 const WRITE_POINTS: &[&str] = &["openat", "write", "fsync", "linkat", "unlink", "rename", "mkdir"];
+/// Where a command is killed: a write point, or (witnessed) its `n`-th
+/// connection to the witness, the first of which has the current
+/// checkpoints cosigned and the next one a checkpoint just signed.
+const KILL_POINTS: &[&str] =
+    &["openat", "write", "fsync", "linkat", "unlink", "rename", "mkdir", "connect"];
 
 /// The fixed temporary names the tool writes through `create + truncate`.
 const TEMP_NAMES: &[&str] = &[
@@ -131,23 +185,26 @@ fn which() -> impl Strategy<Value = Which> {
     prop_oneof![Just(Which::Log), Just(Which::Audit)]
 }
 
+fn cmd() -> impl Strategy<Value = Cmd> {
+    prop_oneof![
+        3 => (1u16..300).prop_map(|records| Cmd::Append { records }),
+        1 => Just(Cmd::Read),
+        1 => Just(Cmd::Checkpoint),
+        1 => which().prop_map(Cmd::Restore),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let sizes = prop_oneof![
         6 => proptest::collection::vec(1u16..60, 1..4),
         2 => proptest::collection::vec(1u16..2000, 1..40),
         1 => proptest::collection::vec(1u16..16, 200..300),
     ];
-    let cmd = prop_oneof![
-        3 => (1u16..300).prop_map(|records| Cmd::Append { records }),
-        1 => Just(Cmd::Read),
-        1 => Just(Cmd::Checkpoint),
-        1 => which().prop_map(Cmd::Restore),
-    ];
     prop_oneof![
         10 => sizes.prop_map(Op::Append),
         4 => (any::<bool>(), any::<u8>()).prop_map(|(audit, from)| Op::Read { audit, from }),
         1 => Just(Op::Checkpoint),
-        5 => (cmd, 0..WRITE_POINTS.len(), 1u8..16)
+        5 => (cmd(), 0..WRITE_POINTS.len(), 1u8..16)
             .prop_map(|(cmd, syscall, n)| Op::Crash { cmd, syscall, n }),
         1 => Just(Op::Rerun),
         3 => (which(), any::<usize>()).prop_map(|(w, p)| Op::Rollback(w, p)),
@@ -162,6 +219,22 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::TakeBackup),
         1 => any::<usize>().prop_map(Op::RestoreBackup),
         3 => Just(Op::Repair),
+    ]
+}
+
+/// The same steps, with backups taken and put back more often (a whole
+/// tenant directory put back is the rollback only a witness stops), and
+/// kills at connections to the witness (a checkpoint signed, never cosigned).
+fn witnessed_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        12 => op(),
+        1 => Just(Op::TakeBackup),
+        1 => any::<usize>().prop_map(Op::RestoreBackup),
+        1 => (cmd(), 1u8..4).prop_map(|(cmd, n)| Op::Crash {
+            cmd,
+            syscall: WRITE_POINTS.len(),
+            n
+        }),
     ]
 }
 
@@ -189,6 +262,11 @@ fn root_of(leaves: &[Hash]) -> Hash {
     tlog::tree::tree_hash(leaves.len() as u64, &mut Leaves(leaves)).unwrap()
 }
 
+/// Whether the tree of `size` leaves with `root` is a prefix of `line`.
+fn fits(line: &[Hash], size: u64, root: &Hash) -> bool {
+    size as usize <= line.len() && root_of(&line[..size as usize]) == *root
+}
+
 /// What the test knows of one log.
 #[derive(Default)]
 struct Chain {
@@ -199,7 +277,13 @@ struct Chain {
     /// The largest checkpoint.
     newest: Vec<u8>,
     /// A copy of the log's directory that verified, and its size.
-    capture: Option<(PathBuf, u64)>,
+    capture: Option<(PathBuf, u64, Hash)>,
+    /// With a witness: the checkpoints it cosigned (size → root, and one
+    /// note of it), which must all lie on `leaves`.
+    cosigned: BTreeMap<u64, (Hash, Vec<u8>)>,
+    /// With a witness: the leaves of lines given up, when a tree was signed
+    /// that does not extend an earlier checkpoint nobody cosigned (the gap).
+    others: Vec<Vec<Hash>>,
 }
 
 /// Results gathered over all cases, for the summary.
@@ -218,23 +302,64 @@ struct Stats {
     audit_checkpoints: u64,
     largest: u64,
     go_proofs: u64,
+    /// Witnessed: commands run while a stored checkpoint was older than
+    /// what the witness cosigned (all must fail and sign nothing).
+    behind: u64,
+    /// … of which the directory showed no trace of it, and the witness
+    /// refused ("rolled back or forked").
+    stopped: u64,
+    /// Witnessed: commands run on a traceless rollback to below a checkpoint
+    /// the ledger signed but the witness never cosigned (the gap: allowed).
+    unwitnessed: u64,
+    /// Witnessed: a tree signed that does not extend such a checkpoint (the
+    /// gap shown: a checkpoint that never counted given up).
+    gap_forks: u64,
+    /// Witnessed: checkpoints signed but given up at the end (never cosigned).
+    orphans: u64,
+    /// Witnessed: commands run with the witness configuration tampered with.
+    unconfigured: u64,
+    /// Witnessed: a tree signed, with the witness unconfigured, that does
+    /// not extend what the witness cosigned (it never counts).
+    unwitnessed_forks: u64,
+    /// Witnessed, at the end: `verify --witness` passed.
+    witness_verified: u64,
+    /// Witnessed, at the end: `verify --trusted` caught a traceless rollback.
+    trusted_caught: u64,
+    /// Witnessed: a rollback the witness stopped that restore and the
+    /// replica could not repair (commands go on failing).
+    unrepaired: u64,
 }
 
-static TOTAL: std::sync::Mutex<Stats> = std::sync::Mutex::new(Stats {
-    cases: 0,
-    ops: 0,
-    commands: 0,
-    refused: 0,
-    killed: 0,
-    witness_caught: 0,
-    witness_restored: 0,
-    witness_repaired: 0,
-    frozen: 0,
-    log_checkpoints: 0,
-    audit_checkpoints: 0,
-    largest: 0,
-    go_proofs: 0,
-});
+impl Stats {
+    const ZERO: Stats = Stats {
+        cases: 0,
+        ops: 0,
+        commands: 0,
+        refused: 0,
+        killed: 0,
+        witness_caught: 0,
+        witness_restored: 0,
+        witness_repaired: 0,
+        frozen: 0,
+        log_checkpoints: 0,
+        audit_checkpoints: 0,
+        largest: 0,
+        go_proofs: 0,
+        behind: 0,
+        stopped: 0,
+        unwitnessed: 0,
+        gap_forks: 0,
+        orphans: 0,
+        unconfigured: 0,
+        unwitnessed_forks: 0,
+        witness_verified: 0,
+        trusted_caught: 0,
+        unrepaired: 0,
+    };
+}
+
+static TOTAL: std::sync::Mutex<Stats> = std::sync::Mutex::new(Stats::ZERO);
+static TOTAL_WITNESSED: std::sync::Mutex<Stats> = std::sync::Mutex::new(Stats::ZERO);
 
 impl Stats {
     fn add(&mut self, o: &Stats) {
@@ -251,10 +376,44 @@ impl Stats {
         self.audit_checkpoints += o.audit_checkpoints;
         self.largest = self.largest.max(o.largest);
         self.go_proofs += o.go_proofs;
+        self.behind += o.behind;
+        self.stopped += o.stopped;
+        self.unwitnessed += o.unwitnessed;
+        self.gap_forks += o.gap_forks;
+        self.orphans += o.orphans;
+        self.unconfigured += o.unconfigured;
+        self.unwitnessed_forks += o.unwitnessed_forks;
+        self.witness_verified += o.witness_verified;
+        self.trusted_caught += o.trusted_caught;
+        self.unrepaired += o.unrepaired;
     }
 }
 
+/// The tenant's witness, served in-process.
+struct Wit {
+    /// Serves until dropped (before the directory it keeps its state in).
+    _server: fs_witness::Running,
+    key: note::CosignatureVerifier,
+    /// Its state directory (read, never written, by the test).
+    state: PathBuf,
+    /// The line `fsctl witness add` wrote to `<tenant>/witnesses`.
+    line: String,
+    /// Whether it was configured (that line intact) before the current command.
+    configured: bool,
+}
+
+/// What [`World::before_command`] found.
+#[derive(Default)]
+struct Before {
+    behind: [bool; 2],
+    traceless: [bool; 2],
+    signed: [Option<Vec<u8>>; 2],
+    count: u64,
+}
+
 struct World {
+    /// With a witness: the second test.
+    wit: Option<Wit>,
     _tmp: tempfile::TempDir,
     root: PathBuf,
     tenant: PathBuf,
@@ -276,6 +435,10 @@ struct World {
     /// The witness could not repair an undetectable rollback: writes stop.
     frozen: bool,
     seq: u64,
+    /// How many checkpoints (distinct trees) were seen signed.
+    signed: u64,
+    /// The last command run: its exit status, whether it was killed, its error.
+    outcome: Option<(Option<i32>, bool, String)>,
     stats: Stats,
 }
 
@@ -329,7 +492,7 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 impl World {
-    fn new() -> World {
+    fn new(witnessed: bool) -> World {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("ledgers");
         std::fs::create_dir(&root).unwrap();
@@ -341,7 +504,21 @@ impl World {
         let v = Verifier::parse(&key).unwrap();
         let audit = v.renamed("service-fs/acme/audit").unwrap();
         let key_strings = [key, audit.to_string()];
+        // The witness: trusting both keys `fsctl key` prints, then added.
+        let wit = witnessed.then(|| {
+            let state = tmp.path().join("witness-state");
+            let key = Witness::create(&state, "witness.test/never-a-fork").unwrap();
+            for extra in [&[][..], &["--audit"][..]] {
+                let k = ok(&root, &[&["key", "acme"][..], extra].concat(), b"");
+                Witness::trust(&state, k.trim()).unwrap();
+            }
+            let server = fs_witness::spawn(Witness::open(&state).unwrap()).unwrap();
+            ok(&root, &["witness", "add", "acme", &key.to_string(), &server.url], b"");
+            let line = format!("{key} {}", server.url);
+            Wit { _server: server, key, state, line, configured: true }
+        });
         let mut w = World {
+            wit,
             tenant: root.join("acme"),
             root,
             aside,
@@ -356,6 +533,8 @@ impl World {
             last: None,
             frozen: false,
             seq: 0,
+            signed: 0,
+            outcome: None,
             stats: Stats::default(),
             _tmp: tmp,
         };
@@ -383,6 +562,37 @@ impl World {
         (cp.origin == self.keys[w.i()].name()).then_some((cp.size, cp.root))
     }
 
+    /// Witnessed: the checkpoint of log `w` the witness cosigned last, from
+    /// its state directory (`state/<hash of the origin>`, one file per
+    /// log, replaced by a rename), which the test only reads.
+    fn latest(&self, w: Which) -> Option<Vec<u8>> {
+        let wit = self.wit.as_ref()?;
+        let dir = std::fs::read_dir(wit.state.join("state")).ok()?;
+        dir.flatten()
+            .filter(|e| e.path().extension().is_none())
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .find(|n| self.genuine(w, n).is_some())
+    }
+
+    /// Witnessed: the size of what the witness cosigned last for log `w`.
+    fn latest_size(&self, w: Which) -> u64 {
+        self.latest(w).and_then(|n| self.genuine(w, &n)).map_or(0, |(s, _)| s)
+    }
+
+    /// A stored checkpoint without the witness's cosignature lines (which
+    /// every command opening the tenant renews): what the ledger signed.
+    fn signed_part(&self, note: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let Some(wit) = &self.wit else { return note };
+        let theirs = format!("\u{2014} {} ", wit.key.name());
+        note.map(|n| {
+            n.split_inclusive(|&b| b == b'\n')
+                .filter(|l| !l.starts_with(theirs.as_bytes()))
+                .flatten()
+                .copied()
+                .collect()
+        })
+    }
+
     /// Records the stored checkpoints (and `printed`) if the ledger signed
     /// them, checking each new one against the leaves known so far.
     fn observe(&mut self, printed: &[u8]) {
@@ -391,6 +601,9 @@ impl World {
             if w == Which::Log && !printed.is_empty() {
                 notes.push(printed.to_vec());
             }
+            // What the witness cosigned last: it keeps that checkpoint
+            // before it answers, so it may not have reached the directory.
+            notes.extend(self.latest(w));
             for n in notes {
                 if let Some((size, root)) = self.genuine(w, &n) {
                     self.record(w, n, size, root);
@@ -405,8 +618,25 @@ impl World {
     }
 
     fn record(&mut self, w: Which, note: Vec<u8>, size: u64, root: Hash) {
+        let cosigned = self
+            .wit
+            .as_ref()
+            .is_some_and(|x| note::cosigned_at(&note, &x.key).is_ok_and(|t| t.is_some()));
+        if cosigned {
+            self.count(w, &note, size, root);
+        }
         if self.chains[w.i()].notes.contains_key(&note) {
             return;
+        }
+        if self.chains[w.i()].notes.values().any(|&(s, r)| (s, r) == (size, root)) {
+            // The same checkpoint again (with other cosignatures): checked
+            // when it was first seen.
+            self.chains[w.i()].notes.insert(note, (size, root));
+            return;
+        }
+        self.signed += 1;
+        if self.wit.is_some() {
+            self.newly_signed(w, &note, size);
         }
         let known = self.chains[w.i()].leaves.len() as u64;
         if size > known {
@@ -415,6 +645,10 @@ impl World {
             });
             let mut all = self.chains[w.i()].leaves.clone();
             all.extend(new);
+            if root_of(&all) != root && self.wit.is_some() {
+                self.diverge(w, note, size, root);
+                return;
+            }
             assert_eq!(
                 root_of(&all),
                 root,
@@ -433,10 +667,14 @@ impl World {
             {
                 let to = self.aside.join(format!("capture-{}", w.dir()));
                 cp_a(&dir, &to);
-                self.chains[w.i()].capture = Some((to, size));
+                self.chains[w.i()].capture = Some((to, size, root));
             }
         } else {
             let leaves = &self.chains[w.i()].leaves[..size as usize];
+            if root_of(leaves) != root && self.wit.is_some() {
+                self.diverge(w, note, size, root);
+                return;
+            }
             assert_eq!(
                 root_of(leaves),
                 root,
@@ -449,6 +687,112 @@ impl World {
             }
         }
         self.chains[w.i()].notes.insert(note, (size, root));
+    }
+
+    /// Witnessed: a checkpoint the witness cosigned. All of them must be
+    /// on one line, with the same root at the same size.
+    fn count(&mut self, w: Which, note: &[u8], size: u64, root: Hash) {
+        let chain = &mut self.chains[w.i()];
+        if let Some((r, _)) = chain.cosigned.get(&size) {
+            assert_eq!(
+                *r,
+                root,
+                "FORK AMONG COSIGNED checkpoints of {}: two of size {size}:\n{}",
+                w.dir(),
+                String::from_utf8_lossy(note)
+            );
+            return;
+        }
+        chain.cosigned.insert(size, (root, note.to_vec()));
+        // Learned now, if it is the first time this tree is seen.
+        if !chain.notes.values().any(|&p| p == (size, root)) {
+            return;
+        }
+        if fits(&chain.leaves, size, &root) {
+            return;
+        }
+        // A tree of a line given up is cosigned after all (a checkpoint put
+        // back that extends what the witness knew): that line is taken up.
+        let others = &self.chains[w.i()].others;
+        let line = others.iter().position(|b| self.holds_all_cosigned(w, b));
+        let Some(i) = line else {
+            panic!(
+                "FORK AMONG COSIGNED checkpoints of {}: no history holds them all:\n{}",
+                w.dir(),
+                String::from_utf8_lossy(note)
+            )
+        };
+        let b = self.chains[w.i()].others.remove(i);
+        self.switch(w, b);
+    }
+
+    fn holds_all_cosigned(&self, w: Which, line: &[Hash]) -> bool {
+        self.chains[w.i()].cosigned.iter().all(|(&s, (r, _))| fits(line, s, r))
+    }
+
+    /// Witnessed: a checkpoint not seen before, signed by the command just
+    /// run. With the witness configured, it was cosigned as it began: what
+    /// it signed is no smaller than anything cosigned before it.
+    fn newly_signed(&self, w: Which, note: &[u8], size: u64) {
+        let wit = self.wit.as_ref().unwrap();
+        let largest = self.chains[w.i()].cosigned.keys().next_back().copied().unwrap_or(0);
+        if wit.configured {
+            assert!(
+                size >= largest,
+                "FORK in {}: signed at size {size} with the witness configured, after it cosigned size {largest}:\n{}",
+                w.dir(),
+                String::from_utf8_lossy(note)
+            );
+        }
+    }
+
+    /// Witnessed: a tree of `size` leaves with `root` was signed that is not
+    /// on the line of leaves kept: allowed only if it holds every checkpoint
+    /// the witness cosigned (the line given up never counted), or if the
+    /// witness was not configured for that command (it never counts).
+    fn diverge(&mut self, w: Which, note: Vec<u8>, size: u64, root: Hash) {
+        let new = self.read_leaves(w, 0, size).unwrap_or_else(|e| {
+            panic!("{}: leaves 0..{size} of a checkpoint just signed: {e}", w.dir())
+        });
+        assert_eq!(root_of(&new), root, "{}: the leaves of a checkpoint just signed", w.dir());
+        let configured = self.wit.as_ref().unwrap().configured;
+        if self.holds_all_cosigned(w, &new) {
+            self.stats.gap_forks += 1;
+            self.chains[w.i()].notes.insert(note, (size, root));
+            self.switch(w, new);
+            return;
+        } else {
+            assert!(
+                !configured,
+                "FORK in {}: signed with the witness configured, size {size} does not extend what it cosigned ({:?}):\n{}",
+                w.dir(),
+                self.chains[w.i()].cosigned.keys().collect::<Vec<_>>(),
+                String::from_utf8_lossy(&note)
+            );
+            self.stats.unwitnessed_forks += 1;
+            self.chains[w.i()].others.push(new);
+        }
+        self.chains[w.i()].notes.insert(note, (size, root));
+    }
+
+    /// Witnessed: `line` becomes the line of leaves kept; the old one is
+    /// kept aside; the newest checkpoint and Go's copy follow.
+    fn switch(&mut self, w: Which, line: Vec<Hash>) {
+        let chain = &mut self.chains[w.i()];
+        let old = std::mem::replace(&mut chain.leaves, line);
+        chain.others.push(old);
+        let line = &chain.leaves;
+        chain.others.retain(|b| !(b.len() <= line.len() && line[..b.len()] == b[..]));
+        let newest = chain
+            .notes
+            .iter()
+            .filter(|(_, (s, _))| *s == line.len() as u64)
+            .find(|(_, (s, r))| fits(line, *s, r))
+            .map(|(n, _)| n.clone());
+        chain.newest = newest.unwrap_or_default();
+        if chain.capture.as_ref().is_some_and(|(_, s, r)| !fits(line, *s, r)) {
+            chain.capture = None;
+        }
     }
 
     /// The leaf hashes `from..to` from log `w`'s entry bundles.
@@ -487,9 +831,11 @@ impl World {
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
             );
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            self.outcome = Some((out.status.code(), false, err));
             return (out, false);
         };
-        let syscall = WRITE_POINTS[syscall];
+        let syscall = KILL_POINTS[syscall];
         let log = self.aside.join("strace.log");
         let mut cmd = Command::new("strace");
         cmd.args(["-f", "-qq", "-o"]).arg(&log).args(["-e", &format!("trace={syscall}")]);
@@ -504,6 +850,8 @@ impl World {
             String::from_utf8_lossy(&out.stderr)
         );
         self.stats.killed += u64::from(killed);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        self.outcome = Some((out.status.code(), killed, err));
         (out, killed)
     }
 
@@ -547,29 +895,38 @@ impl World {
     /// in the directory to show it was rolled back: no object beyond its
     /// checkpoint, or an intent from its size that explains them.
     fn undetectable(&self, w: Which) -> bool {
-        let Some(stored) = self.stored(w) else { return false };
-        let Some((size, _)) = self.chains[w.i()].notes.get(&stored).copied() else {
-            return false;
-        };
-        if size >= self.chains[w.i()].leaves.len() as u64 {
-            return false;
-        }
+        self.traceless(w).is_some_and(|size| size < self.chains[w.i()].leaves.len() as u64)
+    }
+
+    /// The size of log `w`'s stored checkpoint if the ledger signed it and
+    /// nothing in the directory shows a larger tree: no object beyond it,
+    /// or an intent from its size that explains them.
+    fn traceless(&self, w: Which) -> Option<u64> {
+        let stored = self.stored(w)?;
+        let known = self.chains[w.i()].notes.get(&stored).copied();
+        // Witnessed, a checkpoint with other cosignature lines is the same one.
+        let (size, _) = known.or_else(|| self.wit.as_ref().and(self.genuine(w, &stored)))?;
         let intent = std::fs::read_to_string(self.tenant.join(format!("{}.intent", w.dir())));
         if intent.is_ok_and(|t| t == format!("service-fs commit intent\nfrom {size}\n")) {
-            return true;
+            return Some(size);
         }
         let dir = self.tenant.join(w.dir());
-        !tree(&dir).iter().any(|p| {
+        let beyond = tree(&dir).iter().any(|p| {
             p.to_str().and_then(tlog::Tile::parse).is_some_and(|t| !t.within(size))
                 && !dir.join(p).is_dir()
-        })
+        });
+        (!beyond).then_some(size)
+    }
+
+    /// Whether log `w`'s stored checkpoint is the newest kept (up to cosignatures).
+    fn at_newest(&self, w: Which) -> bool {
+        let stored = self.stored(w).and_then(|n| self.genuine(w, &n));
+        stored.is_some() && stored == self.genuine(w, &self.chains[w.i()].newest)
     }
 
     /// After a command: a copy of the tenant when both checkpoints are the newest.
     fn after(&mut self) {
-        let current = [Which::Log, Which::Audit]
-            .iter()
-            .all(|&w| self.stored(w).as_deref() == Some(&self.chains[w.i()].newest[..]));
+        let current = [Which::Log, Which::Audit].iter().all(|&w| self.at_newest(w));
         if current {
             let to = self.aside.join("replica");
             cp_a(&self.tenant, &to);
@@ -620,8 +977,8 @@ impl World {
         self.stats.refused += 1;
         for &w in logs {
             assert_eq!(
-                self.stored(w),
-                before[w.i()],
+                self.signed_part(self.stored(w)),
+                self.signed_part(before[w.i()].clone()),
                 "a refused command replaced the {} checkpoint: {}",
                 w.dir(),
                 String::from_utf8_lossy(&out.stderr)
@@ -684,12 +1041,28 @@ impl World {
                 | Op::Rerun
                 | Op::RestoreNewest(_)
         );
-        if writes {
+        // Witnessed, a command that opens the tenant (all but restore) is
+        // watched: the real witness must stop it on a rollback.
+        let opens = self.wit.is_some()
+            && match op {
+                Op::Append(_) | Op::Read { .. } | Op::Checkpoint => true,
+                Op::Crash { cmd, .. } => !matches!(cmd, Cmd::Restore(_)),
+                Op::Rerun => self.last.as_ref().is_some_and(|(a, _)| a[0] != "restore"),
+                _ => false,
+            };
+        if writes && self.wit.is_none() {
             self.witness();
             if self.frozen {
                 return;
             }
         }
+        if writes && let Some(wit) = self.wit.as_mut() {
+            let text = std::fs::read_to_string(self.tenant.join("witnesses")).unwrap_or_default();
+            wit.configured = text.lines().any(|l| l == wit.line);
+            self.stats.unconfigured += u64::from(!wit.configured);
+        }
+        let before = opens.then(|| self.before_command());
+        self.outcome = None;
         let log_files = |w: &World, which: Which| -> Vec<PathBuf> {
             let dir = w.tenant.join(which.dir());
             tree(&dir).into_iter().map(|p| dir.join(p)).filter(|p| p.is_file()).collect()
@@ -810,8 +1183,84 @@ impl World {
                 }
             }
         }
+        if let Some(before) = before {
+            self.after_command(before);
+        }
         if writes {
             self.after();
+        }
+    }
+
+    /// Witnessed, before a command: for each log, whether its stored
+    /// checkpoint is older than what the witness cosigned last, whether
+    /// the directory shows no trace of a larger tree, and what is signed.
+    fn before_command(&mut self) -> Before {
+        let mut b = Before::default();
+        for w in [Which::Log, Which::Audit] {
+            let stored = self.stored(w);
+            let size = stored.as_ref().and_then(|n| self.genuine(w, n)).map(|(s, _)| s);
+            let latest = self.latest_size(w);
+            let traceless = self.traceless(w).is_some();
+            b.behind[w.i()] = size.is_some_and(|s| s < latest);
+            b.traceless[w.i()] = traceless;
+            if traceless && !b.behind[w.i()] && self.undetectable(w) {
+                // Below a checkpoint signed but never cosigned: the witness
+                // cannot know of it (the gap).
+                self.stats.unwitnessed += 1;
+            }
+            b.signed[w.i()] = self.signed_part(stored);
+        }
+        b.count = self.signed;
+        b
+    }
+
+    /// Witnessed, after a command: on a rollback to below what the witness
+    /// cosigned, it failed and signed nothing; one that left no trace is
+    /// then repaired as an operator would.
+    fn after_command(&mut self, b: Before) {
+        let configured = self.wit.as_ref().unwrap().configured;
+        if !configured || !(b.behind[0] || b.behind[1]) {
+            return;
+        }
+        self.stats.behind += 1;
+        let (code, killed, err) = self.outcome.clone().expect("a command was run");
+        for w in [Which::Log, Which::Audit] {
+            assert_eq!(
+                self.signed_part(self.stored(w)),
+                b.signed[w.i()],
+                "the {} checkpoint changed on a command run on a rollback the witness knows of: {err}",
+                w.dir()
+            );
+        }
+        assert_eq!(self.signed, b.count, "a checkpoint was signed on a rollback: {err}");
+        assert!(killed || code == Some(1), "a command succeeded on a rollback: {code:?}");
+        let traceless: Vec<Which> = [Which::Log, Which::Audit]
+            .into_iter()
+            .filter(|w| b.behind[w.i()] && b.traceless[w.i()])
+            .collect();
+        if traceless.is_empty() {
+            return;
+        }
+        self.stats.stopped += u64::from(err.contains("rolled back or forked"));
+        // The operator's repair: restore with the newest checkpoint, or
+        // put back the replica.
+        for w in traceless {
+            let behind = |x: &World| {
+                x.stored(w).and_then(|n| x.genuine(w, &n)).is_none_or(|(s, _)| s < x.latest_size(w))
+            };
+            self.stats.witness_caught += 1;
+            self.restore(w, None);
+            if !behind(self) {
+                self.stats.witness_restored += 1;
+                continue;
+            }
+            if let Some(r) = self.replica.clone() {
+                cp_a(&r, &self.tenant);
+                self.stats.witness_repaired += 1;
+            }
+            if behind(self) {
+                self.stats.unrepaired += 1;
+            }
         }
     }
 
@@ -824,7 +1273,19 @@ impl World {
             let size = chain.leaves.len() as u64;
             let root = root_of(&chain.leaves);
             let mut go_lines = String::new();
+            let mut orphans: Vec<(u64, Hash)> = Vec::new();
             for &(old, old_root) in chain.notes.values() {
+                if self.wit.is_some() && !fits(&chain.leaves, old, &old_root) {
+                    // Signed, never cosigned, and given up (the gap).
+                    assert!(
+                        chain.cosigned.get(&old).is_none_or(|(r, _)| *r != old_root),
+                        "a cosigned checkpoint off the line"
+                    );
+                    if !orphans.contains(&(old, old_root)) {
+                        orphans.push((old, old_root));
+                    }
+                    continue;
+                }
                 if old == 0 {
                     assert_eq!(old_root, tlog::EMPTY_ROOT, "a size-0 checkpoint with a root");
                     continue;
@@ -833,7 +1294,7 @@ impl World {
                 let proof = tlog::proof::prove_consistency(size, old, &mut leaves).unwrap();
                 tlog::proof::verify_consistency(&proof, size, &root, old, &old_root)
                     .unwrap_or_else(|e| panic!("FORK in {}: {old} to {size}: {e:?}", w.dir()));
-                if let Some((_, csize)) = &chain.capture {
+                if let Some((_, csize, _)) = &chain.capture {
                     let csize = *csize;
                     if old <= csize {
                         let leaves = &chain.leaves[..csize as usize];
@@ -852,7 +1313,7 @@ impl World {
                     }
                 }
             }
-            if let Some((dir, csize)) = &chain.capture {
+            if let Some((dir, csize, _)) = &chain.capture {
                 let proofs = self.aside.join(format!("proofs-{}.jsonl", w.dir()));
                 std::fs::write(&proofs, &go_lines).unwrap();
                 let s = oracle::check(dir, &self.key_strings[w.i()], &proofs)
@@ -866,6 +1327,7 @@ impl World {
             let opened = oracle::open(&self.key_strings[w.i()], &newest)
                 .unwrap_or_else(|e| panic!("Go: {}: {e}", w.dir()));
             assert_eq!(opened.size, size);
+            self.stats.orphans += orphans.len() as u64;
             let n = chain.notes.len() as u64;
             match w {
                 Which::Log => self.stats.log_checkpoints += n,
@@ -878,8 +1340,13 @@ impl World {
         }
         let verified =
             fsctl(&self.root, &["verify", "acme", "--key", &self.key_strings[0]], b"").status;
+        if self.wit.is_some() {
+            self.finish_witnessed(verified.success());
+        }
         if verified.success() {
-            self.witness();
+            if self.wit.is_none() {
+                self.witness();
+            }
             if self.frozen {
                 return;
             }
@@ -907,6 +1374,94 @@ impl World {
     }
 }
 
+impl World {
+    /// Witnessed, the end of a case: acknowledged records are in the
+    /// cosigned history; `verify --witness` passes on the newest cosigned
+    /// checkpoints; `verify --trusted` with them catches a traceless rollback.
+    fn finish_witnessed(&mut self, verified: bool) {
+        let wkey = self.wit.as_ref().unwrap().key.clone();
+        let newest: Vec<(u64, Hash, Vec<u8>)> = [Which::Log, Which::Audit]
+            .iter()
+            .map(|&w| {
+                let (s, (r, n)) = self.chains[w.i()].cosigned.last_key_value().unwrap();
+                (*s, *r, n.clone())
+            })
+            .collect();
+        let line = &self.chains[0].leaves;
+        for (&i, r) in &self.acked {
+            assert!(i < newest[0].0, "record {i} acknowledged, not in a cosigned checkpoint");
+            assert_eq!(
+                line[i as usize],
+                tlog::leaf_hash(r),
+                "record {i} acknowledged, then changed"
+            );
+        }
+        let stored: Vec<Option<Vec<u8>>> =
+            [Which::Log, Which::Audit].iter().map(|&w| self.stored(w)).collect();
+        let at_cosigned = [Which::Log, Which::Audit].iter().all(|&w| {
+            let n = stored[w.i()].as_deref().unwrap_or_default();
+            note::cosigned_at(n, &wkey).is_ok_and(|t| t.is_some())
+                && self
+                    .genuine(w, n)
+                    .is_some_and(|(s, r)| (s, r) == (newest[w.i()].0, newest[w.i()].1))
+        });
+        let key = self.key_strings[0].clone();
+        let wk = wkey.to_string();
+        let with_witness =
+            fsctl(&self.root, &["verify", "acme", "--key", &key, "--witness", &wk], b"");
+        if verified && at_cosigned {
+            assert!(
+                with_witness.status.success(),
+                "verify --witness fails on the newest cosigned checkpoints: {}",
+                String::from_utf8_lossy(&with_witness.stderr)
+            );
+            self.stats.witness_verified += 1;
+        }
+        if with_witness.status.success() {
+            for (w, n) in stored.iter().enumerate() {
+                let n = n.as_deref().unwrap_or_default();
+                assert!(
+                    note::cosigned_at(n, &wkey).is_ok_and(|t| t.is_some()),
+                    "verify --witness passed on a checkpoint not cosigned ({w})"
+                );
+            }
+        }
+        let files: Vec<PathBuf> = [Which::Log, Which::Audit]
+            .iter()
+            .map(|&w| {
+                let f = self.aside.join(format!("cosigned-{}.note", w.dir()));
+                std::fs::write(&f, &newest[w.i()].2).unwrap();
+                f
+            })
+            .collect();
+        let mut args = vec!["verify", "acme", "--key", &key];
+        for f in &files {
+            args.extend(["--trusted", f.to_str().unwrap()]);
+        }
+        let trusted = fsctl(&self.root, &args, b"");
+        let rolled = [Which::Log, Which::Audit]
+            .iter()
+            .any(|&w| self.traceless(w).is_some_and(|s| s < newest[w.i()].0));
+        if rolled {
+            assert!(!trusted.status.success(), "verify --trusted passed a traceless rollback");
+            self.stats.trusted_caught += 1;
+        }
+        let ahead = [Which::Log, Which::Audit].iter().all(|&w| {
+            let n = stored[w.i()].as_deref().unwrap_or_default();
+            self.genuine(w, n).is_some_and(|(s, r)| {
+                s >= newest[w.i()].0 && fits(&self.chains[w.i()].leaves, s, &r)
+            })
+        });
+        if verified && ahead {
+            assert!(
+                trusted.status.success(),
+                "verify --trusted fails on a ledger that extends the newest cosigned checkpoints: {}",
+                String::from_utf8_lossy(&trusted.stderr)
+            );
+        }
+    }
+}
+
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_CASES)
 }
@@ -921,7 +1476,7 @@ proptest! {
 
     #[test]
     fn never_a_fork(ops in proptest::collection::vec(op(), 1..28)) {
-        let mut w = World::new();
+        let mut w = World::new(false);
         for op in &ops {
             w.step(op);
         }
@@ -930,5 +1485,34 @@ proptest! {
         let mut total = TOTAL.lock().unwrap();
         total.add(&w.stats);
         eprintln!("so far: {:?}", *total);
+    }
+}
+
+fn witnessed_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_WITNESSED_CASES)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: witnessed_cases(),
+        max_shrink_iters: 2048,
+        max_shrink_time: 600_000,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn never_a_fork_with_a_witness(ops in proptest::collection::vec(witnessed_op(), 1..28)) {
+        let mut w = World::new(true);
+        for op in &ops {
+            w.step(op);
+        }
+        w.finish();
+        w.stats.cases = 1;
+        let mut total = TOTAL_WITNESSED.lock().unwrap();
+        total.add(&w.stats);
+        eprintln!("so far, witnessed: {:?}", *total);
     }
 }

@@ -211,3 +211,61 @@ fn a_tenant_has_at_most_eight_witnesses() {
     let err = fails(dir, &["append", "acme"], b"x\n");
     assert!(err.contains("witnesses:1"), "{err}");
 }
+
+/// The gap `never_fork.rs` counts: a checkpoint signed by a command killed
+/// before the witness cosigned it never counts. The witness does not know
+/// it, so a directory put back from before it is accepted, and a different
+/// tree of the same size is signed and cosigned: the two disagree, but
+/// only the cosigned one counts (`verify --witness`), and the one that
+/// never counted, kept, shows the fork (`verify --trusted`).
+#[test]
+fn a_checkpoint_killed_before_it_is_cosigned_never_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = &tmp.path().join("root");
+    std::fs::create_dir(dir).unwrap();
+    let key = init(dir);
+    let state = tmp.path().join("witness-state");
+    let wkey = Witness::create(&state, "witness.test/w1").unwrap();
+    for extra in [&[][..], &["--audit"]] {
+        Witness::trust(&state, ok(dir, &[&["key", "acme"][..], extra].concat(), b"").trim())
+            .unwrap();
+    }
+    let server = fs_witness::spawn(Witness::open(&state).unwrap()).unwrap();
+    let wkey_s = wkey.to_string();
+    ok(dir, &["witness", "add", "acme", &wkey_s, &server.url], b"");
+    ok(dir, &["append", "acme"], &lines(0, 5));
+    let backup = tmp.path().join("backup");
+    copy_dir(&dir.join("acme"), &backup);
+    // The append is killed when it connects to the witness to have its new
+    // checkpoint cosigned (the first connection asked about the current ones).
+    let log = tmp.path().join("strace.log");
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-o"]).arg(&log);
+    cmd.args(["-e", "trace=connect", "-e", "inject=connect:signal=KILL:when=2"]);
+    let out = run_with_input(cmd.arg(FSCTL), dir, &["append", "acme"], b"the first record 5\n");
+    assert!(!out.status.success(), "{}", std::fs::read_to_string(&log).unwrap());
+    assert!(std::fs::read_to_string(&log).unwrap().contains("+++ killed by SIGKILL"));
+    let signed = std::fs::read(dir.join("acme/log/checkpoint")).unwrap();
+    assert_eq!(note::Checkpoint::peek_size(&signed), Some(6));
+    assert_eq!(note::cosigned_at(&signed, &wkey).unwrap(), None, "never cosigned");
+    let kept = tmp.path().join("never-cosigned");
+    std::fs::write(&kept, &signed).unwrap();
+    let killed = tmp.path().join("killed");
+    copy_dir(&dir.join("acme"), &killed);
+    // Put back from before it: the witness, which cosigned size 5, accepts.
+    copy_dir(&backup, &dir.join("acme"));
+    assert_eq!(ok(dir, &["append", "acme"], b"another record 5\n"), "5 5\n");
+    let now = std::fs::read(dir.join("acme/log/checkpoint")).unwrap();
+    assert_eq!(note::Checkpoint::peek_size(&now), Some(6));
+    assert_ne!(signed, now, "two trees of size 6 were signed");
+    ok(dir, &["verify", "acme", "--key", &key, "--witness", &wkey_s], b"");
+    let err =
+        fails(dir, &["verify", "acme", "--key", &key, "--trusted", kept.to_str().unwrap()], b"");
+    assert!(err.contains("not a prefix") && err.contains("fork"), "{err}");
+    // The one that never counted cannot count now: its directory put back
+    // is sound from inside, and the witness refuses it.
+    copy_dir(&killed, &dir.join("acme"));
+    ok(dir, &["verify", "acme", "--key", &key], b"");
+    let err = fails(dir, &["read", "acme", "--from", "0"], b"");
+    assert!(err.contains("rolled back or forked"), "{err}");
+}
