@@ -480,14 +480,29 @@ fn ledger_err_in(
 /// cosign its current checkpoints, which one that has cosigned a larger
 /// tree refuses (the directory was rolled back): nothing is written then.
 fn open(root: &Root, tenant: &str) -> Result<Tenant> {
-    let mut t = root.open(tenant)?;
+    let lock = root.lock(tenant)?;
+    let ws = witnesses::load(&root.tenant_dir(tenant))?;
+    if !ws.is_empty() {
+        // Asked before recovery, which may remove objects beyond a checkpoint.
+        // Only checkpoints that verify: opening refuses the others itself.
+        let key = root.verifier(tenant)?;
+        let keys = [key.clone(), audit_key(&key)?];
+        let notes: Vec<Vec<u8>> = [root.log_dir(tenant), root.audit_dir(tenant)]
+            .iter()
+            .zip(&keys)
+            .filter_map(|(d, k)| std::fs::read(d.join("checkpoint")).ok().map(|n| (n, k)))
+            .filter(|(n, k)| note::open(n, &[k]).is_ok())
+            .map(|(n, _)| n)
+            .collect();
+        witnesses::before_open(&notes, &ws)?;
+    }
+    let mut t = root.open_locked(tenant, lock)?;
     for (name, rec) in [(LOG_DIR, t.recovered.log), (AUDIT_DIR, t.recovered.audit)] {
         if rec.repaired() {
             eprintln!("fsctl: {tenant}/{name}: {rec}");
         }
     }
-    let ws = witnesses::load(&root.tenant_dir(tenant))?;
-    witnesses::check(&mut t.engine, &ws)?;
+    witnesses::cosign(&mut t.engine, &ws)?;
     Ok(t)
 }
 
@@ -527,8 +542,10 @@ fn witness(root: &Root, command: WitnessCommand) -> Result<()> {
         }
         WitnessCommand::Check { tenant } => {
             reportable("checked")?;
-            let t = open(root, &tenant)?;
-            for w in witnesses::load(&root.tenant_dir(&tenant))? {
+            let mut t = open(root, &tenant)?;
+            let ws = witnesses::load(&root.tenant_dir(&tenant))?;
+            witnesses::check(&mut t.engine, &ws)?;
+            for w in ws {
                 for (name, note) in
                     [("log", t.engine.log().checkpoint()), ("audit", t.engine.audit().checkpoint())]
                 {

@@ -134,6 +134,42 @@ pub fn cosign(engine: &mut HostEngine, witnesses: &[Configured]) -> Result<()> {
     Ok(())
 }
 
+/// Before the tenant in `dir` is opened (and recovered), asks every witness
+/// whether the stored checkpoints (`notes`: the record and the audit
+/// checkpoint files, as they are) are behind what it cosigned: if so, the
+/// directory was rolled back or forked, and nothing may be written, not
+/// even recovery's removal of objects beyond a checkpoint.
+pub fn before_open(notes: &[Vec<u8>], witnesses: &[Configured]) -> Result<()> {
+    let agent = agent();
+    for note in notes {
+        let size = note::Checkpoint::peek_size(note).unwrap_or(0);
+        for w in witnesses {
+            let body = add_checkpoint_body(size, &[], note);
+            let name = w.key.name();
+            let (status, answer) = post(&agent, &w.url, &body)
+                .with_context(|| format!("witness {name} at {}", w.url))?;
+            match status {
+                200 => {}
+                409 => {
+                    let theirs = parse_size_body(&answer)
+                        .ok_or_else(|| anyhow!("witness {name}: a 409 without a tree size"))?;
+                    if theirs >= size {
+                        bail!("{}", rolled_back(name, theirs, size));
+                    }
+                }
+                _ => bail!("{}", refused(name, status, &answer)),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn rolled_back(name: &str, theirs: u64, size: u64) -> String {
+    format!(
+        "witness {name} has cosigned a tree of size {theirs} that this ledger's checkpoint (size {size}) does not extend: the ledger was rolled back or forked; nothing is written"
+    )
+}
+
 /// Like [`cosign`], but asks every witness again even where the current
 /// checkpoint carries its cosignature (a directory put back from a copy
 /// carries old ones): a witness that has seen a larger tree refuses.
@@ -227,9 +263,7 @@ fn ask(
                 let theirs = parse_size_body(&body)
                     .ok_or_else(|| anyhow!("witness {name}: a 409 without a tree size"))?;
                 if theirs > size || (theirs == size && old == size) {
-                    bail!(
-                        "witness {name} has cosigned a tree of size {theirs} that this ledger's checkpoint (size {size}) does not extend: the ledger was rolled back or forked; nothing is written"
-                    );
+                    bail!("{}", rolled_back(name, theirs, size));
                 }
                 old = theirs;
             }

@@ -269,3 +269,35 @@ fn a_checkpoint_killed_before_it_is_cosigned_never_counts() {
     let err = fails(dir, &["read", "acme", "--from", "0"], b"");
     assert!(err.contains("rolled back or forked"), "{err}");
 }
+
+/// An older checkpoint put back with a forged intent from its size would
+/// make recovery take the newer objects for an interrupted commit's and
+/// remove them: with a witness, the witness is asked first, and nothing is
+/// removed.
+#[test]
+fn a_forged_intent_removes_nothing_when_a_witness_knows_better() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = &tmp.path().join("root");
+    std::fs::create_dir(dir).unwrap();
+    let key = init(dir);
+    let (url, wkey) = start_witness(tmp.path(), dir);
+    ok(dir, &["witness", "add", "acme", &wkey, &url], b"");
+    ok(dir, &["append", "acme"], &lines(0, 10));
+    let old = std::fs::read(dir.join("acme/log/checkpoint")).unwrap();
+    ok(dir, &["append", "acme"], &lines(10, 300));
+    let newest = std::fs::read(dir.join("acme/log/checkpoint")).unwrap();
+    std::fs::write(dir.join("acme/log/checkpoint"), &old).unwrap();
+    std::fs::write(dir.join("acme/log.intent"), "service-fs commit intent\nfrom 10\n").unwrap();
+    let before = snapshot(dir);
+    for args in [&["append", "acme"][..], &["read", "acme", "--from", "0"]] {
+        let err = fails(dir, args, b"x\n");
+        assert!(err.contains("rolled back or forked"), "{args:?}: {err}");
+    }
+    assert_eq!(snapshot(dir), before, "recovery removed objects before the witness was asked");
+    // So the newest checkpoint can still be put back.
+    let file = tmp.path().join("newest");
+    std::fs::write(&file, &newest).unwrap();
+    ok(dir, &["restore", "acme", "--checkpoint", file.to_str().unwrap()], b"");
+    ok(dir, &["verify", "acme", "--key", &key, "--witness", &wkey], b"");
+    assert_eq!(ok(dir, &["append", "acme"], b"next\n"), "310 310\n");
+}

@@ -263,6 +263,13 @@ impl Root {
     /// its logs.
     pub fn open(&self, tenant: &str) -> Result<Tenant, TenantError> {
         let lock = self.lock(tenant)?;
+        self.open_locked(tenant, lock)
+    }
+
+    /// [`Root::open`] with the lock [`Root::lock`] gave: for a caller that
+    /// must look at the tenant's files, unchanged, before recovery runs.
+    pub fn open_locked(&self, tenant: &str, lock: File) -> Result<Tenant, TenantError> {
+        self.existing(tenant)?;
         let dir = self.tenant_dir(tenant);
         let signer = read_key(&dir.join(KEY_FILE))?;
         let (engine, recovered) = open_engine(&dir, signer, false)?;
