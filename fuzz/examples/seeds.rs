@@ -27,19 +27,10 @@ fn signed(text: &str, signers: &[&note::Signer]) -> Vec<u8> {
 }
 
 /// One psdb_request operation in the target's encoding.
-fn op(
-    out: &mut Vec<u8>,
-    ns: u8,
-    lab: u64,
-    kind: u8,
-    index: u16,
-    width: u16,
-    a: u16,
-    b: u16,
-    payload: &[u8],
-) {
+fn op(out: &mut Vec<u8>, ns: u8, lab: u64, kind: u8, regs: [u16; 4], payload: &[u8]) {
+    // index, width, a, b, then the payload's length.
     out.extend_from_slice(&[ns, lab as u8, kind]);
-    for v in [index, width, a, b, payload.len() as u16] {
+    for v in regs.into_iter().chain([payload.len() as u16]) {
         out.extend_from_slice(&v.to_le_bytes());
     }
     out.extend_from_slice(payload);
@@ -126,19 +117,19 @@ fn main() {
     let mut ops = Vec::new();
     let entries = &objects[0].1;
     let hashes = &objects[1].1;
-    op(&mut ops, 0, label::PUT, 3, 0, 5, entries.len() as u16, 0, entries);
-    op(&mut ops, 0, label::PUT, 0, 0, 5, hashes.len() as u16, 0, hashes);
-    op(&mut ops, 0, label::SYNC, 0, 0, 0, 0, 0, &[]);
-    op(&mut ops, 0, label::REPLACE_CHECKPOINT, 0, 0, 0, 0, cp_note.len() as u16, &cp_note);
-    op(&mut ops, 0, label::GET, 3, 0, 5, 0, 0, &[]);
-    op(&mut ops, 0, label::GET, 3, 0, 3, 0, 0, &[]);
-    op(&mut ops, 0, label::GET_CHECKPOINT, 0, 0, 0, 0, 0, &[]);
+    op(&mut ops, 0, label::PUT, 3, [0, 5, entries.len() as u16, 0], entries);
+    op(&mut ops, 0, label::PUT, 0, [0, 5, hashes.len() as u16, 0], hashes);
+    op(&mut ops, 0, label::SYNC, 0, [0, 0, 0, 0], &[]);
+    op(&mut ops, 0, label::REPLACE_CHECKPOINT, 0, [0, 0, 0, cp_note.len() as u16], &cp_note);
+    op(&mut ops, 0, label::GET, 3, [0, 5, 0, 0], &[]);
+    op(&mut ops, 0, label::GET, 3, [0, 3, 0, 0], &[]);
+    op(&mut ops, 0, label::GET_CHECKPOINT, 0, [0, 0, 0, 0], &[]);
     write("psdb_request", "commit", &ops);
     let mut more = ops.clone();
-    op(&mut more, 0, label::PUT, 3, 1, 2, 4, 0, b"\x00\x02hi");
-    op(&mut more, 0, label::RECOVER, 0, 0, 0, 5, 0, &[]);
-    op(&mut more, 1, label::PUT, 1, 0, 1, 32, 0, &[7; 32]);
-    op(&mut more, 4, label::GET, 0, 0, 0, 0, 0, &[]);
+    op(&mut more, 0, label::PUT, 3, [1, 2, 4, 0], b"\x00\x02hi");
+    op(&mut more, 0, label::RECOVER, 0, [0, 0, 5, 0], &[]);
+    op(&mut more, 1, label::PUT, 1, [0, 1, 32, 0], &[7; 32]);
+    op(&mut more, 4, label::GET, 0, [0, 0, 0, 0], &[]);
     write("psdb_request", "recover-and-audit", &more);
     assert_eq!(ENTRIES, 0xFF);
 

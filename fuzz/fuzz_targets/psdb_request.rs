@@ -153,6 +153,9 @@ impl Input<'_> {
     }
 }
 
+/// Objects by their registers.
+type Objects = BTreeMap<[u64; 3], Vec<u8>>;
+
 const STATUSES: std::ops::RangeInclusive<u64> = status::OK..=status::UNAVAILABLE;
 
 fuzz_target!(|data: &[u8]| {
@@ -166,8 +169,8 @@ fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     // Per namespace: objects stored (registers → bytes), and what the last
     // accepted checkpoint covers.
-    let mut stored: [BTreeMap<[u64; 3], Vec<u8>>; 2] = Default::default();
-    let mut committed: [Option<(Vec<u8>, BTreeMap<[u64; 3], Vec<u8>>)>; 2] = Default::default();
+    let mut stored: [Objects; 2] = Default::default();
+    let mut committed: [Option<(Vec<u8>, Objects)>; 2] = Default::default();
     for _ in 0..64 {
         if input.0.is_empty() {
             break;

@@ -9,12 +9,12 @@ use libfuzzer_sys::fuzz_target;
 use tlog::Tile;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(path) = std::str::from_utf8(data) {
-        if let Some(t) = Tile::parse(path) {
-            assert_eq!(t.path().as_str(), path);
-            assert!((1..=256).contains(&t.width));
-            let _ = t.within(u64::MAX);
-        }
+    if let Ok(path) = std::str::from_utf8(data)
+        && let Some(t) = Tile::parse(path)
+    {
+        assert_eq!(t.path().as_str(), path);
+        assert!((1..=256).contains(&t.width));
+        let _ = t.within(u64::MAX);
     }
     if data.len() >= 24 {
         let word = |i: usize| u64::from_le_bytes(data[i * 8..i * 8 + 8].try_into().unwrap());
