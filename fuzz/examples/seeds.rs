@@ -142,9 +142,13 @@ fn main() {
         p.extend_from_slice(bytes);
         p
     };
-    write("disk_image", "superblock", &patch(16, &[0xff]));
-    write("disk_image", "slot", &patch(64 * 1024 + 4096 + 40, &[1, 2, 3]));
-    write("disk_image", "record", &patch(64 * 1024 + 8192 + 8, &[0; 8]));
+    // The first byte says which checksums to make right again.
+    let patch = |flags: u8, at: u32, bytes: &[u8]| [&[flags][..], &patch(at, bytes)].concat();
+    write("disk_image", "superblock", &patch(0, 16, &[0xff]));
+    write("disk_image", "superblock-resealed", &patch(2, 64 + 48, &[0, 0, 2]));
+    write("disk_image", "slot", &patch(4, 64 * 1024 + 4096 + 16, &[1, 2, 3]));
+    write("disk_image", "record", &patch(0, 64 * 1024 + 8192 + 8, &[0; 8]));
+    write("disk_image", "record-resealed", &patch(9, 64 * 1024 + 8192 + 36, &[3]));
 
     // Ledgers for the verifier: as made, a flipped bit, an extra file.
     write("verify_ledger", "as-made", &[4]);
