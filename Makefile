@@ -25,7 +25,7 @@ NOSTD_TARGET := aarch64-unknown-none
 NOSTD_CRATES := -p tlog -p note -p ledger -p disk -p abi -p platform -p system -p client \
 	-p psdb -p blk -p ledger-pd -p wire -p client-pd -p harness -p faulty
 
-.PHONY: setup programs run demo test lint nostd bench system clean image qemu test-qemu test-qemu-systems test-qemu-crash qemu-tier qemu-setup
+.PHONY: setup programs run demo test lint nostd bench system clean image qemu test-qemu test-qemu-systems test-qemu-crash qemu-tier qemu-setup fuzz fuzz-tier
 
 setup:
 	@scripts/setup.sh
@@ -51,7 +51,21 @@ demo: setup
 
 test: setup lint nostd
 	$(CARGO) test --workspace --locked
+	@$(MAKE) --no-print-directory fuzz-tier
 	@$(MAKE) --no-print-directory qemu-tier
+
+# Every fuzz target for 30 s (docs/fuzzing.md).
+fuzz-tier:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECS=30
+
+# The fuzz targets (fuzz/, docs/fuzzing.md), each for FUZZ_SECS seconds
+# (FUZZ_TARGETS: only these), from a scratch corpus in build/fuzz/ seeded
+# with fuzz/corpus/; fails naming any target that crashed. Installs the
+# nightly toolchain and cargo-fuzz it needs.
+FUZZ_SECS ?= 60
+FUZZ_TARGETS ?=
+fuzz: setup
+	FUZZ_SECS=$(FUZZ_SECS) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 # The seL4 image under QEMU, when there is an SDK to build it with.
 qemu-tier:
@@ -63,6 +77,7 @@ lint:
 	find image -name '*.rs' -not -path 'image/target/*' | xargs rustfmt --edition 2024 --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@test -z "$$(gofmt -l crates/oracle/go)" || { gofmt -l crates/oracle/go; echo "gofmt needed"; exit 1; }
+	find fuzz -name '*.rs' -not -path 'fuzz/target/*' | xargs rustfmt --edition 2024 --check
 
 # Tier 2: the ledger core builds for a bare-metal target (no_std, no alloc).
 nostd:

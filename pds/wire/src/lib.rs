@@ -99,13 +99,9 @@ impl<P: Platform> Wire<P> {
     fn serve(&mut self, client: usize, msg: Msg) -> Msg {
         let Wire { p, clients, ledgers, scratch, requests, max_record } = self;
         let Client { identity, buf, channel } = &mut clients[client];
-        let Some(right) = required_right(msg.label) else { return fail(Status::UnknownLabel) };
         let rights = identity.role.rights();
-        if rights & right != right {
-            return fail(Status::Forbidden);
-        }
-        if msg.count < registers(msg.label) {
-            return fail(Status::BadArgument);
+        if let Err(s) = admit(msg.label, rights, msg.count) {
+            return fail(s);
         }
         let Some(ledger) = ledgers.get_mut(usize::from(identity.ledger)) else {
             return fail(Status::Internal);
@@ -159,6 +155,36 @@ fn write_caller_to(buf: &mut SharedRegion, module: &str, credential: &str, reque
     write_caller(&mut header, module, credential, request) && buf.write(0, &header).is_some()
 }
 
+/// Whether a caller holding `rights` may make a request with `label` and
+/// `count` registers: the label is known, its right held, its registers given.
+pub fn admit(label: u64, rights: u64, count: usize) -> Result<(), Status> {
+    let right = required_right(label).ok_or(Status::UnknownLabel)?;
+    if rights & right != right {
+        return Err(Status::Forbidden);
+    }
+    if count < registers(label) {
+        return Err(Status::BadArgument);
+    }
+    Ok(())
+}
+
+/// Checks an append's records, as copied out of the client's buffer:
+/// `data` holds exactly `count` (at least one) non-empty records, each at
+/// most `max_record` bytes.
+pub fn check_records(data: &[u8], count: u64, max_record: usize) -> Result<(), Status> {
+    if count == 0 {
+        return Err(Status::NoRecords);
+    }
+    let records = parse(data, count, data.len() as u64).map_err(|e| match e {
+        FramingError::Empty => Status::EmptyRecord,
+        _ => Status::BadBuffer,
+    })?;
+    if records.flatten().any(|r| r.len() > max_record) {
+        return Err(Status::RecordTooLarge);
+    }
+    Ok(())
+}
+
 /// Copies an append's records out of the client's buffer and checks them.
 fn check_append<'s>(
     buf: &SharedRegion,
@@ -173,13 +199,7 @@ fn check_append<'s>(
     let len = usize::try_from(bytes).map_err(|_| Status::BadBuffer)?;
     let data = scratch.get_mut(..len).ok_or(Status::BadBuffer)?;
     buf.read(0, data).ok_or(Status::BadBuffer)?;
-    let records = parse(data, count, bytes).map_err(|e| match e {
-        FramingError::Empty => Status::EmptyRecord,
-        _ => Status::BadBuffer,
-    })?;
-    if records.flatten().any(|r| r.len() > max_record) {
-        return Err(Status::RecordTooLarge);
-    }
+    check_records(data, count, max_record)?;
     Ok(data)
 }
 
@@ -203,5 +223,31 @@ impl<P: Platform> Pd for Wire<P> {
             // Only client channels may call wire.
             None => fail(Status::Forbidden),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi::client::rights;
+
+    #[test]
+    fn requests_are_admitted_by_label_rights_and_registers() {
+        assert_eq!(admit(label::APPEND, rights::APPEND, 2), Ok(()));
+        assert_eq!(admit(label::APPEND, rights::READ, 2), Err(Status::Forbidden));
+        assert_eq!(admit(label::APPEND, rights::APPEND, 1), Err(Status::BadArgument));
+        assert_eq!(admit(label::STATUS, 0, 0), Ok(()));
+        assert_eq!(admit(999, u64::MAX, 8), Err(Status::UnknownLabel));
+    }
+
+    #[test]
+    fn records_are_checked() {
+        let two = b"\x00\x02ab\x00\x01c";
+        assert_eq!(check_records(two, 2, 2), Ok(()));
+        assert_eq!(check_records(two, 2, 1), Err(Status::RecordTooLarge));
+        assert_eq!(check_records(two, 0, 2), Err(Status::NoRecords));
+        assert_eq!(check_records(two, 3, 2), Err(Status::BadBuffer));
+        assert_eq!(check_records(&two[..6], 2, 2), Err(Status::BadBuffer));
+        assert_eq!(check_records(b"\x00\x00", 1, 2), Err(Status::EmptyRecord));
     }
 }
