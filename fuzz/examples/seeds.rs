@@ -172,4 +172,25 @@ fn main() {
         "max-record.toml",
         &fs::read(root.join("test-systems/max-record.toml")).unwrap(),
     );
+
+    witness_seeds();
+}
+
+/// Cosigned checkpoints and witness keys; add-checkpoint request bodies.
+fn witness_seeds() {
+    let c = common::cosigner();
+    let (_, three) = common::ledger(3);
+    let (_, five) = common::ledger(5);
+    let text = |n: &[u8]| {
+        let s = std::str::from_utf8(n).unwrap();
+        s[..s.rfind("\n\n").unwrap() + 1].to_string()
+    };
+    let mut line = [0u8; 256];
+    let n = c.cosign(&text(&three), 1_700_000_000, &mut line).unwrap();
+    write("cosignature", "cosigned", &[&three[..], &line[..n]].concat());
+    write("cosignature", "key", c.verifier().to_string().as_bytes());
+    let body = witness::protocol::add_checkpoint_body;
+    write("witness_request", "first", &body(0, &[], &three));
+    write("witness_request", "same", &body(3, &[], &three));
+    write("witness_request", "grown", &body(3, &[tlog::leaf_hash(b"x")], &five));
 }

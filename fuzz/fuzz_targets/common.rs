@@ -40,3 +40,8 @@ pub fn note_keys() -> [Signer; 2] {
         Signer::from_seed("fuzz.example/b", [2; 32]).unwrap(),
     ]
 }
+
+/// The witness key `cosignature` and `witness_request` know.
+pub fn cosigner() -> note::Cosigner {
+    note::Cosigner::from_seed("fuzz.example/witness", [3; 32]).unwrap()
+}
