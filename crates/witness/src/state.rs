@@ -238,6 +238,11 @@ impl Witness {
             Err(e) => return Err(Refusal::Forbidden(e.to_string())),
         }
         let cp = Checkpoint::parse(text).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        if text.len() > note::MAX_CHECKPOINT_TEXT {
+            return Err(Refusal::BadRequest(
+                "checkpoint text longer than a witness cosigns".into(),
+            ));
+        }
         if req.old > cp.size {
             return Err(Refusal::BadRequest("the old size is above the checkpoint's".into()));
         }
@@ -248,12 +253,13 @@ impl Witness {
             return Err(Refusal::Conflict(size));
         }
         check_extends(&req.proof, req.old, &root, &cp)?;
-        self.keep(origin, req.checkpoint).map_err(internal)?;
+        // Cosigned first, kept second: a failure leaves the state as it was.
         let mut line = [0u8; 512];
         let n = self
             .cosigner
             .cosign(text, now, &mut line)
             .map_err(|e| Refusal::Internal(format!("cosigning: {e}")))?;
+        self.keep(origin, req.checkpoint).map_err(internal)?;
         Ok(line[..n].to_vec())
     }
 

@@ -169,3 +169,19 @@ fn a_log_trusted_while_it_runs_is_known_at_once() {
     Witness::trust(&tmp.path().join("w"), &late.key.verifier().to_string()).unwrap();
     w.add_checkpoint(&late.request(0, 2), 2).unwrap();
 }
+
+#[test]
+fn a_checkpoint_too_long_to_cosign_is_refused_and_kept_nowhere() {
+    let mut log = Log::new("service-fs/acme", 1);
+    log.grow(2, "a");
+    let (_tmp, mut w) = witness(&log);
+    let root = subtree(&log.leaves);
+    let mut b64 = [0u8; 44];
+    let ext = "x".repeat(1100);
+    let text = format!("service-fs/acme\n2\n{}\n{ext}\n", root.to_base64(&mut b64));
+    let mut out = [0u8; 4096];
+    let n = note::sign(&text, &[&log.key], &mut out).unwrap();
+    let r = w.add_checkpoint(&add_checkpoint_body(0, &[], &out[..n]), 1).unwrap_err();
+    assert_eq!(r.status(), 400, "{r:?}");
+    assert_eq!(w.latest("service-fs/acme").unwrap(), None);
+}
