@@ -218,8 +218,10 @@ fn keep(engine: &mut HostEngine, tree: Tree, note: &[u8], lines: &[u8]) -> Resul
     let text = std::str::from_utf8(note).context("checkpoint is not UTF-8")?;
     let new = std::str::from_utf8(lines).context("cosignature is not UTF-8")?;
     let names: Vec<&str> = new.lines().filter_map(signer_name).collect();
-    let mut out = String::new();
-    for line in text.split_inclusive('\n') {
+    // The signature block starts after the last blank line.
+    let at = text.rfind("\n\n").map_or(0, |i| i + 2);
+    let mut out = text[..at].to_string();
+    for line in text[at..].split_inclusive('\n') {
         if signer_name(line.trim_end()).is_none_or(|n| !names.contains(&n)) {
             out.push_str(line);
         }
