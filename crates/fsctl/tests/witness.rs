@@ -7,26 +7,31 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
 use witness::Witness;
 
-/// A witness served in-process on a free port; its URL and key.
-fn start_witness(tmp: &Path, dir: &Path) -> (String, String) {
+/// A witness for `dir`'s tenant acme (trusting its record and audit keys),
+/// served in-process on a free port until the returned server is dropped;
+/// and its key.
+fn start_witness(tmp: &Path, dir: &Path) -> (fs_witness::Running, String) {
     let state = tmp.join("witness-state");
     let wkey = Witness::create(&state, "witness.test/w1").unwrap().to_string();
     for extra in [&[][..], &["--audit"]] {
         let key = ok(dir, &[&["key", "acme"][..], extra].concat(), b"");
         Witness::trust(&state, key.trim()).unwrap();
     }
-    let w = Witness::open(&state).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/w", listener.local_addr().unwrap());
-    std::thread::spawn(move || fs_witness::serve(listener, w, "/w"));
-    (url, wkey)
+    (fs_witness::spawn(Witness::open(&state).unwrap()).unwrap(), wkey)
+}
+
+/// A ledger root under `tmp` with tenant acme; its directory and key.
+fn ledger_root(tmp: &Path) -> (PathBuf, String) {
+    let dir = tmp.join("root");
+    std::fs::create_dir(&dir).unwrap();
+    let key = init(&dir);
+    (dir, key)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -38,11 +43,11 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn checkpoints_are_cosigned_before_they_count() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = &tmp.path().join("root");
-    std::fs::create_dir(dir).unwrap();
-    let key = init(dir);
+    let (dir, key) = ledger_root(tmp.path());
+    let dir = &dir;
     ok(dir, &["append", "acme"], &lines(0, 5));
-    let (url, wkey) = start_witness(tmp.path(), dir);
+    let (server, wkey) = start_witness(tmp.path(), dir);
+    let url = server.url.clone();
     // Not cosigned yet: verify --witness says so.
     let err = fails(dir, &["verify", "acme", "--key", &key, "--witness", &wkey], b"");
     assert!(err.contains("not cosigned by witness witness.test/w1"), "{err}");
@@ -80,10 +85,10 @@ fn checkpoints_are_cosigned_before_they_count() {
 #[test]
 fn a_directory_rolled_back_whole_is_stopped_before_anything_is_signed() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = &tmp.path().join("root");
-    std::fs::create_dir(dir).unwrap();
-    let key = init(dir);
-    let (url, wkey) = start_witness(tmp.path(), dir);
+    let (dir, key) = ledger_root(tmp.path());
+    let dir = &dir;
+    let (server, wkey) = start_witness(tmp.path(), dir);
+    let url = server.url.clone();
     ok(dir, &["witness", "add", "acme", &wkey, &url], b"");
     ok(dir, &["append", "acme"], &lines(0, 300));
     let backup = tmp.path().join("backup");
@@ -117,9 +122,8 @@ fn a_directory_rolled_back_whole_is_stopped_before_anything_is_signed() {
 #[test]
 fn a_forked_copy_fails_trusted_verification() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = &tmp.path().join("root");
-    std::fs::create_dir(dir).unwrap();
-    let key = init(dir);
+    let (dir, key) = ledger_root(tmp.path());
+    let dir = &dir;
     ok(dir, &["append", "acme"], &lines(0, 10));
     let fork_root = tmp.path().join("fork");
     std::fs::create_dir(&fork_root).unwrap();
@@ -159,21 +163,18 @@ fn a_forked_copy_fails_trusted_verification() {
 #[test]
 fn an_unreachable_or_unknowing_witness_stops_writes_loudly() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = &tmp.path().join("root");
-    std::fs::create_dir(dir).unwrap();
-    init(dir);
+    let (dir, _) = ledger_root(tmp.path());
+    let dir = &dir;
     // A witness that was never told about this ledger: not added.
     let state = tmp.path().join("stranger");
     let wkey = Witness::create(&state, "witness.test/stranger").unwrap().to_string();
-    let w = Witness::open(&state).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || fs_witness::serve(listener, w, ""));
-    let err = fails(dir, &["witness", "add", "acme", &wkey, &url], b"");
+    let stranger = fs_witness::spawn(Witness::open(&state).unwrap()).unwrap();
+    let err = fails(dir, &["witness", "add", "acme", &wkey, &stranger.url], b"");
     assert!(err.contains("does not know this ledger"), "{err}");
     assert_eq!(ok(dir, &["witness", "list", "acme"], b""), "");
     // A witness that is gone: nothing is written, the command says why.
-    let (url, wkey) = start_witness(tmp.path(), dir);
+    let (server, wkey) = start_witness(tmp.path(), dir);
+    let url = server.url.clone();
     ok(dir, &["witness", "add", "acme", &wkey, &url], b"");
     let dead = "http://127.0.0.1:9";
     let file = dir.join("acme/witnesses");
@@ -221,17 +222,10 @@ fn a_tenant_has_at_most_eight_witnesses() {
 #[test]
 fn a_checkpoint_killed_before_it_is_cosigned_never_counts() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = &tmp.path().join("root");
-    std::fs::create_dir(dir).unwrap();
-    let key = init(dir);
-    let state = tmp.path().join("witness-state");
-    let wkey = Witness::create(&state, "witness.test/w1").unwrap();
-    for extra in [&[][..], &["--audit"]] {
-        Witness::trust(&state, ok(dir, &[&["key", "acme"][..], extra].concat(), b"").trim())
-            .unwrap();
-    }
-    let server = fs_witness::spawn(Witness::open(&state).unwrap()).unwrap();
-    let wkey_s = wkey.to_string();
+    let (dir, key) = ledger_root(tmp.path());
+    let dir = &dir;
+    let (server, wkey_s) = start_witness(tmp.path(), dir);
+    let wkey = note::CosignatureVerifier::parse(&wkey_s).unwrap();
     ok(dir, &["witness", "add", "acme", &wkey_s, &server.url], b"");
     ok(dir, &["append", "acme"], &lines(0, 5));
     let backup = tmp.path().join("backup");
@@ -277,10 +271,10 @@ fn a_checkpoint_killed_before_it_is_cosigned_never_counts() {
 #[test]
 fn a_forged_intent_removes_nothing_when_a_witness_knows_better() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = &tmp.path().join("root");
-    std::fs::create_dir(dir).unwrap();
-    let key = init(dir);
-    let (url, wkey) = start_witness(tmp.path(), dir);
+    let (dir, key) = ledger_root(tmp.path());
+    let dir = &dir;
+    let (server, wkey) = start_witness(tmp.path(), dir);
+    let url = server.url.clone();
     ok(dir, &["witness", "add", "acme", &wkey, &url], b"");
     ok(dir, &["append", "acme"], &lines(0, 10));
     let old = std::fs::read(dir.join("acme/log/checkpoint")).unwrap();
