@@ -12,10 +12,10 @@
 use core::fmt::{self, Write};
 
 use base64ct::{Base64, Encoding};
-use ed25519_compact::{KeyPair, PublicKey, Seed, Signature};
+use ed25519_compact::{KeyPair, PublicKey, Signature};
 
 use crate::checkpoint::MAX_CHECKPOINT_TEXT;
-use crate::key::{KeyError, Name, key_id, name, split_key, write_key_alg};
+use crate::key::{KeyError, Name, derive, parse_public, split_private, write_key_alg};
 use crate::signed::{NoteError, SIG_PREFIX, lines, split};
 
 /// Signature type byte of Ed25519 cosignature/v1 keys.
@@ -62,18 +62,13 @@ pub struct Cosigner {
 impl Cosigner {
     /// Derives the Ed25519 key from a 32-byte seed; callers supply randomness.
     pub fn from_seed(key_name: &str, seed: [u8; 32]) -> Result<Cosigner, KeyError> {
-        let name = name(key_name)?;
-        let key = KeyPair::try_from_seed(Seed::new(seed)).map_err(|_| KeyError::ZeroSeed)?;
-        let id = key_id(&name, ALG_COSIGNATURE_V1, key.pk.as_ref());
+        let (name, id, key) = derive(key_name, seed, ALG_COSIGNATURE_V1)?;
         Ok(Cosigner { name, id, seed, key })
     }
 
     /// Parses `PRIVATE+KEY+name+hexid+base64(0x04 || seed)`.
     pub fn parse(skey: &str) -> Result<Cosigner, KeyError> {
-        let rest = skey.strip_prefix("PRIVATE+KEY+").ok_or(KeyError::BadEncoding)?;
-        let (n, id, raw) = split_key(rest, ALG_COSIGNATURE_V1)?;
-        let mut seed = [0u8; 32];
-        seed.copy_from_slice(&raw[1..]);
+        let (n, seed, id) = split_private(skey, ALG_COSIGNATURE_V1)?;
         let c = Cosigner::from_seed(n, seed)?;
         if c.id != id {
             return Err(KeyError::BadKeyId);
@@ -136,12 +131,8 @@ pub struct CosignatureVerifier {
 impl CosignatureVerifier {
     /// Parses the vkey `name+hexid+base64(0x04 || public key)`.
     pub fn parse(vkey: &str) -> Result<CosignatureVerifier, KeyError> {
-        let (n, id, raw) = split_key(vkey, ALG_COSIGNATURE_V1)?;
-        let key = PublicKey::from_slice(&raw[1..]).map_err(|_| KeyError::BadEncoding)?;
-        if key_id(n, ALG_COSIGNATURE_V1, key.as_ref()) != id {
-            return Err(KeyError::BadKeyId);
-        }
-        Ok(CosignatureVerifier { name: name(n)?, id, key })
+        let (name, id, key) = parse_public(vkey, ALG_COSIGNATURE_V1)?;
+        Ok(CosignatureVerifier { name, id, key })
     }
 
     /// The key name.

@@ -111,6 +111,38 @@ pub(crate) fn write_key_alg(
     write!(f, "{name}+{id:08x}+{}", Base64::encode(&raw, &mut b64).map_err(|_| fmt::Error)?)
 }
 
+/// The key pair and key ID for `key_name` and `seed` under algorithm `alg`.
+pub(crate) fn derive(
+    key_name: &str,
+    seed: [u8; 32],
+    alg: u8,
+) -> Result<(Name, u32, KeyPair), KeyError> {
+    let name = name(key_name)?;
+    let key = KeyPair::try_from_seed(Seed::new(seed)).map_err(|_| KeyError::ZeroSeed)?;
+    let id = key_id(&name, alg, key.pk.as_ref());
+    Ok((name, id, key))
+}
+
+/// Parses `PRIVATE+KEY+name+hexid+base64(alg || seed)`: the name, the seed
+/// and the key ID it claims (the caller checks it against the key).
+pub(crate) fn split_private(skey: &str, alg: u8) -> Result<(&str, [u8; 32], u32), KeyError> {
+    let rest = skey.strip_prefix("PRIVATE+KEY+").ok_or(KeyError::BadEncoding)?;
+    let (n, id, raw) = split_key(rest, alg)?;
+    let mut seed = [0u8; 32];
+    seed.copy_from_slice(&raw[1..]);
+    Ok((n, seed, id))
+}
+
+/// Parses `name+hexid+base64(alg || public key)`, checking the key ID.
+pub(crate) fn parse_public(vkey: &str, alg: u8) -> Result<(Name, u32, PublicKey), KeyError> {
+    let (n, id, raw) = split_key(vkey, alg)?;
+    let key = PublicKey::from_slice(&raw[1..]).map_err(|_| KeyError::BadEncoding)?;
+    if key_id(n, alg, key.as_ref()) != id {
+        return Err(KeyError::BadKeyId);
+    }
+    Ok((name(n)?, id, key))
+}
+
 /// A signing key with its name.
 #[derive(Clone)]
 pub struct Signer {
@@ -124,19 +156,14 @@ impl Signer {
     /// Derives the Ed25519 key from a 32-byte seed (RFC 8032 private key).
     /// Callers supply the randomness: a fresh seed makes a new key.
     pub fn from_seed(key_name: &str, seed: [u8; 32]) -> Result<Signer, KeyError> {
-        let name = name(key_name)?;
-        let key = KeyPair::try_from_seed(Seed::new(seed)).map_err(|_| KeyError::ZeroSeed)?;
-        let id = key_id(&name, ALG_ED25519, key.pk.as_ref());
+        let (name, id, key) = derive(key_name, seed, ALG_ED25519)?;
         Ok(Signer { name, id, seed, key })
     }
 
     /// Parses `PRIVATE+KEY+name+hexid+base64(0x01 || seed)`, the form Go's
     /// `note.GenerateKey` writes.
     pub fn parse(skey: &str) -> Result<Signer, KeyError> {
-        let rest = skey.strip_prefix("PRIVATE+KEY+").ok_or(KeyError::BadEncoding)?;
-        let (n, id, raw) = split_key(rest, ALG_ED25519)?;
-        let mut seed = [0u8; 32];
-        seed.copy_from_slice(&raw[1..]);
+        let (n, seed, id) = split_private(skey, ALG_ED25519)?;
         let s = Signer::from_seed(n, seed)?;
         if s.id != id {
             return Err(KeyError::BadKeyId);
@@ -194,12 +221,8 @@ pub struct Verifier {
 impl Verifier {
     /// Parses `name+hexid+base64(0x01 || public key)`.
     pub fn parse(vkey: &str) -> Result<Verifier, KeyError> {
-        let (n, id, raw) = split_key(vkey, ALG_ED25519)?;
-        let key = PublicKey::from_slice(&raw[1..]).map_err(|_| KeyError::BadEncoding)?;
-        if key_id(n, ALG_ED25519, key.as_ref()) != id {
-            return Err(KeyError::BadKeyId);
-        }
-        Ok(Verifier { name: name(n)?, id, key })
+        let (name, id, key) = parse_public(vkey, ALG_ED25519)?;
+        Ok(Verifier { name, id, key })
     }
 
     /// The same public key under another name (its key ID differs).
