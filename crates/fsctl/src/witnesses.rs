@@ -129,7 +129,7 @@ pub fn cosign(engine: &mut HostEngine, witnesses: &[Configured]) -> Result<()> {
     }
     let agent = agent();
     for tree in [Tree::Log, Tree::Audit] {
-        cosign_tree(engine, tree, witnesses, &agent)?;
+        cosign_tree(engine, tree, witnesses, &agent, false)?;
     }
     Ok(())
 }
@@ -176,12 +176,7 @@ fn rolled_back(name: &str, theirs: u64, size: u64) -> String {
 pub fn check(engine: &mut HostEngine, witnesses: &[Configured]) -> Result<()> {
     let agent = agent();
     for tree in [Tree::Log, Tree::Audit] {
-        let note = current(engine, tree).to_vec();
-        let mut lines = Vec::new();
-        for w in witnesses {
-            lines.extend(ask(engine, tree, w, &note, &agent)?);
-        }
-        keep(engine, tree, &note, &lines)?;
+        cosign_tree(engine, tree, witnesses, &agent, true)?;
     }
     Ok(())
 }
@@ -193,16 +188,19 @@ fn current(engine: &HostEngine, tree: Tree) -> &[u8] {
     }
 }
 
+/// Has the witnesses cosign `tree`'s current checkpoint: those that have
+/// not yet, or all of them (`again`).
 fn cosign_tree(
     engine: &mut HostEngine,
     tree: Tree,
     witnesses: &[Configured],
     agent: &ureq::Agent,
+    again: bool,
 ) -> Result<()> {
     let note = current(engine, tree).to_vec();
     let mut lines = Vec::new();
     for w in witnesses {
-        if note::cosigned_at(&note, &w.key).ok().flatten().is_none() {
+        if again || note::cosigned_at(&note, &w.key).ok().flatten().is_none() {
             lines.extend(ask(engine, tree, w, &note, agent)?);
         }
     }
