@@ -5,6 +5,8 @@
 
 use core::fmt::{self, Write};
 
+use tlog::Tile;
+
 /// Longest encoded audit record.
 pub const MAX_AUDIT_RECORD: usize = 512;
 /// Longest module name or credential.
@@ -71,6 +73,11 @@ pub enum Op {
     ProveConsistency,
     /// A read of the audit ledger itself.
     ReadAudit,
+    /// A tile or entry bundle of the record log, fetched by a tlog-tiles
+    /// client (`from` the tile index, `count` its width).
+    ReadTile,
+    /// A tile or entry bundle of the audit log.
+    ReadAuditTile,
     /// An operator put back a newer checkpoint the ledger had signed (after
     /// a rollback was refused): `from` the size found, `count` the entries
     /// it restored.
@@ -85,6 +92,8 @@ impl Op {
             Op::ProveInclusion => "prove_inclusion",
             Op::ProveConsistency => "prove_consistency",
             Op::ReadAudit => "read_audit",
+            Op::ReadTile => "read_tile",
+            Op::ReadAuditTile => "read_audit_tile",
             Op::RestoreCheckpoint => "restore_checkpoint",
         }
     }
@@ -109,6 +118,8 @@ pub struct AuditRecord<'a> {
     pub tree_size: u64,
     /// When.
     pub time: Timestamp,
+    /// For a tile read: the tile.
+    pub tile: Option<Tile>,
 }
 
 impl fmt::Display for AuditRecord<'_> {
@@ -127,6 +138,9 @@ impl fmt::Display for AuditRecord<'_> {
             "\"from\":{},\"count\":{},\"tree_size\":{},",
             self.from, self.count, self.tree_size
         )?;
+        if let Some(t) = self.tile {
+            write!(f, "\"tile\":\"{t}\",")?;
+        }
         match c.request {
             Some(r) => write!(f, "\"request\":{r},")?,
             None => f.write_str("\"request\":null,")?,
@@ -164,6 +178,7 @@ mod tests {
             count: 5,
             tree_size: 20,
             time: Timestamp { unix_ms: Some(1_700_000_000_000), source: "host-realtime" },
+            tile: None,
         };
         assert_eq!(
             r.encode().unwrap().as_str(),
@@ -171,6 +186,11 @@ mod tests {
              \"credential\":\"channel:7\",\"from\":10,\"count\":5,\"tree_size\":20,\
              \"request\":9,\"time_ms\":1700000000000,\"time_source\":\"host-realtime\"}"
         );
+        let t = AuditRecord { op: Op::ReadTile, tile: Some(Tile::hashes(0, 1234, 5)), ..r };
+        assert!(t.encode().unwrap().contains(
+            "\"op\":\"read_tile\",\"module\":\"acme.audit\",\"credential\":\"channel:7\",\
+             \"from\":10,\"count\":5,\"tree_size\":20,\"tile\":\"tile/0/x001/234.p/5\",\"request\""
+        ));
     }
 
     #[test]
@@ -186,6 +206,7 @@ mod tests {
             count: u64::MAX,
             tree_size: u64::MAX,
             time: Timestamp { unix_ms: Some(u64::MAX), source: "arm-generic-timer+boot-epoch" },
+            tile: Some(Tile::hashes(u8::MAX, u64::MAX, 255)),
         };
         assert!(r.encode().is_some());
     }

@@ -4,7 +4,7 @@ use core::fmt::Write;
 use core::ops::Range;
 
 use note::Signer;
-use tlog::{Proof, bundle};
+use tlog::{Proof, Tile, bundle};
 
 use crate::api::{ConsistencyProof, InclusionProof, Ledger, Limit, ReadSummary};
 use crate::audit::{AuditRecord, Caller, Clock, MAX_AUDIT_RECORD, Op};
@@ -82,6 +82,68 @@ pub enum Tree {
     Log,
     /// The audit log.
     Audit,
+}
+
+/// A read the engine serves only once it is recorded in the audit ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// Records of `tree` from `from`, as many as fit `limit` (`read_since`,
+    /// or on the audit log `read_audit_since`).
+    Records {
+        /// Which log.
+        tree: Tree,
+        /// First index.
+        from: u64,
+        /// How much.
+        limit: Limit,
+    },
+    /// An inclusion proof of record `index` in the tree of `tree_size`.
+    Inclusion {
+        /// The record.
+        index: u64,
+        /// The tree.
+        tree_size: u64,
+    },
+    /// A consistency proof from `old_size` to `tree_size`.
+    Consistency {
+        /// The older tree.
+        old_size: u64,
+        /// The newer tree.
+        tree_size: u64,
+    },
+    /// A tile or entry bundle of `tree`, as a tlog-tiles server serves it.
+    Tile {
+        /// Which log.
+        tree: Tree,
+        /// The tile.
+        tile: Tile,
+    },
+}
+
+/// A read checked by [`Engine::plan`]: recorded (with others, in one audit
+/// commit) by [`Engine::record_planned`], and only then served by the
+/// `serve_*` methods, which refuse a plan not yet recorded.
+#[derive(Clone, Copy, Debug)]
+pub struct Planned<'c> {
+    read: Read,
+    caller: Caller<'c>,
+    op: Op,
+    from: u64,
+    count: u64,
+    tree_size: u64,
+    seq: Option<u64>,
+}
+
+impl Planned<'_> {
+    /// The read.
+    pub fn read(&self) -> Read {
+        self.read
+    }
+
+    /// The audit sequence number of its record, once recorded.
+    pub fn audit_seq(&self) -> Option<u64> {
+        self.seq
+    }
 }
 
 /// A tenant's ledger: records and their audit trail, each a tlog-tiles log
@@ -237,6 +299,175 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
         self.tree_mut(tree).add_cosignatures(cosigned)
     }
 
+    /// Checks `read` for `caller` and fixes what it will return, without
+    /// recording or serving anything: a refused read leaves no trace.
+    pub fn plan<'c>(
+        &mut self,
+        caller: Caller<'c>,
+        read: Read,
+    ) -> Result<Planned<'c>, Error<S::Error>> {
+        if !caller.is_valid() {
+            return Err(Error::BadCaller);
+        }
+        let (op, from, count, tree_size) = match read {
+            Read::Records { tree, from, limit } => {
+                let op = if tree == Tree::Audit { Op::ReadAudit } else { Op::ReadSince };
+                let log = self.tree_mut(tree);
+                let size = log.size();
+                (op, from, Self::fit(log, from, limit)?, size)
+            }
+            Read::Inclusion { index, tree_size } => {
+                let size = self.log.size();
+                if tree_size > size || index >= tree_size {
+                    return Err(Error::OutOfRange { index: index.max(tree_size), size });
+                }
+                (Op::ProveInclusion, index, 1, tree_size)
+            }
+            Read::Consistency { old_size, tree_size } => {
+                let size = self.log.size();
+                if tree_size > size {
+                    return Err(Error::OutOfRange { index: tree_size, size });
+                }
+                if old_size == 0 {
+                    return Err(Error::InvalidArgument(
+                        "old tree size must be between 1 and the tree size",
+                    ));
+                }
+                if old_size > tree_size {
+                    return Err(Error::OutOfRange { index: old_size, size: tree_size });
+                }
+                (Op::ProveConsistency, old_size, tree_size - old_size, tree_size)
+            }
+            Read::Tile { tree, tile } => {
+                let log = self.tree_mut(tree);
+                let size = log.size();
+                if !tile.within(size) {
+                    return Err(Error::OutOfRange { index: tile.index, size });
+                }
+                let op = if tree == Tree::Audit { Op::ReadAuditTile } else { Op::ReadTile };
+                (op, tile.index, u64::from(tile.width), size)
+            }
+        };
+        Ok(Planned { read, caller, op, from, count, tree_size, seq: None })
+    }
+
+    /// Records every plan of `batch` not yet recorded in the audit ledger,
+    /// one record each in order, in one commit (one signature, one sync):
+    /// the group commit of concurrent reads. On failure none is recorded.
+    pub fn record_planned(&mut self, batch: &mut [Planned<'_>]) -> Result<(), Error<S::Error>> {
+        let first = self.audit.pending_size();
+        let mut seq = first;
+        for p in batch.iter().filter(|p| p.seq.is_none()) {
+            let time = self.clock.now();
+            let tile = match p.read {
+                Read::Tile { tile, .. } => Some(tile),
+                _ => None,
+            };
+            let rec = AuditRecord {
+                seq,
+                op: p.op,
+                caller: p.caller,
+                from: p.from,
+                count: p.count,
+                tree_size: p.tree_size,
+                time,
+                tile,
+            };
+            let text = rec.encode().ok_or(Error::BadCaller)?;
+            if let Err(e) = self.audit.append(text.as_bytes()) {
+                if seq > first {
+                    self.audit.poison();
+                }
+                return Err(e);
+            }
+            seq += 1;
+        }
+        if seq == first {
+            return Ok(());
+        }
+        // The log poisons itself if its commit fails.
+        self.audit.commit()?;
+        let mut seq = first;
+        for p in batch.iter_mut().filter(|p| p.seq.is_none()) {
+            p.seq = Some(seq);
+            seq += 1;
+        }
+        Ok(())
+    }
+
+    fn recorded(p: &Planned<'_>) -> Result<u64, Error<S::Error>> {
+        p.seq.ok_or(Error::InvalidArgument("a read served before it was recorded"))
+    }
+
+    /// Serves a recorded [`Read::Records`] plan: passes its records to `sink`.
+    pub fn serve_records(
+        &mut self,
+        p: &Planned<'_>,
+        sink: &mut dyn FnMut(u64, &[u8]),
+    ) -> Result<ReadSummary, Error<S::Error>> {
+        let audit_seq = Self::recorded(p)?;
+        let Read::Records { tree, from, .. } = p.read else {
+            return Err(Error::InvalidArgument("not a records read"));
+        };
+        self.tree_mut(tree).walk(from, from + p.count, &mut |i, e| {
+            sink(i, e);
+            true
+        })?;
+        Ok(ReadSummary { from, count: p.count, tree_size: p.tree_size, audit_seq })
+    }
+
+    /// Serves a recorded [`Read::Inclusion`] plan.
+    pub fn serve_inclusion(&mut self, p: &Planned<'_>) -> Result<InclusionProof, Error<S::Error>> {
+        Self::recorded(p)?;
+        let Read::Inclusion { index, tree_size } = p.read else {
+            return Err(Error::InvalidArgument("not an inclusion proof"));
+        };
+        let proof = self.log.prove_inclusion(tree_size, index)?;
+        let leaf_hash = self.log.node(0, index)?;
+        let root = self.log.root_at(tree_size)?;
+        Ok(InclusionProof { index, tree_size, leaf_hash, root, proof })
+    }
+
+    /// Serves a recorded [`Read::Consistency`] plan.
+    pub fn serve_consistency(
+        &mut self,
+        p: &Planned<'_>,
+    ) -> Result<ConsistencyProof, Error<S::Error>> {
+        Self::recorded(p)?;
+        let Read::Consistency { old_size, tree_size } = p.read else {
+            return Err(Error::InvalidArgument("not a consistency proof"));
+        };
+        let proof = self.log.prove_consistency(tree_size, old_size)?;
+        let old_root = self.log.root_at(old_size)?;
+        let root = self.log.root_at(tree_size)?;
+        Ok(ConsistencyProof { old_size, tree_size, old_root, root, proof })
+    }
+
+    /// Serves a recorded [`Read::Tile`] plan into `buf`; returns its length.
+    pub fn serve_tile(
+        &mut self,
+        p: &Planned<'_>,
+        buf: &mut [u8],
+    ) -> Result<usize, Error<S::Error>> {
+        Self::recorded(p)?;
+        let Read::Tile { tree, tile } = p.read else {
+            return Err(Error::InvalidArgument("not a tile read"));
+        };
+        self.tree_mut(tree).read_object(&tile, buf)
+    }
+
+    /// Plans, records and serves one read: the path of every single call.
+    fn audited<T>(
+        &mut self,
+        caller: &Caller<'_>,
+        read: Read,
+        serve: impl FnOnce(&mut Self, &Planned<'_>) -> Result<T, Error<S::Error>>,
+    ) -> Result<T, Error<S::Error>> {
+        let mut p = [self.plan(*caller, read)?];
+        self.record_planned(&mut p)?;
+        serve(self, &p[0])
+    }
+
     /// Whether a storage failure stopped the engine (reopen it to recover).
     pub fn is_poisoned(&self) -> bool {
         self.log.is_poisoned() || self.audit.is_poisoned()
@@ -253,7 +484,8 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
     ) -> Result<u64, Error<S::Error>> {
         let seq = self.audit.pending_size();
         let time = self.clock.now();
-        let rec = AuditRecord { seq, op, caller: *caller, from, count, tree_size, time };
+        let rec =
+            AuditRecord { seq, op, caller: *caller, from, count, tree_size, time, tile: None };
         let text = rec.encode().ok_or(Error::BadCaller)?;
         self.audit.append(text.as_bytes())?;
         self.audit.commit()?;
@@ -286,29 +518,14 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
 
     fn read(
         &mut self,
-        audit_log: bool,
+        tree: Tree,
         caller: &Caller<'_>,
         from: u64,
         limit: Limit,
         sink: &mut dyn FnMut(u64, &[u8]),
     ) -> Result<ReadSummary, Error<S::Error>> {
-        if !caller.is_valid() {
-            return Err(Error::BadCaller);
-        }
-        let (op, log) = if audit_log {
-            (Op::ReadAudit, &mut self.audit)
-        } else {
-            (Op::ReadSince, &mut self.log)
-        };
-        let tree_size = log.size();
-        let count = Self::fit(log, from, limit)?;
-        let audit_seq = self.record(op, caller, from, count, tree_size)?;
-        let log = if audit_log { &mut self.audit } else { &mut self.log };
-        log.walk(from, from + count, &mut |i, e| {
-            sink(i, e);
-            true
-        })?;
-        Ok(ReadSummary { from, count, tree_size, audit_seq })
+        let read = Read::Records { tree, from, limit };
+        self.audited(caller, read, |e, p| e.serve_records(p, sink))
     }
 }
 
@@ -362,7 +579,7 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         limit: Limit,
         sink: &mut dyn FnMut(u64, &[u8]),
     ) -> Result<ReadSummary, Self::Error> {
-        self.read(false, caller, from, limit, sink)
+        self.read(Tree::Log, caller, from, limit, sink)
     }
 
     fn checkpoint(&mut self) -> Result<&[u8], Self::Error> {
@@ -376,19 +593,8 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         index: u64,
         tree_size: u64,
     ) -> Result<InclusionProof, Self::Error> {
-        if !caller.is_valid() {
-            return Err(Error::BadCaller);
-        }
-        // Check the arguments before auditing, so refused requests leave no trace.
-        let size = self.log.size();
-        if tree_size > size || index >= tree_size {
-            return Err(Error::OutOfRange { index: index.max(tree_size), size });
-        }
-        self.record(Op::ProveInclusion, caller, index, 1, tree_size)?;
-        let proof = self.log.prove_inclusion(tree_size, index)?;
-        let leaf_hash = self.log.node(0, index)?;
-        let root = self.log.root_at(tree_size)?;
-        Ok(InclusionProof { index, tree_size, leaf_hash, root, proof })
+        let read = Read::Inclusion { index, tree_size };
+        self.audited(caller, read, |e, p| e.serve_inclusion(p))
     }
 
     fn prove_consistency(
@@ -397,26 +603,8 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         old_size: u64,
         tree_size: u64,
     ) -> Result<ConsistencyProof, Self::Error> {
-        if !caller.is_valid() {
-            return Err(Error::BadCaller);
-        }
-        let size = self.log.size();
-        if tree_size > size {
-            return Err(Error::OutOfRange { index: tree_size, size });
-        }
-        if old_size == 0 {
-            return Err(Error::InvalidArgument(
-                "old tree size must be between 1 and the tree size",
-            ));
-        }
-        if old_size > tree_size {
-            return Err(Error::OutOfRange { index: old_size, size: tree_size });
-        }
-        self.record(Op::ProveConsistency, caller, old_size, tree_size - old_size, tree_size)?;
-        let proof = self.log.prove_consistency(tree_size, old_size)?;
-        let old_root = self.log.root_at(old_size)?;
-        let root = self.log.root_at(tree_size)?;
-        Ok(ConsistencyProof { old_size, tree_size, old_root, root, proof })
+        let read = Read::Consistency { old_size, tree_size };
+        self.audited(caller, read, |e, p| e.serve_consistency(p))
     }
 
     fn audit_size(&self) -> u64 {
@@ -430,7 +618,7 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         limit: Limit,
         sink: &mut dyn FnMut(u64, &[u8]),
     ) -> Result<ReadSummary, Self::Error> {
-        self.read(true, caller, from, limit, sink)
+        self.read(Tree::Audit, caller, from, limit, sink)
     }
 
     fn audit_checkpoint(&mut self) -> Result<&[u8], Self::Error> {

@@ -395,6 +395,44 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         Ok(())
     }
 
+    /// Reads tile or bundle `tile` of the committed tree into `buf` as a
+    /// tlog-tiles server serves it; returns its length. A narrower partial
+    /// that is no longer stored (pruned once its full tile was written) is
+    /// cut from the full one: a partial is by definition a prefix of it.
+    /// The bytes come from the store as they are; tlog-tiles clients check
+    /// them against a checkpoint.
+    pub fn read_object(&mut self, tile: &Tile, buf: &mut [u8]) -> Result<usize, S> {
+        self.readable()?;
+        if !tile.within(self.committed) {
+            return Err(Error::OutOfRange { index: tile.index, size: self.committed });
+        }
+        if let Some(n) = self.store.get(tile, buf)? {
+            return Ok(n);
+        }
+        let full = tile.full();
+        let n = match self.store.get(&full, buf)? {
+            Some(n) if !tile.is_full() => n,
+            _ => return Err(corrupt(Some(*tile), "missing")),
+        };
+        let width = usize::from(tile.width);
+        let len = match tile.kind {
+            TileKind::Hashes { .. } => width * HASH_SIZE,
+            TileKind::Entries => {
+                let data = &buf[..n];
+                let mut len = 0;
+                for e in bundle::entries(data).take(width) {
+                    let e = e.map_err(|_| corrupt(Some(full), "not an entry bundle"))?;
+                    len += bundle::encoded_len(e.len());
+                }
+                len
+            }
+        };
+        if len > n {
+            return Err(corrupt(Some(full), "shorter than a tile it must hold"));
+        }
+        Ok(len)
+    }
+
     /// The verified bytes of bundle `k` of the committed tree.
     fn bundle_bytes(&mut self, k: u64) -> Result<&[u8], S> {
         if Tile::partial(TileKind::Entries, self.committed).is_some_and(|t| t.index == k) {

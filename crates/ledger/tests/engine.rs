@@ -141,7 +141,7 @@ fn proofs_verify_against_checkpoints() {
     verify_consistency(&p.proof, 700, &root, 300, &old_root).unwrap();
 }
 
-fn audit_records(e: &mut Mem) -> Vec<serde_like::Rec> {
+fn audit_records<S: TileStore>(e: &mut Engine<S, Vec<u8>, NoClock>) -> Vec<serde_like::Rec> {
     let auditor = Caller { module: "acme.audit", credential: "test:2", request: None };
     let mut out = vec![];
     e.read_audit_since(&auditor, 0, Limit::NONE, &mut |_, r| out.push(serde_like::parse(r)))
@@ -686,4 +686,78 @@ fn only_the_current_checkpoint_signed_by_the_ledger_takes_cosignatures() {
     assert!(!e.is_poisoned());
     let e = reopen(e);
     assert_eq!(e.log().checkpoint(), current.as_slice());
+}
+
+#[test]
+fn a_batch_of_reads_is_one_audit_commit_and_each_is_served_after_it() {
+    use ledger::engine::{Read, Tree};
+    let (log_commits, audit_commits) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let mut e = open_stores(
+        Counting(MemStore::new(), log_commits.clone()),
+        Counting(MemStore::new(), audit_commits.clone()),
+    )
+    .unwrap();
+    let records: Vec<Vec<u8>> = (0..300).map(record).collect();
+    e.append_batch(records.iter().map(Vec::as_slice)).unwrap();
+    let reads = [
+        Read::Records { tree: Tree::Log, from: 10, limit: Limit::entries(3) },
+        Read::Inclusion { index: 7, tree_size: 300 },
+        Read::Consistency { old_size: 5, tree_size: 300 },
+        Read::Tile { tree: Tree::Log, tile: Tile::entries(1, 44) },
+        Read::Tile { tree: Tree::Log, tile: Tile::hashes(0, 0, 256) },
+        Read::Tile { tree: Tree::Log, tile: Tile::entries(0, 3) },
+    ];
+    let mut plans: Vec<_> = reads.iter().map(|r| e.plan(READER, *r).unwrap()).collect();
+    // Out of range, beyond the tree, or a bad caller: refused at planning.
+    assert!(e.plan(READER, Read::Tile { tree: Tree::Log, tile: Tile::entries(1, 45) }).is_err());
+    assert!(e.plan(READER, Read::Inclusion { index: 300, tree_size: 300 }).is_err());
+    let bad = Caller { module: "", ..READER };
+    assert_eq!(e.plan(bad, reads[0]).unwrap_err(), Error::BadCaller);
+    // Nothing is served before it is recorded.
+    assert!(e.serve_tile(&plans[3], &mut [0u8; 8192]).is_err());
+    let before = audit_commits.get();
+    e.record_planned(&mut plans).unwrap();
+    assert_eq!(audit_commits.get(), before + 1, "one commit for the whole batch");
+    assert_eq!(
+        plans.iter().map(|p| p.audit_seq().unwrap()).collect::<Vec<_>>(),
+        [0, 1, 2, 3, 4, 5]
+    );
+    // Recording again records nothing new.
+    e.record_planned(&mut plans).unwrap();
+    assert_eq!((audit_commits.get(), e.audit_size()), (before + 1, 6));
+    let mut got = vec![];
+    e.serve_records(&plans[0], &mut |i, r| got.push((i, r.to_vec()))).unwrap();
+    assert_eq!(got, (10..13).map(|i| (i, records[i as usize].clone())).collect::<Vec<_>>());
+    let p = e.serve_inclusion(&plans[1]).unwrap();
+    assert_eq!(p.root, root_of(&records));
+    verify_inclusion(&p.proof, 300, &p.root, 7, &leaf_hash(&records[7])).unwrap();
+    let c = e.serve_consistency(&plans[2]).unwrap();
+    verify_consistency(&c.proof, 300, &c.root, 5, &c.old_root).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let n = e.serve_tile(&plans[3], &mut buf).unwrap();
+    let want: Vec<u8> = records[256..300]
+        .iter()
+        .flat_map(|r| [&(r.len() as u16).to_be_bytes()[..], r].concat())
+        .collect();
+    assert_eq!(&buf[..n], &want[..]);
+    assert_eq!(e.serve_tile(&plans[4], &mut buf).unwrap(), 256 * 32);
+    // A partial no store holds any more is the prefix of its full tile.
+    let n = e.serve_tile(&plans[5], &mut buf).unwrap();
+    let want: Vec<u8> = records[..3]
+        .iter()
+        .flat_map(|r| [&(r.len() as u16).to_be_bytes()[..], r].concat())
+        .collect();
+    assert_eq!(&buf[..n], &want[..]);
+    let recs = audit_records(&mut e);
+    assert_eq!(
+        recs.iter().map(|r| (r.op.as_str(), r.from, r.count)).collect::<Vec<_>>(),
+        [
+            ("read_since", 10, 3),
+            ("prove_inclusion", 7, 1),
+            ("prove_consistency", 5, 295),
+            ("read_tile", 1, 44),
+            ("read_tile", 0, 256),
+            ("read_tile", 0, 3)
+        ]
+    );
 }
