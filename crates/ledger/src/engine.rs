@@ -387,10 +387,8 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
         }
         // The log poisons itself if its commit fails.
         self.audit.commit()?;
-        let mut seq = first;
-        for p in batch.iter_mut().filter(|p| p.seq.is_none()) {
+        for (seq, p) in (first..).zip(batch.iter_mut().filter(|p| p.seq.is_none())) {
             p.seq = Some(seq);
-            seq += 1;
         }
         Ok(())
     }
