@@ -4,6 +4,7 @@
 //! errors); a failed command changes nothing.
 
 mod disk;
+mod token;
 mod witnesses;
 
 use std::io::{self, BufRead, BufWriter, Read, Seek, Write};
@@ -67,6 +68,11 @@ enum Command {
     Witness {
         #[command(subcommand)]
         command: WitnessCommand,
+    },
+    /// Module credentials for service-fsd (docs/http.md).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Append records: each FILE is one record; without FILEs, each line of
     /// standard input (without its newline) is one. Prints the first and last index.
@@ -162,6 +168,38 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a bearer token for a module of tenants.toml and print it (once:
+    /// only its hash is stored).
+    Add {
+        /// Tenant name.
+        tenant: String,
+        /// Module name, as tenants.toml has it.
+        module: String,
+        /// The credentials file the daemon reads.
+        #[arg(long, env = "SERVICE_FS_CREDENTIALS", default_value = "credentials.toml")]
+        credentials: PathBuf,
+        /// The tenants file the daemon reads.
+        #[arg(long, default_value = "tenants.toml")]
+        tenants: PathBuf,
+    },
+    /// List the credentials: module and the start of each hash.
+    List {
+        /// The credentials file.
+        #[arg(long, env = "SERVICE_FS_CREDENTIALS", default_value = "credentials.toml")]
+        credentials: PathBuf,
+    },
+    /// Remove a credential, named by the start of its hash (as `list` shows).
+    Remove {
+        /// At least 8 hex digits of its hash.
+        hash: String,
+        /// The credentials file.
+        #[arg(long, env = "SERVICE_FS_CREDENTIALS", default_value = "credentials.toml")]
+        credentials: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum WitnessCommand {
     /// Add a witness: it cosigns the current checkpoints at once (so its
     /// operator must have trusted both keys `fsctl key` prints), then every
@@ -230,7 +268,7 @@ pub(crate) fn say(text: impl std::fmt::Display) -> io::Result<()> {
 
 /// Refuses to change a ledger when the result could not be reported:
 /// standard output is a pipe whose reader has gone.
-fn reportable(what: &str) -> Result<()> {
+pub(crate) fn reportable(what: &str) -> Result<()> {
     use rustix::event::{PollFd, PollFlags, poll};
     let stdout = io::stdout();
     let mut fds = [PollFd::new(&stdout, PollFlags::OUT)];
@@ -312,6 +350,15 @@ fn run(cli: Cli) -> Result<()> {
     if let Command::VerifyNote { key, file } = &cli.command {
         return verify_note(key, file);
     }
+    if let Command::Token { command } = &cli.command {
+        return match command {
+            TokenCommand::Add { tenant, module, credentials, tenants } => {
+                token::add(credentials, tenants, tenant, module)
+            }
+            TokenCommand::List { credentials } => token::list(credentials),
+            TokenCommand::Remove { hash, credentials } => token::remove(credentials, hash),
+        };
+    }
     if let Command::Disk { command } = &cli.command {
         return match command {
             DiskCommand::Ls { image } => disk::ls(image),
@@ -358,7 +405,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Restore { tenant, checkpoint, audit } => {
             restore(&root, &tenant, &checkpoint, audit)
         }
-        Command::VerifyNote { .. } | Command::Disk { .. } => unreachable!("handled above"),
+        Command::VerifyNote { .. } | Command::Disk { .. } | Command::Token { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -121,6 +121,14 @@ pub struct Tenant {
     _lock: File,
 }
 
+impl Tenant {
+    /// Closes the ledger, keeping its writer lock: to reopen it with
+    /// [`Root::open_locked`] after a failure, with no other writer in between.
+    pub fn into_lock(self) -> File {
+        self._lock
+    }
+}
+
 impl Root {
     /// The root at `dir` (created by the first `init`).
     pub fn new(dir: impl Into<PathBuf>) -> Root {

@@ -101,6 +101,16 @@ pub fn config_dir(xml_name: &str) -> String {
     xml_name.strip_suffix(".xml").unwrap_or(xml_name).to_string()
 }
 
+/// Reads and checks `tenants.toml` at `path`: for the daemon, which serves
+/// the tenants and modules the seL4 build gets from the same file.
+pub fn load_tenants(path: &Path) -> Result<Config> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let cfg: Config = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    tenants::check(&cfg).with_context(|| format!("{}", path.display()))?;
+    Ok(cfg)
+}
+
 /// Generates the description named `xml_name` (its configurations go in
 /// [`config_dir`] beside it) from the text of `tenants.toml`, for a board
 /// whose psdb keeps its namespaces in `storage`.
