@@ -397,8 +397,9 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
 
     /// Reads tile or bundle `tile` of the committed tree into `buf` as a
     /// tlog-tiles server serves it; returns its length. A narrower partial
-    /// that is no longer stored (pruned once its full tile was written) is
-    /// cut from the full one: a partial is by definition a prefix of it.
+    /// that is not stored (never written, as a commit of several records
+    /// skips the widths between, or pruned once its full tile was) is cut
+    /// from the tile it is a prefix of.
     /// The bytes come from the store as they are; tlog-tiles clients check
     /// them against a checkpoint.
     pub fn read_object(&mut self, tile: &Tile, buf: &mut [u8]) -> Result<usize, S> {
@@ -409,10 +410,16 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         if let Some(n) = self.store.get(tile, buf)? {
             return Ok(n);
         }
-        let full = tile.full();
+        if tile.is_full() {
+            return Err(corrupt(Some(*tile), "missing"));
+        }
+        // The tile it is a prefix of: the full one, or else the tree's
+        // current partial (when this partial's commit wrote a wider one).
+        let edge = Tile::partial(tile.kind, self.committed).filter(|e| e.index == tile.index);
+        let full = edge.unwrap_or(tile.full());
         let n = match self.store.get(&full, buf)? {
-            Some(n) if !tile.is_full() => n,
-            _ => return Err(corrupt(Some(*tile), "missing")),
+            Some(n) => n,
+            None => return Err(corrupt(Some(*tile), "missing")),
         };
         let width = usize::from(tile.width);
         let len = match tile.kind {

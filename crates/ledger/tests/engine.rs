@@ -748,9 +748,15 @@ fn a_batch_of_reads_is_one_audit_commit_and_each_is_served_after_it() {
         .flat_map(|r| [&(r.len() as u16).to_be_bytes()[..], r].concat())
         .collect();
     assert_eq!(&buf[..n], &want[..]);
+    // A partial never stored, narrower than the current one: cut from it.
+    let mut p =
+        [e.plan(READER, Read::Tile { tree: Tree::Log, tile: Tile::entries(1, 2) }).unwrap()];
+    e.record_planned(&mut p).unwrap();
+    let n = e.serve_tile(&p[0], &mut buf).unwrap();
+    assert_eq!(&buf[..n], &framed_records(&records[256..258])[..]);
     let recs = audit_records(&mut e);
     assert_eq!(
-        recs.iter().map(|r| (r.op.as_str(), r.from, r.count)).collect::<Vec<_>>(),
+        recs.iter().take(6).map(|r| (r.op.as_str(), r.from, r.count)).collect::<Vec<_>>(),
         [
             ("read_since", 10, 3),
             ("prove_inclusion", 7, 1),
@@ -760,4 +766,8 @@ fn a_batch_of_reads_is_one_audit_commit_and_each_is_served_after_it() {
             ("read_tile", 0, 3)
         ]
     );
+}
+
+fn framed_records(records: &[Vec<u8>]) -> Vec<u8> {
+    records.iter().flat_map(|r| [&(r.len() as u16).to_be_bytes()[..], r].concat()).collect()
 }
