@@ -73,17 +73,26 @@ pub struct Generated {
 
 fn go_binary() -> Result<&'static Path, String> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(build).as_deref().map_err(Clone::clone)
+    BIN.get_or_init(|| build("go/oracle.go", "oracle")).as_deref().map_err(Clone::clone)
 }
 
-fn build() -> Result<PathBuf, String> {
+fn http_client_binary() -> Result<&'static Path, String> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| build("go/httpclient/main.go", "httpclient"))
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
+/// Builds the Go program `src` (relative to this crate) once per test
+/// process, into a temporary path named after `name`.
+fn build(src: &str, name: &str) -> Result<PathBuf, String> {
     let missing = "the Go oracle needs `go` and Debian's golang-golang-x-mod-dev \
                    (run `make setup`, or `apt-get install golang-go golang-golang-x-mod-dev`)";
     if !Path::new(GOPATH).join("src/golang.org/x/mod/sumdb/tlog").is_dir() {
         return Err(missing.into());
     }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("go/oracle.go");
-    let out = std::env::temp_dir().join(format!("service-fs-oracle-{}", std::process::id()));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(src);
+    let out = std::env::temp_dir().join(format!("service-fs-{name}-{}", std::process::id()));
     let status = go()
         .arg("build")
         .arg("-o")
@@ -107,7 +116,11 @@ fn go() -> Command {
 }
 
 fn run(args: &[&OsStr]) -> Result<String, String> {
-    let out = Command::new(go_binary()?).args(args).output().map_err(|e| e.to_string())?;
+    run_binary(go_binary()?, args)
+}
+
+fn run_binary(bin: &Path, args: &[&OsStr]) -> Result<String, String> {
+    let out = Command::new(bin).args(args).output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
     }
@@ -183,4 +196,43 @@ pub fn bench_stored_hashes(size: usize, count: usize, runs: usize) -> Result<GoB
         OsStr::new(&args[2]),
     ])?;
     serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}"))
+}
+
+/// What the Go tlog-tiles client verified over HTTP.
+#[derive(Debug, Deserialize)]
+pub struct HttpVerified {
+    /// Checkpoint origin (the verifier key's name).
+    pub origin: String,
+    /// Tree size.
+    pub size: u64,
+    /// Root hash (base64).
+    pub root: String,
+    /// Records fetched in entry bundles whose hashes matched the tiles.
+    pub records: u64,
+    /// Hash tiles fetched: every tile of the tree, each equal to the one Go
+    /// builds from the records.
+    pub tiles_fetched: u64,
+    /// Entry bundles fetched.
+    pub bundles: u64,
+    /// Narrower partial tiles and bundles checked to be prefixes of full ones.
+    pub older_partials: u64,
+    /// Inclusion proofs built from the tiles and checked.
+    pub proofs: u64,
+}
+
+/// Has Go's tlog-tiles client (`go/httpclient`, Go's `tlog` and `note`)
+/// fetch the log under `base_url` (such as `http://ADDR/acme/`, or
+/// `http://ADDR/acme/audit/`) with bearer `token`: open its checkpoint with
+/// `verifier_key`, authenticate its tiles against the root, match every
+/// record of its entry bundles to the tiles, recompute the root and every
+/// tile from the records, and check inclusion proofs.
+pub fn http_verify(
+    base_url: &str,
+    verifier_key: &str,
+    token: &str,
+) -> Result<HttpVerified, String> {
+    let args =
+        [OsStr::new("verify"), OsStr::new(base_url), OsStr::new(verifier_key), OsStr::new(token)];
+    let out = run_binary(http_client_binary()?, &args)?;
+    serde_json::from_str(&out).map_err(|e| format!("httpclient output: {e}: {out}"))
 }

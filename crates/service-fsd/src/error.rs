@@ -5,6 +5,28 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ledger::{Error, StoreError};
 
+/// Every error code the daemon answers with (docs/openapi.yaml lists the same).
+pub const CODES: &[&str] = &[
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "rate_limited",
+    "unavailable",
+    "empty_record",
+    "record_too_large",
+    "no_records",
+    "bad_framing",
+    "unsupported_media_type",
+    "bad_idempotency_key",
+    "idempotency_key_reused",
+    "bad_argument",
+    "out_of_range",
+    "read_limit_too_small",
+    "full",
+    "corrupt",
+    "internal",
+];
+
 /// A refused request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
@@ -19,6 +41,7 @@ pub struct ApiError {
 impl ApiError {
     /// A refusal.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        debug_assert!(CODES.contains(&code), "undocumented error code {code}");
         ApiError { status, code, message: message.into() }
     }
 
