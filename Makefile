@@ -25,7 +25,7 @@ NOSTD_TARGET := aarch64-unknown-none
 NOSTD_CRATES := -p tlog -p note -p ledger -p disk -p abi -p platform -p system -p client \
 	-p psdb -p blk -p ledger-pd -p wire -p client-pd -p harness -p faulty
 
-.PHONY: setup programs run demo test lint nostd bench system clean image qemu test-qemu test-qemu-systems test-qemu-crash qemu-tier qemu-setup fuzz fuzz-tier
+.PHONY: setup programs run run-daemon demo test lint nostd bench system clean image qemu test-qemu test-qemu-systems test-qemu-crash qemu-tier qemu-setup fuzz fuzz-tier
 
 setup:
 	@scripts/setup.sh
@@ -43,6 +43,13 @@ run: setup programs
 # the simulator, in build/sim/programs/ where it looks for them.
 programs: setup
 	scripts/programs.sh host build/sim/programs
+
+# service-fsd (docs/http.md) on a temporary root with two tenants, a token
+# for each module, and the commands to call it; Ctrl-C stops it.
+LISTEN ?= 127.0.0.1:8417
+run-daemon: setup
+	$(CARGO) build --release --locked -p service-fsd -p fsctl
+	scripts/run-daemon.sh target/release $(LISTEN)
 
 # The fsctl demo: a tenant ledger in a temporary directory.
 demo: setup

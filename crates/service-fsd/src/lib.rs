@@ -58,7 +58,6 @@ impl Daemon {
             );
         }
         let root = Root::new(&cfg.dir);
-        let _ = root.clean_staging();
         let metrics = Arc::new(Metrics::default());
         let mut infos = HashMap::new();
         let mut workers = Vec::new();
