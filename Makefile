@@ -96,7 +96,7 @@ system: setup
 
 bench: setup
 	@if [ -n "$(MICROKIT_SDK)" ]; then $(MAKE) --no-print-directory qemu-setup; fi
-	$(CARGO) build --release --locked -p bench -p simulator
+	$(CARGO) build --release --locked -p bench -p simulator -p service-fsd
 	target/release/service-fs-bench --write docs/performance.md
 
 # The bootable seL4 image, build/loader.img, for MICROKIT_BOARD.

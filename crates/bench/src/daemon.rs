@@ -1,0 +1,228 @@
+//! `service-fsd` under load on loopback: a bounded load generator (each of
+//! N clients one keep-alive connection with one request at a time)
+//! appending single 64-byte records durably, then reading them back, with
+//! latency percentiles. The daemon runs as its own process, from the
+//! release build beside this one.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+
+/// What one load level measured.
+pub struct Load {
+    /// Requests answered per second.
+    pub per_sec: f64,
+    /// Latency percentiles, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Records per group commit, from the daemon's metrics.
+    pub batch: f64,
+}
+
+/// The daemon over a fresh root in `scratch`, with one tenant `bench`.
+pub struct Daemon {
+    child: Child,
+    addr: String,
+    writer: String,
+    reader: String,
+    metrics_before: (f64, f64),
+}
+
+const TENANTS: &str = r#"
+[system]
+max_record = 1024
+client_buffer = 0x10000
+records_size = 0x800000
+audit_size = 0x200000
+psdb_memory = 0x400000
+
+[[tenant]]
+name = "bench"
+modules = [
+    { name = "writer", role = "ring1" },
+    { name = "reader", role = "ring2" },
+]
+"#;
+
+impl Daemon {
+    /// Starts it.
+    pub fn start(scratch: &Path) -> Result<Daemon> {
+        let bin = std::env::current_exe()?.with_file_name("service-fsd");
+        anyhow::ensure!(bin.exists(), "build service-fsd first (make bench does)");
+        let _ = std::fs::remove_dir_all(scratch);
+        std::fs::create_dir_all(scratch)?;
+        let tenants = scratch.join("tenants.toml");
+        std::fs::write(&tenants, TENANTS)?;
+        let creds = scratch.join("credentials.toml");
+        store_posix::Root::new(scratch.join("root")).init("bench", None)?;
+        let writer = credentials::add_token(&creds, "bench", "writer")?;
+        let reader = credentials::add_token(&creds, "bench", "reader")?;
+        let mut child = Command::new(bin)
+            .arg("--dir")
+            .arg(scratch.join("root"))
+            .arg("--tenants")
+            .arg(&tenants)
+            .arg("--credentials")
+            .arg(&creds)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting service-fsd")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("its output")?).read_line(&mut line)?;
+        let Some(url) = line.trim().strip_prefix("service-fsd listening on http://") else {
+            bail!("service-fsd did not start: {line}");
+        };
+        let addr = url.to_string();
+        Ok(Daemon { child, addr, writer, reader, metrics_before: (0.0, 0.0) })
+    }
+
+    /// Appended records and record commits so far, from `/metrics`.
+    fn counts(&self, rt: &tokio::runtime::Runtime) -> Result<(f64, f64)> {
+        let text = rt.block_on(get_text(&self.addr, "/metrics"))?;
+        let find = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        Ok((
+            find("service_fs_appended_records_total"),
+            find("service_fs_commits_total{log=\"records\"}"),
+        ))
+    }
+
+    /// `clients` clients appending one 64-byte record per request for `secs`.
+    pub fn appends(&mut self, clients: usize, secs: f64) -> Result<Load> {
+        let rt = runtime()?;
+        self.metrics_before = self.counts(&rt)?;
+        let path = "/v1/bench/records".to_string();
+        let token = self.writer.clone();
+        let (per_sec, mut lat) = rt.block_on(run(&self.addr, clients, secs, move |i| {
+            let mut body = vec![0u8; 64];
+            body[..8].copy_from_slice(&i.to_be_bytes());
+            request("POST", &path, &token, "application/octet-stream", body)
+        }))?;
+        let (recs, commits) = self.counts(&rt)?;
+        let batch = (recs - self.metrics_before.0) / (commits - self.metrics_before.1).max(1.0);
+        let (p50_ms, p99_ms) = percentiles(&mut lat);
+        Ok(Load { per_sec, p50_ms, p99_ms, batch })
+    }
+
+    /// `clients` clients each reading one record per request (audited).
+    pub fn reads(&mut self, clients: usize, secs: f64, size: u64) -> Result<Load> {
+        let rt = runtime()?;
+        let token = self.reader.clone();
+        let (per_sec, mut lat) = rt.block_on(run(&self.addr, clients, secs, move |i| {
+            let path = format!("/v1/bench/records?from={}&max=1", i.wrapping_mul(7919) % size.max(1));
+            request("GET", &path, &token, "application/octet-stream", vec![])
+        }))?;
+        let (p50_ms, p99_ms) = percentiles(&mut lat);
+        Ok(Load { per_sec, p50_ms, p99_ms, batch: 0.0 })
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("runtime")
+}
+
+fn request(method: &str, path: &str, token: &str, ct: &str, body: Vec<u8>) -> hyper::Request<Full<Bytes>> {
+    hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "bench")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", ct)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| unreachable!("a valid request"))
+}
+
+async fn get_text(addr: &str, path: &str) -> Result<String> {
+    let mut send = connect(addr).await?;
+    let req = hyper::Request::builder()
+        .uri(path)
+        .header("host", "bench")
+        .body(Full::new(Bytes::new()))?;
+    let resp = send.send_request(req).await?;
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: &str) -> Result<Sender> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(send)
+}
+
+/// Runs `clients` connections, each sending `make(i)` requests one after
+/// another for `secs`; returns requests per second and every latency (ms).
+async fn run(
+    addr: &str,
+    clients: usize,
+    secs: f64,
+    make: impl Fn(u64) -> hyper::Request<Full<Bytes>> + Send + Sync + 'static,
+) -> Result<(f64, Vec<f64>)> {
+    let make = Arc::new(make);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let mut send = connect(addr).await?;
+        let (make, stop) = (make.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = c as u64 * 1_000_000_000;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let resp = send.send_request(make(i)).await?;
+                let status = resp.status();
+                resp.into_body().collect().await?;
+                if !status.is_success() {
+                    bail!("status {status}");
+                }
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                i += 1;
+            }
+            Ok::<_, anyhow::Error>(lat)
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    Ok((all.len() as f64 / elapsed, all))
+}
+
+fn percentiles(lat: &mut [f64]) -> (f64, f64) {
+    if lat.is_empty() {
+        return (0.0, 0.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    let at = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    (at(0.50), at(0.99))
+}
