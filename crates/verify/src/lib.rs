@@ -43,7 +43,8 @@ impl Source for Dir {
 
     fn list(&self) -> io::Result<Vec<String>> {
         let mut out = Vec::new();
-        list_dir(&self.0, &self.0, &mut out)?;
+        no_symlink(&self.0, Path::new(""))?;
+        list_dir(&self.0, std::fs::read_dir(&self.0)?, &mut out)?;
         out.sort();
         Ok(out)
     }
@@ -72,16 +73,32 @@ fn symlink_error(at: &Path) -> io::Error {
     io::Error::other(format!("{} is a symbolic link, which a ledger never follows", at.display()))
 }
 
-fn list_dir(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
-    no_symlink(dir, Path::new(""))?;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+/// Lists the files under `root` that `entries` (a directory's) leads to.
+/// A directory or file that vanishes while it is listed is left out: a
+/// live writer deletes superseded partial tiles, which the listing may or
+/// may not see.
+fn list_dir(root: &Path, entries: std::fs::ReadDir, out: &mut Vec<String>) -> io::Result<()> {
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         let path = entry.path();
-        if entry.file_type()?.is_symlink() {
+        let kind = match entry.file_type() {
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if kind.is_symlink() {
             return Err(symlink_error(&path));
         }
-        if entry.file_type()?.is_dir() {
-            list_dir(root, &path, out)?;
+        if kind.is_dir() {
+            match std::fs::read_dir(&path) {
+                Ok(sub) => list_dir(root, sub, out)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         } else if let Some(rel) = path.strip_prefix(root).ok().and_then(Path::to_str) {
             out.push(rel.replace(std::path::MAIN_SEPARATOR, "/"));
         }
@@ -346,8 +363,9 @@ impl<'a, S: Source> Recompute<'a, S> {
         self.compare(&t, &data, stored.as_deref());
         for w in self.older.remove(&(t.kind, t.index)).unwrap_or_default() {
             let old = Tile { width: w, ..t };
-            let stored = read(self.src, &old.path())?;
-            self.compare(&old, &data[..usize::from(w) * HASH_SIZE], stored.as_deref());
+            // Gone since it was listed: a live writer deleted it, superseded.
+            let Some(stored) = read(self.src, &old.path())? else { continue };
+            self.compare(&old, &data[..usize::from(w) * HASH_SIZE], Some(&stored));
             report.older_partials += 1;
         }
         Ok(())
@@ -385,13 +403,16 @@ impl<'a, S: Source> Recompute<'a, S> {
         }
     }
 
-    /// Older partial bundles must hold the first entries of `full`, byte for byte.
+    /// Older partial bundles must hold the first entries of `full`, byte for
+    /// byte (those still there: a live writer deletes superseded ones).
     fn check_older_bundles(&mut self, t: &Tile, full: &[u8]) -> Result<u64, Discrepancy> {
         let widths = self.older.remove(&(TileKind::Entries, t.index)).unwrap_or_default();
+        let mut checked = 0;
         for &w in &widths {
             let old = Tile { width: w, ..*t };
             let path = old.path();
-            let data = read_required(self.src, &path)?;
+            let Some(data) = read(self.src, &path)? else { continue };
+            checked += 1;
             let prefix = prefix_len(full, usize::from(w));
             if self.first_tile_error.is_none()
                 && Some(data.as_slice()) != prefix.map(|n| &full[..n])
@@ -406,7 +427,7 @@ impl<'a, S: Source> Recompute<'a, S> {
                 });
             }
         }
-        Ok(widths.len() as u64)
+        Ok(checked)
     }
 }
 
