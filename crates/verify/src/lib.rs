@@ -181,6 +181,26 @@ fn read_required(src: &impl Source, path: &str) -> Result<Vec<u8>, Discrepancy> 
     read(src, path)?.ok_or_else(|| fail(path, "missing"))
 }
 
+/// Reads tile or bundle `t` of the tree; a partial one that is gone is read
+/// from its full tile, as C2SP has clients do: a writer deletes partials
+/// once the full tile exists, so a tree larger than the checkpoint was
+/// committed since it was read (a live writer), or the checkpoint was
+/// rolled back. The full tile must then hold `t` as its prefix.
+fn read_tile(src: &impl Source, t: &Tile) -> Result<Option<Vec<u8>>, Discrepancy> {
+    if let Some(data) = read(src, &t.path())? {
+        return Ok(Some(data));
+    }
+    if t.is_full() {
+        return Ok(None);
+    }
+    let Some(full) = read(src, &t.full().path())? else { return Ok(None) };
+    let len = match t.kind {
+        TileKind::Entries => prefix_len(&full, usize::from(t.width)),
+        TileKind::Hashes { .. } => Some(usize::from(t.width) * HASH_SIZE),
+    };
+    Ok(len.and_then(|n| full.get(..n)).map(<[u8]>::to_vec))
+}
+
 /// Verifies the ledger in `src` against the verifier key. The checkpoint's
 /// origin must be the key's name.
 pub fn verify(src: &impl Source, key: &Verifier) -> Result<Report, Discrepancy> {
@@ -306,11 +326,12 @@ impl<'a, S: Source> Recompute<'a, S> {
         for k in 0..bundles {
             let width = (self.size - k * TILE_WIDTH).min(TILE_WIDTH) as u16;
             let t = Tile::entries(k, width);
-            let data = read_required(self.src, &t.path())?;
+            let data =
+                read_tile(self.src, &t)?.ok_or_else(|| fail(t.path().as_str(), "missing"))?;
             let leaves = parse_bundle(&t, &data)?;
             report.older_partials += self.check_older_bundles(&t, &data)?;
             report.bundles += 1;
-            let stored0 = read(self.src, &Tile::hashes(0, k, width).path())?;
+            let stored0 = read_tile(self.src, &Tile::hashes(0, k, width))?;
             for (i, leaf) in leaves.iter().enumerate() {
                 self.note_leaf(&t, i, leaf, stored0.as_deref());
                 let completed =
@@ -359,7 +380,7 @@ impl<'a, S: Source> Recompute<'a, S> {
         let Some((t, data)) = self.tree.tile(level) else { return Ok(()) };
         let data = data.to_vec();
         report.tiles += 1;
-        let stored = read(self.src, &t.path())?;
+        let stored = read_tile(self.src, &t)?;
         self.compare(&t, &data, stored.as_deref());
         for w in self.older.remove(&(t.kind, t.index)).unwrap_or_default() {
             let old = Tile { width: w, ..t };
@@ -479,7 +500,7 @@ fn first_differing_entry(a: &[u8], b: &[u8]) -> u64 {
 /// the stored partial tiles reproduce the root, and each full tile on the
 /// way up hashes to its entry in the tile above.
 fn stored_tile_matches_root(src: &impl Source, size: u64, root: &Hash, k: u64) -> bool {
-    let read_tile = |t: Tile| src.read(&t.path()).ok().flatten();
+    let read_tile = |t: Tile| read_tile(src, &t).ok().flatten();
     let restored = Builder::restore(vec![0; EDGE_BYTES], size, |t, buf: &mut [u8]| {
         let data = read_tile(t).filter(|d| d.len() == buf.len()).ok_or(())?;
         buf.copy_from_slice(&data);

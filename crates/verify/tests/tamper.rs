@@ -192,3 +192,30 @@ fn partial_tile_directories_vanishing_while_verifying_are_no_failure() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
 }
+
+/// A checkpoint older than the files (rolled back, or read just before a
+/// live writer committed past it) whose partial tiles the writer deleted
+/// once their full tiles existed: they are read from the full tiles'
+/// prefixes, as C2SP has clients do, and the larger tree is reported as
+/// lying beyond it, for the caller to judge.
+#[test]
+fn an_older_checkpoint_verifies_from_full_tiles_once_its_partials_are_gone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = ledger(tmp.path());
+    let log = tmp.path().join("acme/log");
+    let old = fs::read(log.join("checkpoint")).unwrap();
+    let root = Root::new(tmp.path());
+    let mut t = root.open("acme").unwrap();
+    t.engine.append_batch((0..200).map(|_| &b"later"[..])).unwrap();
+    drop(t);
+    assert!(!log.join("tile/entries/002.p").exists() && !log.join("tile/0/002.p").exists());
+    fs::write(log.join("checkpoint"), &old).unwrap();
+    let report = verify(&Dir(log.clone()), &key).unwrap();
+    assert_eq!(report.size, 601);
+    assert!(report.beyond.contains(&"tile/entries/002".to_string()), "{report:?}");
+    // A full tile that does not hold the old partial as its prefix is caught.
+    let mut full = fs::read(log.join("tile/0/002")).unwrap();
+    full[0] ^= 1;
+    fs::write(log.join("tile/0/002"), &full).unwrap();
+    assert!(verify(&Dir(log), &key).is_err());
+}
