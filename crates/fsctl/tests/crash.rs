@@ -1,6 +1,7 @@
 //! Crash safety of the real binary: `fsctl append` is killed (SIGKILL, by
 //! strace's syscall fault injection) at every write point, one at a time:
-//! before each file creation, write, fsync, link, unlink, rename and mkdir.
+//! before each file creation, write (the commit intent is rewritten in
+//! place: pwrite64), fsync, fdatasync, link, unlink, rename and mkdir.
 //! After each kill the ledger verifies, reopening recovers it, every record
 //! whose index was printed is there, the batch is all-or-nothing, and the
 //! ledger keeps working. Recovery itself is then killed at each of its
@@ -21,7 +22,8 @@ use std::process::Command;
 use common::*;
 
 /// The system calls that change files or make them durable.
-const WRITE_POINTS: &[&str] = &["openat", "write", "fsync", "linkat", "unlink", "rename", "mkdir"];
+const WRITE_POINTS: &[&str] =
+    &["openat", "write", "pwrite64", "fsync", "fdatasync", "linkat", "unlink", "rename", "mkdir"];
 
 fn strace() -> &'static str {
     let ok = Command::new("strace").arg("-V").output().is_ok_and(|o| o.status.success());
@@ -138,15 +140,16 @@ fn killed_during_recovery() {
     std::fs::create_dir(&crashed).unwrap();
     let key = init(&crashed);
     ok(&crashed, &["append", "acme"], &lines(0, 200));
-    // Kill the append just before it replaces the checkpoint (its second
-    // rename: the first puts its intent in place): every tile and bundle of
-    // the batch is on disk, uncommitted.
-    let run = run_killed(&crashed, &["append", "acme"], &lines(200, 300), "rename", 2);
+    // Kill the append just before it replaces the checkpoint (its only
+    // rename: the first append created the intent, which later ones rewrite
+    // in place): every tile and bundle of the batch is on disk, uncommitted.
+    let run = run_killed(&crashed, &["append", "acme"], &lines(200, 300), "rename", 1);
     assert!(run.killed);
     let work = tmp.path().join("work");
     copy_dir(&crashed, &work);
-    // Recovery deletes the interrupted commit's objects, temp files and
-    // intent (unlink); it creates and renames nothing.
+    // Recovery deletes the interrupted commit's objects and temp files
+    // (unlink) and puts an idle intent record in the intent's place (its
+    // one rename); it makes no directory.
     let mut points = 0;
     for syscall in ["mkdir", "rename", "unlink"] {
         let calls = run_killed(&work, &["checkpoint", "acme"], b"", syscall, 0).calls;
@@ -168,9 +171,9 @@ fn directories_a_killed_writer_made_are_synced_by_the_next() {
     std::fs::create_dir(&dir).unwrap();
     let key = init(&dir);
     ok(&dir, &["append", "acme"], &lines(0, 200));
-    // Killed before its checkpoint (its second rename, after the intent's):
-    // it made tile/1/ and tile/1/000.p/, unsynced.
-    assert!(run_killed(&dir, &["append", "acme"], &lines(200, 300), "rename", 2).killed);
+    // Killed before its checkpoint (its only rename; its intent is
+    // rewritten in place): it made tile/1/ and tile/1/000.p/, unsynced.
+    assert!(run_killed(&dir, &["append", "acme"], &lines(200, 300), "rename", 1).killed);
     assert!(dir.join("acme/log/tile/1/000.p").is_dir());
     // The next writer finds them existing, and must still fsync them.
     let log = dir.with_extension("strace");

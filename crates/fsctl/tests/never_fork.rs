@@ -906,11 +906,12 @@ impl World {
         let known = self.chains[w.i()].notes.get(&stored).copied();
         // Witnessed, a checkpoint with other cosignature lines is the same one.
         let (size, _) = known.or_else(|| self.wit.as_ref().and(self.genuine(w, &stored)))?;
-        let intent = std::fs::read_to_string(self.tenant.join(format!("{}.intent", w.dir())));
-        if intent.is_ok_and(|t| t == format!("service-fs commit intent\nfrom {size}\n")) {
+        let dir = self.tenant.join(w.dir());
+        // As the store reads it: the record it rewrites in place, or the
+        // text a forged one (ForgeIntent) has.
+        if store_posix::read_intent(&dir).is_ok_and(|from| from == Some(size)) {
             return Some(size);
         }
-        let dir = self.tenant.join(w.dir());
         let beyond = tree(&dir).iter().any(|p| {
             p.to_str().and_then(tlog::Tile::parse).is_some_and(|t| !t.within(size))
                 && !dir.join(p).is_dir()

@@ -2,41 +2,95 @@
 //!
 //! Every object is written to a temporary file in its directory and then
 //! hard-linked into place, which fails if the name exists, so an object is
-//! never replaced. [`sync`](TileStore::sync) fsyncs the new files and then
-//! the directories that gained entries; only after that does the engine
-//! replace the checkpoint (temp file, fsync, rename, directory fsync).
-//! Deferring the file fsyncs to `sync` lets one journal commit cover a whole
-//! batch. A crash before the checkpoint is replaced can leave objects with
-//! incomplete content, but only beyond the checkpoint's tree.
+//! never replaced. [`sync`](TileStore::sync) fsyncs the new files and the
+//! directories that gained entries, all at once (their order does not
+//! matter: until the checkpoint names them, recovery removes them); only
+//! after that does the engine replace the checkpoint (temp file, fsync,
+//! rename, directory fsync). Deferring the file fsyncs to `sync` lets one
+//! journal commit cover a whole batch. A crash before the checkpoint is
+//! replaced can leave objects with incomplete content, but only beyond the
+//! checkpoint's tree. Once the new checkpoint is in place, the partial tiles
+//! of every tile the commit made full are deleted (C2SP lets a log delete
+//! them once the full tile exists), best effort and unsynced.
 //!
 //! A crash must be told from a rollback (the checkpoint replaced by an
 //! older one the ledger itself signed, which would otherwise look exactly
 //! like a commit interrupted long ago): before a commit's first object the
 //! store durably writes its **intent**, `<root>.intent` beside the served
-//! tree, naming the tree size the commit starts from, and removes it once
-//! the new checkpoint is in place. [`recover`](TileStore::recover) removes
-//! objects beyond the checkpoint only when an intent from that very size is
-//! there (they were never acknowledged); objects beyond it without one are
-//! [`StoreError::Unexplained`] and nothing is touched. It also removes
-//! temporary files. One store at a time writes a directory: it holds an
-//! exclusive `flock` on it.
+//! tree, naming the tree size the commit starts from, and marks it idle
+//! once the new checkpoint is in place. [`recover`](TileStore::recover)
+//! removes objects beyond the checkpoint only when an intent from that very
+//! size is there (they were never acknowledged); objects beyond it without
+//! one are [`StoreError::Unexplained`] and nothing is touched. It also
+//! removes temporary files. One store at a time writes a directory: it
+//! holds an exclusive `flock` on it.
+//!
+//! The intent is one fixed-size record with a checksum, rewritten in place
+//! and `fdatasync`ed: no rename and no directory fsync per commit. That is
+//! crash-safe because
+//! - its name is made durable once, when it is created (temporary file,
+//!   fsync, rename, directory fsync), and rewritten in place only by a
+//!   process that knows that: one that created it, or whose recovery found
+//!   it idle (a record is only ever marked idle after its creation was
+//!   durable);
+//! - a commit's objects are written only after `fdatasync` of its intent
+//!   returned, so no object of a commit reaches the disk before its intent;
+//! - a record torn by a crash fails its checksum, and a crash can tear only
+//!   a rewrite made while no object lies beyond the checkpoint (the start of
+//!   a commit, or marking it idle after the checkpoint): recovery then has
+//!   nothing to remove and replaces the record; with objects beyond the
+//!   checkpoint a damaged record removes nothing;
+//! - marking it idle is not synced, exactly as removing it was not: a power
+//!   loss right after a commit can leave its intent (a stale intent, from an
+//!   older size than the checkpoint's), which explains nothing unless the
+//!   checkpoint is also rolled back to that size (docs/security.md).
+//!
+//! An idle record also says that nothing needs syncing at open: it is
+//! written only after the checkpoint was durably in place, and every
+//! directory on the right edge durable (see `Probe`; the commit fsynced the
+//! parents of those it created, and its process's recovery had them all
+//! durable already). So recovery that finds it idle syncs nothing and
+//! trusts the directories it listed; finding anything else (a commit's
+//! intent, the text earlier versions wrote, none), it fsyncs the checkpoint
+//! (a crashed writer may have renamed it without syncing) and every
+//! directory it listed (a crashed writer may have created them without
+//! syncing) in one round, before anything is served from them, and then
+//! writes the idle record. A commit then fsyncs only the directories that
+//! gained entries.
+//!
+//! Recovery does not walk the tree: it lists only where a commit from the
+//! checkpoint's size can have written, the directories along the path of
+//! each level's right-edge tile (see `Probe`).
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use ledger::store::{
     Recovery, StoreError, TileStore, check_checkpoint_replace, check_recover_size,
 };
-use tlog::Tile;
+use tlog::{TILE_WIDTH, Tile, TileKind};
 
 /// The checkpoint's file name.
 pub const CHECKPOINT: &str = "checkpoint";
 const TEMP_SUFFIX: &str = ".tmp";
-/// The first line of a commit intent; the tree size it starts from follows.
+/// The first line of an intent as earlier versions wrote it (and as an
+/// operator can still write one); the tree size it starts from follows.
 const INTENT_HEADER: &str = "service-fs commit intent\nfrom ";
+/// The first line of the fixed-size intent record rewritten in place.
+const INTENT_MAGIC: &str = "service-fs commit intent 2\n";
+/// `from <20 digits>\n` or `none <20 digits>\n`.
+const INTENT_STATE_LEN: usize = 26;
+/// `sum <16 hex digits>\n`: the first 8 bytes of the SHA-256 leaf hash of
+/// what precedes it.
+const INTENT_SUM_LEN: usize = 21;
+/// The size of an intent record.
+const INTENT_LEN: usize = INTENT_MAGIC.len() + INTENT_STATE_LEN + INTENT_SUM_LEN;
+/// Superseded partial tiles an open deletes at most (those a crash left
+/// where recovery looks anyway); later opens and commits take the rest.
+const MAX_PRUNE_AT_OPEN: usize = 16;
 
 /// A failed file-system operation, with the path it was on.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +115,102 @@ fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError
     }
 }
 
+/// What an intent file says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Intent {
+    /// No commit under way (the record rewritten in place after a commit).
+    Idle,
+    /// A commit from this tree size is under way or was interrupted.
+    From(u64),
+}
+
+/// The intent record for `from` (`None`: idle).
+fn intent_record(from: Option<u64>) -> [u8; INTENT_LEN] {
+    let state = match from {
+        Some(n) => format!("from {n:020}\n"),
+        None => format!("none {:020}\n", 0),
+    };
+    let mut out = [0u8; INTENT_LEN];
+    let body = format!("{INTENT_MAGIC}{state}");
+    let sum = intent_sum(body.as_bytes());
+    let text = format!("{body}sum {sum}\n");
+    out.copy_from_slice(text.as_bytes());
+    out
+}
+
+fn intent_sum(body: &[u8]) -> String {
+    let h = tlog::leaf_hash(body);
+    h.0[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses an intent: the in-place record (checksum checked) or the text
+/// earlier versions wrote. `None`: not an intent.
+fn parse_intent(bytes: &[u8]) -> Option<Intent> {
+    if let Some(rest) = bytes.strip_prefix(INTENT_MAGIC.as_bytes()) {
+        if bytes.len() != INTENT_LEN {
+            return None;
+        }
+        let (state, sum) = rest.split_at(INTENT_STATE_LEN);
+        let body = &bytes[..INTENT_MAGIC.len() + INTENT_STATE_LEN];
+        let sum = std::str::from_utf8(sum).ok()?.strip_prefix("sum ")?.strip_suffix('\n')?;
+        if sum != intent_sum(body) {
+            return None;
+        }
+        let state = std::str::from_utf8(state).ok()?.strip_suffix('\n')?;
+        let (word, digits) = state.split_once(' ')?;
+        if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: u64 = digits.parse().ok()?;
+        return match word {
+            "from" => Some(Intent::From(n)),
+            "none" if n == 0 => Some(Intent::Idle),
+            _ => None,
+        };
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    text.strip_prefix(INTENT_HEADER)?.trim_end().parse().ok().map(Intent::From)
+}
+
+/// The intent file beside the store at `root`.
+fn intent_path(root: &Path) -> PathBuf {
+    let mut name = root.file_name().unwrap_or_default().to_os_string();
+    name.push(".intent");
+    root.with_file_name(name)
+}
+
+/// Reads the intent at `path` without following a symbolic link.
+fn read_intent_at(path: &Path) -> Result<Option<Intent>> {
+    let bad = |what: &str| io_err("reading", path)(io::Error::other(what.to_string()));
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("reading", path)(e)),
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(bad("a symbolic link, which a ledger never follows"));
+        }
+        Ok(m) if !m.is_file() || m.len() > 4096 => return Err(bad("not a commit intent")),
+        Ok(_) => {}
+    }
+    match fs::read(path) {
+        Ok(bytes) => parse_intent(&bytes).map(Some).ok_or_else(|| bad("not a commit intent")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("reading", path)(e)),
+    }
+}
+
+/// Opens the intent record at `path` for rewriting in place: a regular
+/// file of the record's size, never through a symbolic link (the file
+/// opened is the one `lstat` found). `None` if it is anything else.
+fn open_in_place(path: &Path) -> Option<File> {
+    let before = fs::symlink_metadata(path).ok()?;
+    if !before.is_file() || before.len() != INTENT_LEN as u64 {
+        return None;
+    }
+    let f = OpenOptions::new().write(true).open(path).ok()?;
+    let opened = f.metadata().ok()?;
+    (opened.dev() == before.dev() && opened.ino() == before.ino()).then_some(f)
+}
+
 /// A tlog-tiles directory (`checkpoint`, `tile/…`) as an L1 store.
 #[derive(Debug)]
 pub struct PosixStore {
@@ -75,6 +225,14 @@ pub struct PosixStore {
     dirty_dirs: BTreeSet<PathBuf>,
     /// Whether this process wrote the intent of the commit under way.
     intent_open: bool,
+    /// The intent record, open for rewriting in place, once this process
+    /// knows its name is durable.
+    intent_file: Option<File>,
+    /// Full tiles written since the last checkpoint: their partial tiles
+    /// go once a checkpoint covering them is in place.
+    full_written: Vec<Tile>,
+    /// Directories the last recovery listed (for tests of its cost).
+    listed: usize,
 }
 
 impl PosixStore {
@@ -107,6 +265,9 @@ impl PosixStore {
             dirty_files: Vec::new(),
             dirty_dirs: BTreeSet::new(),
             intent_open: false,
+            intent_file: None,
+            full_written: Vec::new(),
+            listed: 0,
         })
     }
 
@@ -116,18 +277,22 @@ impl PosixStore {
     }
 
     /// The commit intent: beside the directory (`log.intent`), durably
-    /// written before a commit's first object and removed once its
+    /// written before a commit's first object and marked idle once its
     /// checkpoint is in place. Objects beyond the checkpoint are a crashed
     /// commit's only if an intent from that checkpoint's size is there.
     pub fn intent(&self) -> PathBuf {
-        let mut name = self.root.file_name().unwrap_or_default().to_os_string();
-        name.push(".intent");
-        self.root.with_file_name(name)
+        intent_path(&self.root)
     }
 
     /// The tree size the intent says a commit started from, if any.
     pub fn read_intent(&self) -> Result<Option<u64>> {
         read_intent(&self.root)
+    }
+
+    /// How many directories the last [`recover`](TileStore::recover)
+    /// listed: what opening costs, whatever the history.
+    pub fn directories_listed(&self) -> usize {
+        self.listed
     }
 
     /// Durably records that a commit starts from the stored checkpoint.
@@ -139,28 +304,47 @@ impl PosixStore {
             Err(e) => return Err(io_err("reading", &checkpoint)(e)),
         };
         let path = self.intent();
-        let temp = write_temp(&path, format!("{INTENT_HEADER}{from}\n").as_bytes(), true)?;
-        fs::rename(&temp, &path).map_err(io_err("renaming", &temp))?;
-        sync_path(path.parent().unwrap_or(Path::new(".")))?;
+        let record = intent_record(Some(from));
+        if let Some(f) = &self.intent_file {
+            let written = f.write_all_at(&record, 0).and_then(|()| f.sync_data());
+            if let Err(e) = written {
+                // Its state on disk is unknown: create it afresh next time.
+                self.intent_file = None;
+                return Err(io_err("writing", &path)(e));
+            }
+        } else {
+            let temp = write_temp(&path, &record, true)?;
+            fs::rename(&temp, &path).map_err(io_err("renaming", &temp))?;
+            sync_path(path.parent().unwrap_or(Path::new(".")))?;
+            self.intent_file = open_in_place(&path);
+        }
         self.intent_open = true;
         Ok(())
     }
 
-    /// The commit is over: its checkpoint is in place (or recovery undid it).
+    /// The commit is over: its checkpoint is in place. The intent is marked
+    /// idle, unsynced (see the module documentation).
     fn close_intent(&mut self) -> Result<()> {
-        let path = self.intent();
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err("removing", &path)(e)),
+        if !std::mem::take(&mut self.intent_open) {
+            return Ok(());
         }
-        self.intent_open = false;
-        Ok(())
+        let path = self.intent();
+        match &self.intent_file {
+            Some(f) => {
+                if let Err(e) = f.write_all_at(&intent_record(None), 0) {
+                    self.intent_file = None;
+                    return Err(io_err("writing", &path)(e));
+                }
+                Ok(())
+            }
+            None => remove_intent(&path),
+        }
     }
 
     /// Marks every directory from `file`'s up to the root for the next
-    /// sync, unless this process already made it durable: a directory
-    /// created by an earlier, crashed writer may never have been fsynced.
+    /// sync, unless this process made it durable or its recovery knows it
+    /// durable: a directory created by an earlier, crashed writer may never
+    /// have been fsynced.
     fn mark_ancestors(&mut self, file: &Path) {
         let mut dir = file.parent();
         while let Some(d) = dir {
@@ -203,24 +387,46 @@ impl PosixStore {
         }
         Ok(())
     }
+
+    /// Deletes the partial tiles of full tile `t` (its `<N>.p/` directory),
+    /// best effort and unsynced: a crash leaves them, valid as they are, for
+    /// a later commit or open. Only names that are `t`'s partial tiles are
+    /// removed, never through a symbolic link.
+    fn prune_partials(&self, t: &Tile) {
+        let full = t.full().path();
+        let dir = self.root.join(format!("{full}.p"));
+        if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            return;
+        }
+        let Ok(entries) = fs::read_dir(&dir) else { return };
+        for e in entries.flatten() {
+            let ours = e.file_name().to_str().and_then(|n| Tile::parse(&format!("{full}.p/{n}")));
+            let is_file = e.file_type().is_ok_and(|k| k.is_file());
+            if is_file && ours.is_some_and(|p| p.kind == t.kind && p.index == t.index) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        let _ = fs::remove_dir(&dir);
+    }
+}
+
+/// Removes the intent file at `path`, if there is one.
+fn remove_intent(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("removing", path)(e)),
+    }
 }
 
 /// The tree size the commit intent of the store at `root` says a commit
 /// started from, if one is under way or was interrupted (see
 /// [`PosixStore::intent`]). Reads without taking the store's lock.
 pub fn read_intent(root: &Path) -> Result<Option<u64>> {
-    let mut name = root.file_name().unwrap_or_default().to_os_string();
-    name.push(".intent");
-    let path = root.with_file_name(name);
-    match fs::read_to_string(&path) {
-        Ok(text) => text
-            .strip_prefix(INTENT_HEADER)
-            .and_then(|t| t.trim_end().parse().ok())
-            .map(Some)
-            .ok_or_else(|| io_err("reading", &path)(io::Error::other("not a commit intent"))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err("reading", &path)(e)),
-    }
+    Ok(match read_intent_at(&intent_path(root))? {
+        Some(Intent::From(n)) => Some(n),
+        Some(Intent::Idle) | None => None,
+    })
 }
 
 /// Refuses a symbolic link anywhere from `root` down to `path` (a file
@@ -281,15 +487,31 @@ pub fn install_checkpoint(root: &Path, note: &[u8]) -> std::result::Result<(), I
         source: io::Error::other(e.to_string()),
     })?;
     write_durably(&path, note)?;
-    let mut intent = root.as_os_str().to_os_string();
-    intent.push(".intent");
-    let intent = PathBuf::from(intent);
+    let intent = intent_path(root);
     match fs::remove_file(&intent) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => {
             Err(IoError { op: "removing", path: intent, source: e })
         }
         _ => Ok(()),
     }
+}
+
+/// Writes an idle intent record beside the new store at `root`, whose
+/// checkpoint is durably in place and which holds no tile yet, so that its
+/// first open has nothing to sync. Not synced: the caller fsyncs the
+/// directory holding it, with the rest of what it creates.
+pub(crate) fn write_idle_intent(root: &Path) -> std::result::Result<(), IoError> {
+    let path = intent_path(root);
+    let done = write_temp(&path, &intent_record(None), true)
+        .and_then(|temp| fs::rename(&temp, &path).map_err(io_err("renaming", &temp)));
+    done.map_err(|e| match e {
+        StoreError::Backend(e) => e,
+        other => IoError {
+            op: "writing",
+            path: path.clone(),
+            source: io::Error::other(other.to_string()),
+        },
+    })
 }
 
 /// Creates `path` afresh for writing: whatever is at that name (a killed
@@ -392,26 +614,31 @@ impl TileStore for PosixStore {
                 }
                 self.mark_ancestors(&path);
                 self.dirty_files.push(path);
-                Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let mut existing = vec![0; data.len()];
                 match read_into(&path, &mut existing) {
-                    Ok(Some(n)) if existing[..n] == *data => Ok(()),
-                    Ok(_) | Err(StoreError::TooSmall { .. }) => Err(StoreError::Conflict),
-                    Err(e) => Err(e),
+                    Ok(Some(n)) if existing[..n] == *data => {}
+                    Ok(_) | Err(StoreError::TooSmall { .. }) => return Err(StoreError::Conflict),
+                    Err(e) => return Err(e),
                 }
             }
-            Err(e) => Err(io_err("linking", &path)(e)),
+            Err(e) => return Err(io_err("linking", &path)(e)),
         }
+        if tile.is_full() {
+            self.full_written.push(*tile);
+        }
+        Ok(())
     }
 
     fn sync(&mut self) -> Result<()> {
-        // Files first, then the directory entries that name them.
-        let files = std::mem::take(&mut self.dirty_files);
-        sync_all(&files)?;
-        let dirs: Vec<PathBuf> = std::mem::take(&mut self.dirty_dirs).into_iter().collect();
-        sync_all(&dirs)?;
+        // One round: the new files and the directory entries that name
+        // them. Neither counts before the checkpoint does, so their order
+        // does not matter; both are durable before it is replaced.
+        let dirs = std::mem::take(&mut self.dirty_dirs);
+        let mut paths = std::mem::take(&mut self.dirty_files);
+        paths.extend(dirs.iter().cloned());
+        sync_all(&paths)?;
         self.durable_dirs.extend(dirs);
         Ok(())
     }
@@ -437,7 +664,17 @@ impl TileStore for PosixStore {
         let temp = write_temp(&path, new, true)?;
         fs::rename(&temp, &path).map_err(io_err("renaming", &temp))?;
         sync_path(&self.root)?;
-        self.close_intent()
+        self.durable_dirs.insert(self.root.clone());
+        self.close_intent()?;
+        // The checkpoint covering them is durably in place: the partial
+        // tiles the full ones supersede can go.
+        let size = note::Checkpoint::peek_size(new).unwrap_or(0);
+        for t in std::mem::take(&mut self.full_written) {
+            if t.within(size) {
+                self.prune_partials(&t);
+            }
+        }
+        Ok(())
     }
 
     fn recover(&mut self, size: u64) -> Result<Recovery> {
@@ -449,34 +686,33 @@ impl TileStore for PosixStore {
             Err(e) => return Err(io_err("reading", &checkpoint)(e)),
         };
         check_recover_size(stored.as_deref(), size)?;
-        if stored.is_some() {
-            // A crashed writer may have renamed it without syncing: make the
-            // checkpoint durable before anything is served from it.
-            sync_path(&checkpoint)?;
-            sync_path(&self.root)?;
+        // What a failed commit left in memory: recovery decides what stays.
+        self.dirty_files.clear();
+        self.dirty_dirs.clear();
+        self.full_written.clear();
+        let intent_at = self.intent();
+        let intent = read_intent_at(&intent_at);
+        // Idle: the last commit ended after its checkpoint and every
+        // directory on the right edge were durable, and nothing has been
+        // written since (see the module documentation).
+        let idle = stored.is_some() && matches!(intent, Ok(Some(Intent::Idle)));
+        let absent = matches!(intent, Ok(None));
+        let mut probe =
+            Probe { root: &self.root, size, found: Found::default(), listed: Vec::new() };
+        let probed = probe.run();
+        let listed = std::mem::take(&mut probe.listed);
+        self.listed = listed.len();
+        probed?;
+        let Found { temps, beyond, superseded } = probe.found;
+        if stored.is_none() && !beyond.is_empty() {
+            return Err(StoreError::NoCheckpoint);
         }
-        let mut files = Vec::new();
-        walk(&self.root, &self.root, &mut files)?;
-        let mut rec = Recovery { size, ..Recovery::default() };
-        let mut touched = BTreeSet::new();
-        let mut beyond = Vec::new();
-        for rel in files {
-            let path = self.root.join(&rel);
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if is_temp(name) {
-                fs::remove_file(&path).map_err(io_err("removing", &path))?;
-                rec.removed_partial_writes += 1;
-                touched.insert(path.parent().unwrap_or(&self.root).to_path_buf());
-            } else if let Some(t) = rel.to_str().and_then(Tile::parse) {
-                if stored.is_none() {
-                    return Err(StoreError::NoCheckpoint);
-                }
-                if !t.within(size) {
-                    beyond.push((t, rel));
-                }
-            }
-        }
-        if !beyond.is_empty() && self.read_intent()? != Some(size) {
+        if !beyond.is_empty()
+            && intent?.and_then(|i| match i {
+                Intent::From(n) => Some(n),
+                Intent::Idle => None,
+            }) != Some(size)
+        {
             let mut unexplained = Recovery::default();
             beyond.iter().for_each(|(t, _)| unexplained.removed(t));
             return Err(StoreError::Unexplained {
@@ -484,36 +720,326 @@ impl TileStore for PosixStore {
                 extent: unexplained.orphan_extent,
             });
         }
+        let mut rec = Recovery { size, ..Recovery::default() };
+        let mut touched = BTreeSet::new();
+        for path in temps {
+            fs::remove_file(&path).map_err(io_err("removing", &path))?;
+            rec.removed_partial_writes += 1;
+            touched.insert(path.parent().unwrap_or(&self.root).to_path_buf());
+        }
         // The interrupted commit's objects were never acknowledged: remove them.
-        for (t, rel) in beyond {
-            let path = self.root.join(&rel);
+        for (t, path) in beyond {
             fs::remove_file(&path).map_err(io_err("removing", &path))?;
             rec.removed(&t);
             touched.insert(path.parent().unwrap_or(&self.root).to_path_buf());
         }
-        let touched: Vec<PathBuf> = touched.into_iter().collect();
-        sync_all(&touched)?;
-        self.close_intent()?;
+        self.intent_open = false;
+        if idle {
+            sync_all(&touched.into_iter().collect::<Vec<_>>())?;
+            if self.intent_file.is_none() {
+                self.intent_file = open_in_place(&intent_at);
+            }
+        } else if stored.is_some() {
+            // One round: the checkpoint (a crashed writer may have renamed
+            // it without syncing: it is durable before anything is served
+            // from it), every directory on the right edge (a crashed writer
+            // may have created them without syncing; the commits of this
+            // process, and of later ones while the intent stays idle, trust
+            // them), the directories recovery changed among them, and an
+            // idle intent record, which then takes the place of whatever
+            // intent there was.
+            let temp = write_temp(&intent_at, &intent_record(None), false)?;
+            // Each directory once: those recovery changed are among those listed.
+            let mut paths: Vec<PathBuf> = listed
+                .iter()
+                .cloned()
+                .chain(touched)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            paths.push(checkpoint);
+            paths.push(temp.clone());
+            sync_all(&paths)?;
+            fs::rename(&temp, &intent_at).map_err(io_err("renaming", &temp))?;
+            sync_path(intent_at.parent().unwrap_or(Path::new(".")))?;
+            self.intent_file = open_in_place(&intent_at);
+        } else {
+            // No checkpoint yet (a store being created): nothing to trust.
+            sync_all(&touched.into_iter().collect::<Vec<_>>())?;
+            self.intent_file = None;
+            if !absent {
+                remove_intent(&intent_at)?;
+            }
+        }
+        if stored.is_some() {
+            self.durable_dirs.extend(listed);
+        }
+        for t in superseded.iter().take(MAX_PRUNE_AT_OPEN) {
+            self.prune_partials(t);
+        }
         Ok(rec)
     }
 }
 
-/// Lists the files under `dir` as paths relative to `root`.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in fs::read_dir(dir).map_err(io_err("listing", dir))? {
-        let entry = entry.map_err(io_err("listing", dir))?;
-        let path = entry.path();
-        let kind = entry.file_type().map_err(io_err("listing", &path))?;
-        if kind.is_symlink() {
-            return no_symlink(dir, &path);
-        }
-        if kind.is_dir() {
-            walk(root, &path, out)?;
-        } else if let Ok(rel) = path.strip_prefix(root) {
-            out.push(rel.to_path_buf());
+/// What recovery found where a commit from the checkpoint's size can have
+/// written.
+#[derive(Default)]
+struct Found {
+    /// Temporary files of interrupted writes.
+    temps: Vec<PathBuf>,
+    /// Objects beyond the tree.
+    beyond: Vec<(Tile, PathBuf)>,
+    /// Full tiles within the tree whose partial tiles are still there.
+    superseded: Vec<Tile>,
+}
+
+/// One name in a tile directory: a part of a tile index.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// `xNNN`: a directory of larger indexes, whose next group is NNN.
+    Dir(u16),
+    /// `NNN`: a full tile whose last group is NNN.
+    Full(u16),
+    /// `NNN.p`: the partial tiles of that index.
+    Partial(u16),
+}
+
+fn three_digits(s: &str) -> Option<u16> {
+    (s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+}
+
+fn part(name: &str) -> Option<Part> {
+    if let Some(d) = name.strip_prefix('x') {
+        return three_digits(d).map(Part::Dir);
+    }
+    if let Some(d) = name.strip_suffix(".p") {
+        return three_digits(d).map(Part::Partial);
+    }
+    three_digits(name).map(Part::Full)
+}
+
+/// The groups of three digits of a tile index, most significant first
+/// (`1234067` → 1, 234, 67), as its path spells them.
+fn groups(mut n: u64) -> Vec<u16> {
+    let mut out = Vec::new();
+    loop {
+        out.push((n % 1000) as u16);
+        n /= 1000;
+        if n == 0 {
+            break;
         }
     }
-    Ok(())
+    out.reverse();
+    out
+}
+
+/// Deepest directory below a level's directory that can hold a tile
+/// (seven groups and `.p`); deeper ones are not looked into.
+const MAX_DEPTH: usize = 9;
+
+/// Finds what a commit from tree size `size` can have left, listing only the
+/// directories it can have written to.
+///
+/// A commit from `size` writes, at each level (and for the entries), tiles
+/// from the right-edge index `E = level_count / 256` on: the full tile `E`
+/// or a wider partial of it, and larger indexes. In each directory along
+/// the path of `E` (`tile/0/x001/234` for 1234: `tile/0`, then
+/// `tile/0/x001`) the names to the right of that path hold only larger
+/// indexes and are listed whole (`xNNN` with NNN larger than the path's
+/// group, and in the last directory every `xNNN`, which holds indexes of
+/// more groups, and `NNN`, `NNN.p` from E's last group on); the names to
+/// the left are not opened. An index of more groups than E lies to the
+/// left only if its first groups are smaller than E's: the first such a
+/// commit writes is 10^(3k) (k: E's groups), under `x001/x000/…`, and
+/// that one directory is listed too. So every object a commit of fewer than
+/// a million tiles of one level (256 million records) can write is found.
+/// A stray object planted further left (`tile/0/x001/x000/000` beside an
+/// edge at `tile/0/x005/000` is found; `tile/0/x002/x000/000` is not) is not
+/// seen here; should the log ever reach its index, writing it fails as a
+/// conflict (write-once) rather than replacing it.
+///
+/// Temporary files arise only beside the objects, so only in these
+/// directories and the root. Along the way, `NNN.p` beside a full `NNN`
+/// within the tree is noted: partial tiles a crash left after their full
+/// tile was committed.
+struct Probe<'a> {
+    root: &'a Path,
+    size: u64,
+    found: Found,
+    /// Directories listed.
+    listed: Vec<PathBuf>,
+}
+
+impl Probe<'_> {
+    fn run(&mut self) -> Result<()> {
+        let Some(entries) = self.list("")? else { return Ok(()) };
+        let mut tiles = false;
+        for (name, kind) in entries {
+            if is_temp(&name) && !kind.is_dir() {
+                self.found.temps.push(self.root.join(&name));
+            }
+            tiles |= name == "tile" && kind.is_dir();
+        }
+        if !tiles {
+            return Ok(());
+        }
+        let Some(entries) = self.list("tile")? else { return Ok(()) };
+        for (name, kind) in entries {
+            if is_temp(&name) && !kind.is_dir() {
+                self.found.temps.push(self.root.join("tile").join(&name));
+                continue;
+            }
+            if !kind.is_dir() {
+                continue;
+            }
+            let level = match name.as_str() {
+                "entries" => Some(TileKind::Entries),
+                n => n
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|l| *l < 64 && l.to_string() == n)
+                    .map(|level| TileKind::Hashes { level }),
+            };
+            if let Some(kind) = level {
+                self.level(kind, &format!("tile/{name}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The entries of `rel` (relative to the root): names and kinds, a
+    /// symbolic link refused. `None` if it does not exist.
+    fn list(&mut self, rel: &str) -> Result<Option<Vec<(String, fs::FileType)>>> {
+        let dir = if rel.is_empty() { self.root.to_path_buf() } else { self.root.join(rel) };
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("listing", &dir)(e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err("listing", &dir))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(io_err("listing", &path))?;
+            if kind.is_symlink() {
+                no_symlink(&dir, &path)?;
+                continue;
+            }
+            // Names that are not UTF-8 are no tile's and no temporary file's.
+            if let Ok(name) = entry.file_name().into_string() {
+                out.push((name, kind));
+            }
+        }
+        self.listed.push(dir);
+        Ok(Some(out))
+    }
+
+    /// A file at `rel`: a temporary file, or an object if beyond the tree.
+    fn file(&mut self, rel: &str) {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        if is_temp(name) {
+            self.found.temps.push(self.root.join(rel));
+        } else if let Some(t) = Tile::parse(rel)
+            && !t.within(self.size)
+        {
+            self.found.beyond.push((t, self.root.join(rel)));
+        }
+    }
+
+    /// Everything under `rel`, which holds only indexes beyond the edge.
+    fn whole(&mut self, rel: &str, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Ok(());
+        }
+        let Some(entries) = self.list(rel)? else { return Ok(()) };
+        for (name, kind) in entries {
+            let at = format!("{rel}/{name}");
+            if kind.is_dir() {
+                self.whole(&at, depth + 1)?;
+            } else {
+                self.file(&at);
+            }
+        }
+        Ok(())
+    }
+
+    /// The directories of one level (`base`: `tile/<L>` or `tile/entries`).
+    fn level(&mut self, kind: TileKind, base: &str) -> Result<()> {
+        let level = match kind {
+            TileKind::Hashes { level } => level,
+            TileKind::Entries => 0,
+        };
+        let count = Tile::level_count(level, self.size);
+        let edge = groups(count / TILE_WIDTH);
+        let k = edge.len();
+        let mut rel = base.to_string();
+        for (i, &g) in edge.iter().enumerate() {
+            let last = i + 1 == k;
+            let Some(entries) = self.list(&rel)? else { break };
+            let full: BTreeSet<u16> = entries
+                .iter()
+                .filter(|(_, kind)| !kind.is_dir())
+                .filter_map(|(name, _)| match part(name) {
+                    Some(Part::Full(d)) => Some(d),
+                    _ => None,
+                })
+                .collect();
+            let mut deeper = false;
+            for (name, kind) in &entries {
+                let at = format!("{rel}/{name}");
+                if !kind.is_dir() {
+                    match part(name) {
+                        Some(Part::Full(d)) if last && d >= g => self.file(&at),
+                        _ if is_temp(name) => self.file(&at),
+                        _ => {}
+                    }
+                    continue;
+                }
+                match part(name) {
+                    // Indexes of more groups than E's, or larger in this group.
+                    Some(Part::Dir(d)) if last || d > g => self.whole(&at, i + 1)?,
+                    Some(Part::Dir(d)) => deeper |= d == g,
+                    Some(Part::Partial(d)) if last && d > g => self.whole(&at, i + 1)?,
+                    Some(Part::Partial(d)) if last && d == g => {
+                        // The edge tile's own partials: wider ones are beyond.
+                        for (name, kind) in self.list(&at)?.unwrap_or_default() {
+                            if !kind.is_dir() {
+                                self.file(&format!("{at}/{name}"));
+                            }
+                        }
+                    }
+                    Some(Part::Partial(d)) if full.contains(&d) => {
+                        if let Some(t) = Tile::parse(&format!("{rel}/{d:03}"))
+                            && t.within(self.size)
+                        {
+                            self.found.superseded.push(t);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if last || !deeper {
+                break;
+            }
+            rel = format!("{rel}/x{g:03}");
+        }
+        // The first indexes of one more group than E's, if their first
+        // groups are not E's: 10^(3k) on, under x001/x000/….
+        if k >= 2 {
+            let chain: Vec<u16> = std::iter::once(1).chain(std::iter::repeat_n(0, k - 2)).collect();
+            if chain[..] != edge[..k - 1] {
+                let rel: String = chain.iter().map(|c| format!("/x{c:03}")).collect();
+                let rel = format!("{base}{rel}");
+                no_symlink(self.root, &self.root.join(&rel))?;
+                for (name, kind) in self.list(&rel)?.unwrap_or_default() {
+                    if kind.is_dir() && matches!(part(&name), Some(Part::Dir(_))) {
+                        self.whole(&format!("{rel}/{name}"), k)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -570,7 +1096,9 @@ mod tests {
         s.put(&Tile::entries(0, 3), b"x").unwrap();
         assert!(matches!(s.recover(0), Err(StoreError::NoCheckpoint)));
         s.replace_checkpoint(b"", &note(4)).unwrap();
-        assert!(!s.intent().exists(), "a commit's intent ends with its checkpoint");
+        // A commit's intent ends with its checkpoint: the record stays, idle.
+        assert_eq!(s.read_intent().unwrap(), None);
+        assert_eq!(read_intent_at(&s.intent()).unwrap(), Some(Intent::Idle));
         // A commit from size 4 is interrupted after its objects.
         for t in [Tile::hashes(0, 0, 3), Tile::entries(0, 5), Tile::hashes(0, 0, 256)] {
             s.put(&t, b"x").unwrap();
@@ -588,7 +1116,8 @@ mod tests {
         assert!(!dir.path().join("log/tile/entries/000.p/5").exists());
         assert!(!dir.path().join("log/tile/0/000").exists());
         assert!(dir.path().join("log/README").exists());
-        assert!(!s.intent().exists());
+        // The intent is answered: an idle record takes its place.
+        assert_eq!(read_intent_at(&s.intent()).unwrap(), Some(Intent::Idle));
         assert!(!s.recover(4).unwrap().repaired());
         // An object beyond the checkpoint with no commit under way: refused,
         // and left where it is.
@@ -596,6 +1125,218 @@ mod tests {
         fs::write(&stray, b"y").unwrap();
         assert!(matches!(s.recover(4), Err(StoreError::Unexplained { checkpoint: 4, extent: 9 })));
         assert!(stray.exists());
+    }
+
+    /// Writes `tile` at its path with no intent, as a stray file would be.
+    fn plant(dir: &Path, t: &Tile) -> PathBuf {
+        let path = dir.join("log").join(t.path().as_str());
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, b"x").unwrap();
+        path
+    }
+
+    /// Recovery finds what lies beyond the tree at every level, in the edge
+    /// tile's own directory, to its right, in directories of more groups
+    /// (`x001/…`, across the 999 → 1000 boundary), and refuses each one
+    /// alone when no intent explains it; it leaves everything within alone.
+    #[test]
+    fn recovery_finds_every_object_beyond_the_edge_at_every_level() {
+        // Level 0 and entries: 256,005 records, edge tile 1000
+        // (tile/0/x001/000.p/5); level 1: 1000 hashes, edge 3 (003.p/232);
+        // level 2: 3 hashes (000.p/3); level 3 and up: none.
+        let size = 1000 * 256 + 5;
+        let within = [
+            Tile::hashes(0, 5, 256),
+            Tile::hashes(0, 999, 256),
+            Tile::hashes(0, 1000, 3),
+            Tile::hashes(0, 1000, 5),
+            Tile::entries(999, 256),
+            Tile::entries(1000, 5),
+            Tile::hashes(1, 2, 256),
+            Tile::hashes(1, 3, 100),
+            Tile::hashes(1, 3, 232),
+            Tile::hashes(2, 0, 3),
+        ];
+        let beyond = [
+            Tile::hashes(0, 1000, 256),
+            Tile::hashes(0, 1000, 6),
+            Tile::hashes(0, 1001, 1),
+            Tile::hashes(0, 1999, 256),
+            Tile::hashes(0, 2000, 256),
+            Tile::hashes(0, 1_000_000, 256),
+            Tile::hashes(0, 5_000_000, 1),
+            Tile::entries(1000, 200),
+            Tile::entries(1001, 256),
+            Tile::hashes(1, 3, 233),
+            Tile::hashes(1, 3, 256),
+            Tile::hashes(1, 4, 1),
+            Tile::hashes(1, 1000, 256),
+            Tile::hashes(2, 0, 4),
+            Tile::hashes(2, 1, 256),
+            Tile::hashes(3, 0, 1),
+            Tile::hashes(40, 7, 256),
+        ];
+        let (dir, mut s) = store();
+        let kept: Vec<PathBuf> = within.iter().map(|t| plant(dir.path(), t)).collect();
+        s.replace_checkpoint(b"", &note(size)).unwrap();
+        for t in &beyond {
+            let path = plant(dir.path(), t);
+            assert!(
+                matches!(s.recover(size), Err(StoreError::Unexplained { checkpoint, .. }) if checkpoint == size),
+                "{t:?} went unseen"
+            );
+            assert!(path.exists());
+            fs::remove_file(path).unwrap();
+        }
+        assert!(!s.recover(size).unwrap().repaired());
+        // A commit from this size is interrupted after all of them.
+        for t in &beyond {
+            s.put(t, b"x").unwrap();
+        }
+        let temps = ["tile/0/x001/.000.tmp", "tile/0/x001/000.p/.6.tmp", "tile/1/.003.tmp"];
+        for t in temps.iter().chain(&[".checkpoint.tmp"]) {
+            fs::write(dir.path().join("log").join(t), b"half").unwrap();
+        }
+        let rec = s.recover(size).unwrap();
+        assert_eq!((rec.removed_objects, rec.removed_partial_writes), (beyond.len() as u64, 4));
+        assert_eq!(rec.orphan_extent, u64::MAX); // tile/40/… saturates it
+        for t in &beyond {
+            assert!(!dir.path().join("log").join(t.path().as_str()).exists(), "{t:?} left");
+        }
+        assert!(kept.iter().all(|p| p.exists()));
+        assert!(!s.recover(size).unwrap().repaired());
+    }
+
+    /// An edge just left of a 3-digit boundary (tile 999) and one far right
+    /// of the first index of more groups (tile 5000, whose first indexes
+    /// of one more group, 1,000,000 on, lie under x001/).
+    #[test]
+    fn recovery_finds_objects_across_directory_boundaries() {
+        for (size, beyond, within) in [
+            (
+                999 * 256 + 10,
+                vec![Tile::hashes(0, 1000, 256), Tile::entries(1000, 3), Tile::hashes(0, 999, 11)],
+                vec![Tile::hashes(0, 998, 256), Tile::entries(999, 10)],
+            ),
+            (
+                5000 * 256,
+                vec![Tile::hashes(0, 1_000_000, 256), Tile::entries(1_000_001, 1)],
+                vec![Tile::hashes(0, 1500, 256), Tile::hashes(0, 4999, 256)],
+            ),
+        ] {
+            let (dir, mut s) = store();
+            let kept: Vec<PathBuf> = within.iter().map(|t| plant(dir.path(), t)).collect();
+            s.replace_checkpoint(b"", &note(size)).unwrap();
+            for t in &beyond {
+                let path = plant(dir.path(), t);
+                assert!(matches!(s.recover(size), Err(StoreError::Unexplained { .. })), "{t:?}");
+                fs::remove_file(path).unwrap();
+            }
+            for t in &beyond {
+                s.put(t, b"x").unwrap();
+            }
+            assert_eq!(s.recover(size).unwrap().removed_objects, beyond.len() as u64);
+            assert!(kept.iter().all(|p| p.exists()));
+        }
+    }
+
+    /// Opening lists the same few directories however long the history:
+    /// trees of 300, 3,000 and 30,000 records, with every full tile and
+    /// every older partial an earlier version left, cost one listing per
+    /// directory on the right edge. Only a new group of digits or a new
+    /// level adds directories.
+    #[test]
+    fn recovery_cost_does_not_grow_with_history() {
+        let mut listed = Vec::new();
+        for size in [300u64, 3_000, 30_000] {
+            let (dir, mut s) = store();
+            for kind in
+                [TileKind::Entries, TileKind::Hashes { level: 0 }, TileKind::Hashes { level: 1 }]
+            {
+                let count = Tile::level_count(kind_level(kind), size);
+                for index in 0..count / 256 {
+                    for w in [1, 2, 100, 256] {
+                        plant(dir.path(), &Tile { kind, index, width: w });
+                    }
+                }
+                if let Some(t) = Tile::partial(kind, size) {
+                    plant(dir.path(), &t);
+                }
+            }
+            s.replace_checkpoint(b"", &note(size)).unwrap();
+            assert!(!s.recover(size).unwrap().repaired());
+            listed.push(s.directories_listed());
+        }
+        // The root, tile/, and per level its directory and its edge's .p/.
+        assert_eq!(listed, [8, 8, 8]);
+    }
+
+    fn kind_level(kind: TileKind) -> u8 {
+        match kind {
+            TileKind::Hashes { level } => level,
+            TileKind::Entries => 0,
+        }
+    }
+
+    /// Once a checkpoint covers a full tile written since the last one, the
+    /// tile's partials are gone; a crash's leftovers go at the next open.
+    #[test]
+    fn superseded_partial_tiles_are_deleted() {
+        let (dir, mut s) = store();
+        let log = dir.path().join("log");
+        for w in [1, 7] {
+            s.put(&Tile::entries(0, w), b"x").unwrap();
+            s.put(&Tile::hashes(0, 0, w), b"x").unwrap();
+        }
+        s.sync().unwrap();
+        s.replace_checkpoint(b"", &note(7)).unwrap();
+        s.put(&Tile::entries(0, 256), b"x").unwrap();
+        s.put(&Tile::hashes(0, 0, 256), b"x").unwrap();
+        s.put(&Tile::entries(1, 4), b"x").unwrap();
+        // Not the tile's: left alone, and so is its directory.
+        fs::write(log.join("tile/0/000.p/README"), b"mine").unwrap();
+        s.sync().unwrap();
+        s.replace_checkpoint(&note(7), &note(260)).unwrap();
+        assert!(!log.join("tile/entries/000.p").exists());
+        assert_eq!(fs::read_dir(log.join("tile/0/000.p")).unwrap().count(), 1);
+        assert!(log.join("tile/entries/001.p/4").exists());
+        // What a crash right after the checkpoint leaves, gone at the next open.
+        fs::remove_file(log.join("tile/0/000.p/README")).unwrap();
+        fs::write(log.join("tile/0/000.p/3"), b"x").unwrap();
+        assert!(!s.recover(260).unwrap().repaired());
+        assert!(!log.join("tile/0/000.p").exists());
+        assert!(log.join("tile/0/000").exists());
+    }
+
+    #[test]
+    fn the_intent_is_one_record_rewritten_in_place() {
+        let (dir, mut s) = store();
+        s.recover(0).unwrap();
+        s.replace_checkpoint(b"", &note(0)).unwrap();
+        s.put(&Tile::entries(0, 1), b"x").unwrap();
+        let path = s.intent();
+        let ino = fs::metadata(&path).unwrap().ino();
+        assert_eq!(fs::read(&path).unwrap().len(), INTENT_LEN);
+        assert_eq!(s.read_intent().unwrap(), Some(0));
+        s.sync().unwrap();
+        s.replace_checkpoint(&note(0), &note(1)).unwrap();
+        assert_eq!(read_intent_at(&path).unwrap(), Some(Intent::Idle));
+        s.put(&Tile::entries(0, 2), b"x").unwrap();
+        assert_eq!(s.read_intent().unwrap(), Some(1));
+        assert_eq!(fs::metadata(&path).unwrap().ino(), ino, "rewritten, not replaced");
+        // A torn or damaged record is no intent: it explains nothing.
+        let mut bad = fs::read(&path).unwrap();
+        bad[INTENT_MAGIC.len() + 24] = b'7';
+        fs::write(&path, &bad).unwrap();
+        assert!(s.read_intent().is_err());
+        assert!(s.recover(1).is_err(), "an object lies beyond: nothing is removed");
+        assert!(dir.path().join("log/tile/entries/000.p/2").exists());
+        // The text earlier versions wrote is still read.
+        fs::write(&path, "service-fs commit intent\nfrom 1\n").unwrap();
+        assert_eq!(s.read_intent().unwrap(), Some(1));
+        assert_eq!(s.recover(1).unwrap().removed_objects, 1);
+        assert_eq!(read_intent_at(&path).unwrap(), Some(Intent::Idle));
+        assert_eq!(parse_intent(&intent_record(Some(u64::MAX))), Some(Intent::From(u64::MAX)));
     }
 
     #[test]

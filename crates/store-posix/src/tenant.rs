@@ -5,7 +5,9 @@
 //!   signing.key   the tenant's Ed25519 note key (mode 0600; never served)
 //!   lock          held by the one process writing this tenant (which writes its pid there)
 //!   log/          the records: C2SP tlog-tiles (checkpoint, tile/…), servable as-is
+//!   log.intent    the record log's commit intent (see PosixStore::intent)
 //!   audit/        the audit sub-ledger, also tlog-tiles
+//!   audit.intent  the audit log's commit intent
 //! ```
 
 use std::fs::{self, File, OpenOptions};
@@ -356,8 +358,12 @@ fn build_tenant(dir: &Path, signer: &Signer) -> Result<(), TenantError> {
             .map_err(os(format!("creating {}", dir.display())))?;
     }
     write_key(&dir.join(KEY_FILE), signer)?;
-    // Opening writes and syncs the size-0 checkpoints of both logs.
+    // Opening writes and syncs the size-0 checkpoints of both logs; their
+    // intent records start idle, made durable with the directory.
     open_engine(dir, signer.clone(), true)?;
+    for sub in [LOG_DIR, AUDIT_DIR] {
+        crate::store::write_idle_intent(&dir.join(sub))?;
+    }
     sync_dir(dir)
 }
 

@@ -83,3 +83,45 @@ fn a_stray_file_at_the_largest_index_is_refused_not_a_panic() {
     assert!(err.contains("beyond the checkpoint of size 3"), "{err}");
     assert!(stray.exists());
 }
+
+/// Every commit deletes the partial tiles its full tiles supersede: after
+/// 300 single appends (and the audit records of reading them), no full tile
+/// keeps a `.p/` directory, only each level's rightmost tile its partials,
+/// and both logs verify.
+#[test]
+fn no_full_tile_keeps_its_partial_tiles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Root::new(tmp.path());
+    let key = root.init("acme", None).unwrap();
+    let mut t = root.open("acme").unwrap();
+    for i in 0..300 {
+        t.engine.append(format!("record {i}").as_bytes()).unwrap();
+    }
+    let caller = ledger::Caller { module: "test", credential: "uid:0", request: None };
+    for from in 0..300 {
+        t.engine.read_since(&caller, from, ledger::Limit::NONE, &mut |_, _| {}).unwrap();
+    }
+    drop(t);
+    let audit_key = key.renamed(&format!("{}/audit", key.name())).unwrap();
+    for (dir, key) in [(root.log_dir("acme"), &key), (root.audit_dir("acme"), &audit_key)] {
+        let report = verify::verify(&verify::Dir(dir.clone()), key).unwrap();
+        assert!(report.warnings.is_empty(), "{report:?}");
+        let size = report.size;
+        assert!(size >= 300, "{size}");
+        let mut partial_dirs = 0;
+        for rel in snapshot(&dir).keys() {
+            let rel = rel.to_str().unwrap();
+            let Some(t) = tlog::Tile::parse(rel) else { continue };
+            if !t.is_full() {
+                assert!(!dir.join(t.full().path().as_str()).exists(), "{rel} beside its full tile");
+                assert_eq!(
+                    tlog::Tile::partial(t.kind, size).map(|p| p.index),
+                    Some(t.index),
+                    "{rel}"
+                );
+                partial_dirs += 1;
+            }
+        }
+        assert!(partial_dirs > 0);
+    }
+}

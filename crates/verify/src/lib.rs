@@ -43,7 +43,8 @@ impl Source for Dir {
 
     fn list(&self) -> io::Result<Vec<String>> {
         let mut out = Vec::new();
-        list_dir(&self.0, &self.0, &mut out)?;
+        no_symlink(&self.0, Path::new(""))?;
+        list_dir(&self.0, std::fs::read_dir(&self.0)?, &mut out)?;
         out.sort();
         Ok(out)
     }
@@ -72,16 +73,32 @@ fn symlink_error(at: &Path) -> io::Error {
     io::Error::other(format!("{} is a symbolic link, which a ledger never follows", at.display()))
 }
 
-fn list_dir(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
-    no_symlink(dir, Path::new(""))?;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+/// Lists the files under `root` that `entries` (a directory's) leads to.
+/// A directory or file that vanishes while it is listed is left out: a
+/// live writer deletes superseded partial tiles, which the listing may or
+/// may not see.
+fn list_dir(root: &Path, entries: std::fs::ReadDir, out: &mut Vec<String>) -> io::Result<()> {
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         let path = entry.path();
-        if entry.file_type()?.is_symlink() {
+        let kind = match entry.file_type() {
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if kind.is_symlink() {
             return Err(symlink_error(&path));
         }
-        if entry.file_type()?.is_dir() {
-            list_dir(root, &path, out)?;
+        if kind.is_dir() {
+            match std::fs::read_dir(&path) {
+                Ok(sub) => list_dir(root, sub, out)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         } else if let Some(rel) = path.strip_prefix(root).ok().and_then(Path::to_str) {
             out.push(rel.replace(std::path::MAIN_SEPARATOR, "/"));
         }
@@ -162,6 +179,26 @@ fn read(src: &impl Source, path: &str) -> Result<Option<Vec<u8>>, Discrepancy> {
 
 fn read_required(src: &impl Source, path: &str) -> Result<Vec<u8>, Discrepancy> {
     read(src, path)?.ok_or_else(|| fail(path, "missing"))
+}
+
+/// Reads tile or bundle `t` of the tree; a partial one that is gone is read
+/// from its full tile, as C2SP has clients do: a writer deletes partials
+/// once the full tile exists, so a tree larger than the checkpoint was
+/// committed since it was read (a live writer), or the checkpoint was
+/// rolled back. The full tile must then hold `t` as its prefix.
+fn read_tile(src: &impl Source, t: &Tile) -> Result<Option<Vec<u8>>, Discrepancy> {
+    if let Some(data) = read(src, &t.path())? {
+        return Ok(Some(data));
+    }
+    if t.is_full() {
+        return Ok(None);
+    }
+    let Some(full) = read(src, &t.full().path())? else { return Ok(None) };
+    let len = match t.kind {
+        TileKind::Entries => prefix_len(&full, usize::from(t.width)),
+        TileKind::Hashes { .. } => Some(usize::from(t.width) * HASH_SIZE),
+    };
+    Ok(len.and_then(|n| full.get(..n)).map(<[u8]>::to_vec))
 }
 
 /// Verifies the ledger in `src` against the verifier key. The checkpoint's
@@ -289,11 +326,12 @@ impl<'a, S: Source> Recompute<'a, S> {
         for k in 0..bundles {
             let width = (self.size - k * TILE_WIDTH).min(TILE_WIDTH) as u16;
             let t = Tile::entries(k, width);
-            let data = read_required(self.src, &t.path())?;
+            let data =
+                read_tile(self.src, &t)?.ok_or_else(|| fail(t.path().as_str(), "missing"))?;
             let leaves = parse_bundle(&t, &data)?;
             report.older_partials += self.check_older_bundles(&t, &data)?;
             report.bundles += 1;
-            let stored0 = read(self.src, &Tile::hashes(0, k, width).path())?;
+            let stored0 = read_tile(self.src, &Tile::hashes(0, k, width))?;
             for (i, leaf) in leaves.iter().enumerate() {
                 self.note_leaf(&t, i, leaf, stored0.as_deref());
                 let completed =
@@ -342,12 +380,13 @@ impl<'a, S: Source> Recompute<'a, S> {
         let Some((t, data)) = self.tree.tile(level) else { return Ok(()) };
         let data = data.to_vec();
         report.tiles += 1;
-        let stored = read(self.src, &t.path())?;
+        let stored = read_tile(self.src, &t)?;
         self.compare(&t, &data, stored.as_deref());
         for w in self.older.remove(&(t.kind, t.index)).unwrap_or_default() {
             let old = Tile { width: w, ..t };
-            let stored = read(self.src, &old.path())?;
-            self.compare(&old, &data[..usize::from(w) * HASH_SIZE], stored.as_deref());
+            // Gone since it was listed: a live writer deleted it, superseded.
+            let Some(stored) = read(self.src, &old.path())? else { continue };
+            self.compare(&old, &data[..usize::from(w) * HASH_SIZE], Some(&stored));
             report.older_partials += 1;
         }
         Ok(())
@@ -385,13 +424,16 @@ impl<'a, S: Source> Recompute<'a, S> {
         }
     }
 
-    /// Older partial bundles must hold the first entries of `full`, byte for byte.
+    /// Older partial bundles must hold the first entries of `full`, byte for
+    /// byte (those still there: a live writer deletes superseded ones).
     fn check_older_bundles(&mut self, t: &Tile, full: &[u8]) -> Result<u64, Discrepancy> {
         let widths = self.older.remove(&(TileKind::Entries, t.index)).unwrap_or_default();
+        let mut checked = 0;
         for &w in &widths {
             let old = Tile { width: w, ..*t };
             let path = old.path();
-            let data = read_required(self.src, &path)?;
+            let Some(data) = read(self.src, &path)? else { continue };
+            checked += 1;
             let prefix = prefix_len(full, usize::from(w));
             if self.first_tile_error.is_none()
                 && Some(data.as_slice()) != prefix.map(|n| &full[..n])
@@ -406,7 +448,7 @@ impl<'a, S: Source> Recompute<'a, S> {
                 });
             }
         }
-        Ok(widths.len() as u64)
+        Ok(checked)
     }
 }
 
@@ -458,7 +500,7 @@ fn first_differing_entry(a: &[u8], b: &[u8]) -> u64 {
 /// the stored partial tiles reproduce the root, and each full tile on the
 /// way up hashes to its entry in the tile above.
 fn stored_tile_matches_root(src: &impl Source, size: u64, root: &Hash, k: u64) -> bool {
-    let read_tile = |t: Tile| src.read(&t.path()).ok().flatten();
+    let read_tile = |t: Tile| read_tile(src, &t).ok().flatten();
     let restored = Builder::restore(vec![0; EDGE_BYTES], size, |t, buf: &mut [u8]| {
         let data = read_tile(t).filter(|d| d.len() == buf.len()).ok_or(())?;
         buf.copy_from_slice(&data);
