@@ -125,7 +125,8 @@ impl Daemon {
         let rt = runtime()?;
         let token = self.reader.clone();
         let (per_sec, mut lat) = rt.block_on(run(&self.addr, clients, secs, move |i| {
-            let path = format!("/v1/bench/records?from={}&max=1", i.wrapping_mul(7919) % size.max(1));
+            let path =
+                format!("/v1/bench/records?from={}&max=1", i.wrapping_mul(7919) % size.max(1));
             request("GET", &path, &token, "application/octet-stream", vec![])
         }))?;
         let (p50_ms, p99_ms) = percentiles(&mut lat);
@@ -144,7 +145,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("runtime")
 }
 
-fn request(method: &str, path: &str, token: &str, ct: &str, body: Vec<u8>) -> hyper::Request<Full<Bytes>> {
+fn request(
+    method: &str,
+    path: &str,
+    token: &str,
+    ct: &str,
+    body: Vec<u8>,
+) -> hyper::Request<Full<Bytes>> {
     hyper::Request::builder()
         .method(method)
         .uri(path)

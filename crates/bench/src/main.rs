@@ -414,14 +414,21 @@ fn daemon_rows(scratch: &Path, quick: bool, fsyncs: f64, rows: &mut Vec<Row>) ->
                 (l.per_sec / l.batch.max(1.0)) / fsyncs
             ),
         });
-        eprintln!("bench: service-fsd appends, {clients} clients: {:.0}/s p99 {:.2} ms", l.per_sec, l.p99_ms);
+        eprintln!(
+            "bench: service-fsd appends, {clients} clients: {:.0}/s p99 {:.2} ms",
+            l.per_sec, l.p99_ms
+        );
     }
     for clients in [16, 256] {
         let l = d.reads(clients, secs, appended as u64)?;
         rows.push(Row {
             what: format!("service-fsd over HTTP, audited single-record reads, {clients} clients"),
-            value: format!("{:.0} reads/s, p50 {:.2} ms, p99 {:.2} ms", l.per_sec, l.p50_ms, l.p99_ms),
-            ratio: "each read recorded in the audit ledger (group-committed) before it is served".into(),
+            value: format!(
+                "{:.0} reads/s, p50 {:.2} ms, p99 {:.2} ms",
+                l.per_sec, l.p50_ms, l.p99_ms
+            ),
+            ratio: "each read recorded in the audit ledger (group-committed) before it is served"
+                .into(),
         });
         eprintln!("bench: service-fsd reads, {clients} clients: {:.0}/s", l.per_sec);
     }

@@ -524,8 +524,8 @@ fn traced(dir: &std::path::Path, calls: &str, args: &[&str], stdin: &[u8]) -> St
 /// the commit makes its intent durable (one fdatasync, rewritten in place),
 /// then the new bundle and tile files and the two `.p/` directories that
 /// gained them (one parallel round of 4: every other directory is known
-/// durable), then the checkpoint's temporary file and the directory it is
-/// renamed in: 7 calls in 4 serial rounds (it was 16 in 10).
+/// durable), then the checkpoint's spare (written and exchanged with the
+/// checkpoint) and its directory: 7 calls in 4 serial rounds (it was 16 in 10).
 #[test]
 fn a_single_record_append_costs_seven_syncs_in_four_rounds() {
     let tmp = tempfile::tempdir().unwrap();
@@ -549,7 +549,7 @@ fn a_single_record_append_costs_seven_syncs_in_four_rounds() {
         serial,
         [
             format!("{acme}/log.intent"),
-            format!("{acme}/log/.checkpoint.tmp"),
+            format!("{acme}/log/.checkpoint.spare"),
             format!("{acme}/log")
         ],
         "{trace}"

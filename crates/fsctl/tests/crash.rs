@@ -22,8 +22,17 @@ use std::process::Command;
 use common::*;
 
 /// The system calls that change files or make them durable.
-const WRITE_POINTS: &[&str] =
-    &["openat", "write", "pwrite64", "fsync", "fdatasync", "linkat", "unlink", "rename", "mkdir"];
+const WRITE_POINTS: &[&str] = &[
+    "openat",
+    "write",
+    "pwrite64",
+    "fsync",
+    "fdatasync",
+    "linkat",
+    "unlink",
+    "renameat2",
+    "mkdir",
+];
 
 fn strace() -> &'static str {
     let ok = Command::new("strace").arg("-V").output().is_ok_and(|o| o.status.success());
@@ -140,10 +149,11 @@ fn killed_during_recovery() {
     std::fs::create_dir(&crashed).unwrap();
     let key = init(&crashed);
     ok(&crashed, &["append", "acme"], &lines(0, 200));
-    // Kill the append just before it replaces the checkpoint (its only
-    // rename: the first append created the intent, which later ones rewrite
-    // in place): every tile and bundle of the batch is on disk, uncommitted.
-    let run = run_killed(&crashed, &["append", "acme"], &lines(200, 300), "rename", 1);
+    // Kill the append just before it swaps in the checkpoint (its only
+    // rename, an exchange: the first append created the intent, which later
+    // ones rewrite in place): every tile and bundle of the batch is on disk,
+    // uncommitted.
+    let run = run_killed(&crashed, &["append", "acme"], &lines(200, 300), "renameat2", 1);
     assert!(run.killed);
     let work = tmp.path().join("work");
     copy_dir(&crashed, &work);
@@ -171,9 +181,9 @@ fn directories_a_killed_writer_made_are_synced_by_the_next() {
     std::fs::create_dir(&dir).unwrap();
     let key = init(&dir);
     ok(&dir, &["append", "acme"], &lines(0, 200));
-    // Killed before its checkpoint (its only rename; its intent is
-    // rewritten in place): it made tile/1/ and tile/1/000.p/, unsynced.
-    assert!(run_killed(&dir, &["append", "acme"], &lines(200, 300), "rename", 1).killed);
+    // Killed before its checkpoint (its only rename, an exchange; its
+    // intent is rewritten in place): it made tile/1/ and tile/1/000.p/, unsynced.
+    assert!(run_killed(&dir, &["append", "acme"], &lines(200, 300), "renameat2", 1).killed);
     assert!(dir.join("acme/log/tile/1/000.p").is_dir());
     // The next writer finds them existing, and must still fsync them.
     let log = dir.with_extension("strace");

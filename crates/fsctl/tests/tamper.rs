@@ -20,6 +20,8 @@ fn a_flipped_byte_anywhere_fails_verify_naming_the_file() {
     let files: Vec<_> = ["acme/log", "acme/audit"]
         .iter()
         .flat_map(|sub| snapshot(&dir.join(sub)).into_keys().map(move |p| dir.join(sub).join(p)))
+        // The store's spare holds the previous checkpoint: not the ledger's.
+        .filter(|p| !p.ends_with(".checkpoint.spare"))
         .collect();
     assert!(files.len() > 15, "{files:?}");
     for path in files {

@@ -5,8 +5,9 @@
 //! never replaced. [`sync`](TileStore::sync) fsyncs the new files and the
 //! directories that gained entries, all at once (their order does not
 //! matter: until the checkpoint names them, recovery removes them); only
-//! after that does the engine replace the checkpoint (temp file, fsync,
-//! rename, directory fsync). Deferring the file fsyncs to `sync` lets one
+//! after that does the engine replace the checkpoint (written into the
+//! spare `.checkpoint.spare`, fsynced, exchanged with the checkpoint by
+//! `renameat2(RENAME_EXCHANGE)`, directory fsynced: see `swap_in`). Deferring the file fsyncs to `sync` lets one
 //! journal commit cover a whole batch. A crash before the checkpoint is
 //! replaced can leave objects with incomplete content, but only beyond the
 //! checkpoint's tree. Once the new checkpoint is in place, the partial tiles
@@ -75,6 +76,9 @@ use tlog::{TILE_WIDTH, Tile, TileKind};
 
 /// The checkpoint's file name.
 pub const CHECKPOINT: &str = "checkpoint";
+/// Beside it, the previous checkpoint, overwritten with the next one and
+/// exchanged with it (see [`swap_in`]). Never served.
+pub const SPARE: &str = ".checkpoint.spare";
 const TEMP_SUFFIX: &str = ".tmp";
 /// The first line of an intent as earlier versions wrote it (and as an
 /// operator can still write one); the tree size it starts from follows.
@@ -547,6 +551,44 @@ fn write_temp(path: &Path, data: &[u8], durable: bool) -> Result<PathBuf> {
     Ok(temp)
 }
 
+/// Puts `note` in place as `root/checkpoint`, atomically for readers:
+/// written and synced into [`SPARE`], which is then exchanged with the
+/// checkpoint (`renameat2(RENAME_EXCHANGE)`), so the previous checkpoint
+/// becomes the next commit's spare. Where the file system cannot exchange
+/// (or there is no checkpoint yet) the spare is renamed over it. No inode is
+/// freed or allocated per commit: ext4 skips recently freed inodes when it
+/// allocates, and a commit a millisecond would make every create pay for it.
+fn swap_in(root: &Path, note: &[u8]) -> Result<()> {
+    let path = root.join(CHECKPOINT);
+    let spare = root.join(SPARE);
+    let reusable = fs::symlink_metadata(&spare).is_ok_and(|m| m.file_type().is_file());
+    let mut f = match reusable {
+        true => OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&spare),
+        // Missing, or something else planted there: never written through.
+        false => create_fresh(&spare),
+    }
+    .map_err(io_err("opening", &spare))?;
+    f.write_all(note).and_then(|()| f.sync_all()).map_err(io_err("writing", &spare))?;
+    drop(f);
+    let exchanged = path.exists()
+        && rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &spare,
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::RenameFlags::EXCHANGE,
+        )
+        .is_ok();
+    if !exchanged {
+        fs::rename(&spare, &path).map_err(io_err("renaming", &spare))?;
+    }
+    Ok(())
+}
+
 fn sync_path(path: &Path) -> Result<()> {
     File::open(path).and_then(|f| f.sync_all()).map_err(io_err("syncing", path))
 }
@@ -661,8 +703,7 @@ impl TileStore for PosixStore {
         if stored.as_deref() == Some(new) {
             return Ok(());
         }
-        let temp = write_temp(&path, new, true)?;
-        fs::rename(&temp, &path).map_err(io_err("renaming", &temp))?;
+        swap_in(&self.root, new)?;
         sync_path(&self.root)?;
         self.durable_dirs.insert(self.root.clone());
         self.close_intent()?;

@@ -31,6 +31,9 @@ pub trait Source {
 /// A tlog-tiles directory.
 pub struct Dir(pub PathBuf);
 
+/// What `store-posix` keeps beside the checkpoint to swap the next one in.
+const SPARE: &str = ".checkpoint.spare";
+
 impl Source for Dir {
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
         no_symlink(&self.0, Path::new(path))?;
@@ -45,6 +48,9 @@ impl Source for Dir {
         let mut out = Vec::new();
         no_symlink(&self.0, Path::new(""))?;
         list_dir(&self.0, std::fs::read_dir(&self.0)?, &mut out)?;
+        // The POSIX store's spare for its next checkpoint (the previous one):
+        // not part of the tree, and not left by an interrupted write.
+        out.retain(|p| p != SPARE);
         out.sort();
         Ok(out)
     }
