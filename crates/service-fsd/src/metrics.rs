@@ -21,6 +21,13 @@ pub struct Log {
     pub log: String,
 }
 
+/// The stores' fsync latencies: observed from `store-posix`, one per process.
+static STORE_FSYNC: std::sync::OnceLock<Histogram> = std::sync::OnceLock::new();
+
+fn sync_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
 /// Every metric the daemon keeps.
 pub struct Metrics {
     registry: Registry,
@@ -40,6 +47,8 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Seconds the idempotency journal's fdatasync took.
     pub fsync_seconds: Histogram,
+    /// Seconds each fsync or fdatasync of the ledger stores took.
+    pub store_fsync_seconds: Histogram,
     /// Audit records written (one per read).
     pub audit_records: Counter,
     /// Reads per audit group commit.
@@ -60,6 +69,7 @@ impl Default for Metrics {
             batch_requests: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
             commit_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 16)),
             fsync_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            store_fsync_seconds: STORE_FSYNC.get_or_init(sync_histogram).clone(),
             audit_records: Counter::default(),
             audit_batch: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
             refusals: Family::default(),
@@ -81,6 +91,16 @@ impl Default for Metrics {
             "Idempotency journal fdatasync latency",
             m.fsync_seconds.clone(),
         );
+        registry.register(
+            "store_fsync_seconds",
+            "Latency of each fsync and fdatasync of the ledger stores",
+            m.store_fsync_seconds.clone(),
+        );
+        store_posix::observe_syncs(|d| {
+            if let Some(h) = STORE_FSYNC.get() {
+                h.observe(d.as_secs_f64());
+            }
+        });
         registry.register("audit_records", "Audit records written", m.audit_records.clone());
         registry.register("audit_batch", "Reads per audit commit", m.audit_batch.clone());
         registry.register("refusals", "Requests refused, by reason", m.refusals.clone());

@@ -8,7 +8,8 @@ mod store;
 pub mod tenant;
 
 pub use store::{
-    IoError, PosixStore, create_fresh, install_checkpoint, read_intent, write_durably,
+    IoError, PosixStore, create_fresh, install_checkpoint, observe_syncs, read_intent,
+    write_durably,
 };
 pub use tenant::{HostEngine, Root, SystemClock, Tenant, TenantError};
 

@@ -310,7 +310,7 @@ impl PosixStore {
         let path = self.intent();
         let record = intent_record(Some(from));
         if let Some(f) = &self.intent_file {
-            let written = f.write_all_at(&record, 0).and_then(|()| f.sync_data());
+            let written = f.write_all_at(&record, 0).and_then(|()| timed(|| f.sync_data()));
             if let Err(e) = written {
                 // Its state on disk is unknown: create it afresh next time.
                 self.intent_file = None;
@@ -540,7 +540,7 @@ fn write_temp(path: &Path, data: &[u8], durable: bool) -> Result<PathBuf> {
     let mut f = create_fresh(&temp).map_err(io_err("creating", &temp))?;
     let written = f.write_all(data).map_err(io_err("writing", &temp));
     let synced = written.and_then(|()| match durable {
-        true => f.sync_all().map_err(io_err("syncing", &temp)),
+        true => timed(|| f.sync_all()).map_err(io_err("syncing", &temp)),
         false => Ok(()),
     });
     if let Err(e) = synced {
@@ -572,7 +572,7 @@ fn swap_in(root: &Path, note: &[u8]) -> Result<()> {
         false => create_fresh(&spare),
     }
     .map_err(io_err("opening", &spare))?;
-    f.write_all(note).and_then(|()| f.sync_all()).map_err(io_err("writing", &spare))?;
+    f.write_all(note).and_then(|()| timed(|| f.sync_all())).map_err(io_err("writing", &spare))?;
     drop(f);
     let exchanged = path.exists()
         && rustix::fs::renameat_with(
@@ -589,8 +589,26 @@ fn swap_in(root: &Path, note: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Told the duration of every fsync and fdatasync a store makes.
+static SYNC_OBSERVER: std::sync::OnceLock<fn(std::time::Duration)> = std::sync::OnceLock::new();
+
+/// Has `observe` told the duration of every fsync and fdatasync any store
+/// in this process makes (for a daemon's metrics); the first call wins.
+pub fn observe_syncs(observe: fn(std::time::Duration)) {
+    let _ = SYNC_OBSERVER.set(observe);
+}
+
+fn timed<T>(sync: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    let start = std::time::Instant::now();
+    let done = sync();
+    if let Some(observe) = SYNC_OBSERVER.get() {
+        observe(start.elapsed());
+    }
+    done
+}
+
 fn sync_path(path: &Path) -> Result<()> {
-    File::open(path).and_then(|f| f.sync_all()).map_err(io_err("syncing", path))
+    File::open(path).and_then(|f| timed(|| f.sync_all())).map_err(io_err("syncing", path))
 }
 
 /// Fsyncs `paths` from a few threads at once: concurrent fsyncs share
