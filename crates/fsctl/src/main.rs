@@ -184,6 +184,22 @@ enum TokenCommand {
         #[arg(long, default_value = "tenants.toml")]
         tenants: PathBuf,
     },
+    /// Register a TLS client certificate (the first in a PEM file) as a
+    /// module's credential; prints its SHA-256 fingerprint.
+    AddCert {
+        /// Tenant name.
+        tenant: String,
+        /// Module name, as tenants.toml has it.
+        module: String,
+        /// The certificate, PEM.
+        cert: PathBuf,
+        /// The credentials file the daemon reads.
+        #[arg(long, env = "SERVICE_FS_CREDENTIALS", default_value = "credentials.toml")]
+        credentials: PathBuf,
+        /// The tenants file the daemon reads.
+        #[arg(long, default_value = "tenants.toml")]
+        tenants: PathBuf,
+    },
     /// List the credentials: module and the start of each hash.
     List {
         /// The credentials file.
@@ -355,6 +371,9 @@ fn run(cli: Cli) -> Result<()> {
         return match command {
             TokenCommand::Add { tenant, module, credentials, tenants } => {
                 token::add(credentials, tenants, tenant, module)
+            }
+            TokenCommand::AddCert { tenant, module, cert, credentials, tenants } => {
+                token::add_cert(credentials, tenants, tenant, module, cert)
             }
             TokenCommand::List { credentials } => token::list(credentials),
             TokenCommand::Remove { hash, credentials } => token::remove(credentials, hash),

@@ -1,10 +1,13 @@
 //! `fsctl token`: module credentials for `service-fsd`, in their own file
 //! (docs/http.md). A token is printed once, when it is made; only its
-//! SHA-256 hash is stored.
+//! SHA-256 hash is stored. A client certificate is registered by the
+//! SHA-256 fingerprint of its DER encoding.
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 /// Checks `tenant`.`module` is in `tenants.toml`; returns its role.
 fn role_of(tenants: &Path, tenant: &str, module: &str) -> Result<String> {
@@ -34,6 +37,31 @@ pub fn add(credentials: &Path, tenants: &Path, tenant: &str, module: &str) -> Re
     );
     crate::say(token)
         .context("added a token, but could not print it: remove it with `fsctl token remove`")
+}
+
+/// Registers the (first) certificate in the PEM file `pem` as a credential
+/// of `tenant`.`module`, and prints its fingerprint.
+pub fn add_cert(
+    credentials: &Path,
+    tenants: &Path,
+    tenant: &str,
+    module: &str,
+    pem: &Path,
+) -> Result<()> {
+    let role = role_of(tenants, tenant, module)?;
+    let der = CertificateDer::pem_file_iter(pem)
+        .with_context(|| format!("reading {}", pem.display()))?
+        .next()
+        .ok_or_else(|| anyhow!("{}: no PEM certificate in it", pem.display()))?
+        .with_context(|| format!("reading a certificate from {}", pem.display()))?;
+    crate::reportable("added")?;
+    let fingerprint = credentials::add_certificate(credentials, tenant, module, &der)?;
+    eprintln!(
+        "fsctl: added the client certificate {} for {tenant}.{module} ({role}) to {} (reload the daemon: SIGHUP)",
+        pem.display(),
+        credentials.display()
+    );
+    crate::say(fingerprint).context("added the certificate, but could not print its fingerprint")
 }
 
 /// Lists credentials: module and the start of each hash.

@@ -586,3 +586,37 @@ fn opening_lists_the_same_directories_however_many_records() {
     assert_eq!(counts[0], counts[1], "{counts:?}");
     assert_eq!(counts[1], counts[2], "{counts:?}");
 }
+
+#[test]
+fn token_add_prints_a_token_once_and_stores_only_its_hash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tenants = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tenants.toml");
+    let run = |args: &[&str]| {
+        std::process::Command::new(FSCTL)
+            .current_dir(tmp.path())
+            .args(args)
+            .arg("--tenants")
+            .arg(&tenants)
+            .output()
+            .unwrap()
+    };
+    // The default file, a bare name in the current directory.
+    let out = run(&["token", "add", "acme", "identity"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap();
+    let token = token.trim();
+    assert!(token.starts_with("sfs_"), "{token}");
+    let file = std::fs::read_to_string(tmp.path().join("credentials.toml")).unwrap();
+    assert!(!file.contains(&token[4..]), "the token itself is not stored");
+    let mode = std::fs::metadata(tmp.path().join("credentials.toml")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    for (args, why) in [
+        (&["token", "add", "acme", "nobody"][..], "has no module"),
+        (&["token", "add", "nobody", "identity"], "no tenant"),
+    ] {
+        let out = run(args);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{args:?}");
+    }
+    assert_eq!(std::fs::read_to_string(tmp.path().join("credentials.toml")).unwrap(), file);
+}

@@ -1,5 +1,5 @@
 //! `service-fs.toml`: where the ledgers are, where to listen, the shared
-//! `tenants.toml`, the credentials file, and the limits.
+//! `tenants.toml`, the credentials file, TLS, and the limits.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,9 +25,28 @@ pub struct Config {
     /// Module credentials (`fsctl token add`).
     #[serde(default = "default_credentials")]
     pub credentials: PathBuf,
+    /// HTTPS, and client certificates, if any (plain HTTP without).
+    #[serde(default)]
+    pub tls: Option<Tls>,
     /// Request limits.
     #[serde(default)]
     pub limits: Limits,
+}
+
+/// `[tls]`: serve HTTPS, and accept client certificates as credentials.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// The server's certificate chain, PEM, its own certificate first.
+    pub cert: PathBuf,
+    /// The server's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// CAs whose client certificates are accepted, PEM. With it a client
+    /// may present a certificate (one `fsctl token add-cert` registered is
+    /// a credential); one without still may use a bearer token. Without
+    /// it, no client certificate is asked for.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Request limits.
@@ -91,7 +110,12 @@ impl Config {
         let mut cfg: Config =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut cfg.dir, &mut cfg.tenants, &mut cfg.credentials] {
+        let mut paths = vec![&mut cfg.dir, &mut cfg.tenants, &mut cfg.credentials];
+        if let Some(t) = &mut cfg.tls {
+            paths.extend([&mut t.cert, &mut t.key]);
+            paths.extend(t.client_ca.as_mut());
+        }
+        for p in paths {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -108,6 +132,7 @@ impl Config {
             listen: default_listen(),
             tenants: default_tenants(),
             credentials: default_credentials(),
+            tls: None,
             limits: Limits::default(),
         }
     }
@@ -123,5 +148,29 @@ impl Config {
         ensure!(l.max_batch_records >= 1, "limits.max_batch_records must be at least 1");
         ensure!(l.queue_per_tenant >= 1, "limits.queue_per_tenant must be at least 1");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_paths_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service-fs.toml");
+        let text = "dir = \"ledgers\"\n[tls]\ncert = \"server.pem\"\nkey = \"/etc/k.pem\"\n";
+        std::fs::write(&path, text).unwrap();
+        let tls = Config::load(&path).unwrap().tls.unwrap();
+        assert_eq!(tls.cert, dir.path().join("server.pem"));
+        assert_eq!(tls.key, Path::new("/etc/k.pem"));
+        assert_eq!(tls.client_ca, None);
+        std::fs::write(&path, format!("{text}client_ca = \"ca.pem\"\n")).unwrap();
+        let tls = Config::load(&path).unwrap().tls.unwrap();
+        assert_eq!(tls.client_ca, Some(dir.path().join("ca.pem")));
+        std::fs::write(&path, "dir = \"d\"\n").unwrap();
+        assert!(Config::load(&path).unwrap().tls.is_none());
+        std::fs::write(&path, "dir = \"d\"\n[tls]\ncert = \"c.pem\"\n").unwrap();
+        assert!(Config::load(&path).is_err(), "a key is needed");
     }
 }

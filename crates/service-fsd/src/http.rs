@@ -1,6 +1,7 @@
 //! The HTTP API (`docs/http.md`, `openapi.yaml`): who is calling comes from
-//! the credential alone; a tenant in the path that is not the caller's is
-//! answered exactly as a tenant that does not exist (404), and logged.
+//! the credential alone (a bearer token, or a TLS client certificate); a
+//! tenant in the path that is not the caller's is answered exactly as a
+//! tenant that does not exist (404), and logged.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -11,7 +12,8 @@ use std::time::Duration;
 use abi::client::{Role, rights};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -88,6 +90,21 @@ impl AppState {
 
 type St = State<Arc<AppState>>;
 
+/// The DER encoding of the client certificate the TLS connection a request
+/// came on presented (its end-entity certificate), if any. The TLS server
+/// ([`crate::tls`]) puts it in each request's extensions; as an extractor
+/// it is `ClientCert(None)` where there is none (plain HTTP).
+#[derive(Clone, Debug, Default)]
+pub struct ClientCert(pub Option<Arc<Vec<u8>>>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientCert {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientCert, Self::Rejection> {
+        Ok(parts.extensions.get::<ClientCert>().cloned().unwrap_or_default())
+    }
+}
+
 /// Every route, for the OpenAPI check: (method, path).
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
@@ -151,8 +168,17 @@ impl AppState {
         e
     }
 
-    /// Authenticates the request for `tenant` and checks `right`.
-    fn caller(&self, headers: &HeaderMap, tenant: &str, right: u64) -> Result<Caller, ApiError> {
+    /// Authenticates the request for `tenant` and checks `right`. A client
+    /// certificate, if one was presented, is the credential: it must be
+    /// known, and a bearer token beside it must name the same module.
+    /// Otherwise the bearer token is.
+    fn caller(
+        &self,
+        headers: &HeaderMap,
+        cert: &ClientCert,
+        tenant: &str,
+        right: u64,
+    ) -> Result<Caller, ApiError> {
         let request = self.next_request.fetch_add(1, Ordering::Relaxed);
         let token = headers
             .get(header::AUTHORIZATION)
@@ -163,13 +189,34 @@ impl AppState {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "a valid bearer token is required",
+                "a valid bearer token or client certificate is required",
             )
         };
-        let Some(token) = token else { return Err(self.refuse(unauthorized())) };
         let holder = {
             let creds = self.credentials.read().unwrap_or_else(|p| p.into_inner());
-            creds.token(token).cloned()
+            match (&cert.0, token) {
+                (None, None) => return Err(self.refuse(unauthorized())),
+                (None, Some(token)) => creds.token(token).cloned(),
+                (Some(der), token) => {
+                    let Some(h) = creds.certificate(der).cloned() else {
+                        tracing::warn!(request, "unknown client certificate");
+                        return Err(self.refuse(unauthorized()));
+                    };
+                    if let Some(t) = token
+                        && !creds
+                            .token(t)
+                            .is_some_and(|t| t.tenant == h.tenant && t.module == h.module)
+                    {
+                        tracing::warn!(
+                            request,
+                            certificate = %h.credential,
+                            "a bearer token beside a client certificate that is not its module's"
+                        );
+                        return Err(self.refuse(unauthorized()));
+                    }
+                    Some(h)
+                }
+            }
         };
         let Some(holder) = holder else {
             tracing::warn!(request, "unknown credential");
@@ -253,8 +300,9 @@ async fn status(
     State(s): St,
     Path(tenant): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
 ) -> Result<Response, ApiError> {
-    let c = s.caller(&h, &tenant, 0)?;
+    let c = s.caller(&h, &cert, &tenant, 0)?;
     let (size, audit_size) = s.ask(&c.tenant, |reply| Job::Status { reply }).await?;
     Ok(axum::Json(json!({
         "tenant": c.tenant,
@@ -335,9 +383,10 @@ async fn append(
     State(s): St,
     Path(tenant): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let c = s.caller(&h, &tenant, rights::APPEND)?;
+    let c = s.caller(&h, &cert, &tenant, rights::APPEND)?;
     let ranges = parse_records(&h, &body, s.max_record).map_err(|e| s.refuse(e))?;
     let key = match h.get("idempotency-key") {
         None => None,
@@ -383,18 +432,20 @@ async fn read_records(
     State(s): St,
     Path(t): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
     q: Result<Query<ReadQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    read(s, t, h, q, Tree::Log).await
+    read(s, t, h, cert, q, Tree::Log).await
 }
 
 async fn read_audit(
     State(s): St,
     Path(t): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
     q: Result<Query<ReadQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    read(s, t, h, q, Tree::Audit).await
+    read(s, t, h, cert, q, Tree::Audit).await
 }
 
 fn query<T>(
@@ -415,10 +466,11 @@ async fn read(
     s: Arc<AppState>,
     tenant: String,
     h: HeaderMap,
+    cert: ClientCert,
     q: Result<Query<ReadQuery>, axum::extract::rejection::QueryRejection>,
     tree: Tree,
 ) -> Result<Response, ApiError> {
-    let c = s.caller(&h, &tenant, right_of(tree))?;
+    let c = s.caller(&h, &cert, &tenant, right_of(tree))?;
     let q = query(&s, q)?;
     let raw = h
         .get(header::ACCEPT)
@@ -476,6 +528,7 @@ async fn checkpoint(
     s: Arc<AppState>,
     tenant: String,
     h: HeaderMap,
+    cert: ClientCert,
     tree: Tree,
     sign: bool,
 ) -> Result<Response, ApiError> {
@@ -483,7 +536,7 @@ async fn checkpoint(
         Tree::Log => rights::CHECKPOINT,
         Tree::Audit => rights::AUDIT,
     };
-    let c = s.caller(&h, &tenant, right)?;
+    let c = s.caller(&h, &cert, &tenant, right)?;
     let note = s.ask(&c.tenant, |reply| Job::Checkpoint { tree, sign, reply }).await?;
     Ok(([(header::CONTENT_TYPE, NOTE_TYPE)], note).into_response())
 }
@@ -492,48 +545,54 @@ async fn latest_checkpoint(
     State(s): St,
     Path(t): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
 ) -> Result<Response, ApiError> {
-    checkpoint(s, t, h, Tree::Log, false).await
+    checkpoint(s, t, h, cert, Tree::Log, false).await
 }
 
 async fn sign_checkpoint(
     State(s): St,
     Path(t): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
 ) -> Result<Response, ApiError> {
-    checkpoint(s, t, h, Tree::Log, true).await
+    checkpoint(s, t, h, cert, Tree::Log, true).await
 }
 
 async fn latest_audit_checkpoint(
     State(s): St,
     Path(t): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
 ) -> Result<Response, ApiError> {
-    checkpoint(s, t, h, Tree::Audit, false).await
+    checkpoint(s, t, h, cert, Tree::Audit, false).await
 }
 
 async fn sign_audit_checkpoint(
     State(s): St,
     Path(t): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
 ) -> Result<Response, ApiError> {
-    checkpoint(s, t, h, Tree::Audit, true).await
+    checkpoint(s, t, h, cert, Tree::Audit, true).await
 }
 
 async fn tiles_checkpoint(
     State(s): St,
     Path(t): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
 ) -> Result<Response, ApiError> {
-    checkpoint(s, t, h, Tree::Log, false).await
+    checkpoint(s, t, h, cert, Tree::Log, false).await
 }
 
 async fn tiles_audit_checkpoint(
     State(s): St,
     Path(t): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
 ) -> Result<Response, ApiError> {
-    checkpoint(s, t, h, Tree::Audit, false).await
+    checkpoint(s, t, h, cert, Tree::Audit, false).await
 }
 
 fn b64(h: &tlog::Hash) -> String {
@@ -562,9 +621,10 @@ async fn inclusion(
     State(s): St,
     Path(t): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
     q: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let c = s.caller(&h, &t, rights::READ)?;
+    let c = s.caller(&h, &cert, &t, rights::READ)?;
     let q = query(&s, q)?;
     let tree_size = match q.tree_size {
         Some(n) => n,
@@ -595,9 +655,10 @@ async fn consistency(
     State(s): St,
     Path(t): Path<String>,
     h: HeaderMap,
+    cert: ClientCert,
     q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let c = s.caller(&h, &t, rights::READ)?;
+    let c = s.caller(&h, &cert, &t, rights::READ)?;
     let q = query(&s, q)?;
     let tree_size = match q.tree_size {
         Some(n) => n,
@@ -628,16 +689,18 @@ async fn tile(
     State(s): St,
     Path((t, path)): Path<(String, String)>,
     h: HeaderMap,
+    cert: ClientCert,
 ) -> Result<Response, ApiError> {
-    serve_tile(s, t, path, h, Tree::Log).await
+    serve_tile(s, t, path, h, cert, Tree::Log).await
 }
 
 async fn audit_tile(
     State(s): St,
     Path((t, path)): Path<(String, String)>,
     h: HeaderMap,
+    cert: ClientCert,
 ) -> Result<Response, ApiError> {
-    serve_tile(s, t, path, h, Tree::Audit).await
+    serve_tile(s, t, path, h, cert, Tree::Audit).await
 }
 
 async fn serve_tile(
@@ -645,9 +708,10 @@ async fn serve_tile(
     tenant: String,
     path: String,
     h: HeaderMap,
+    cert: ClientCert,
     tree: Tree,
 ) -> Result<Response, ApiError> {
-    let c = s.caller(&h, &tenant, right_of(tree))?;
+    let c = s.caller(&h, &cert, &tenant, right_of(tree))?;
     let Some(tile) = Tile::parse(&format!("tile/{path}")) else {
         return Err(s.refuse(ApiError::not_found()));
     };

@@ -4,6 +4,8 @@
 //! - [`config`] reads `service-fs.toml`.
 //! - [`worker`]: one thread per tenant owns its ledger and group-commits.
 //! - [`http`] has the routes; identity comes from the credential alone.
+//! - [`tls`] serves them over HTTPS, taking client certificates, when
+//!   `[tls]` is configured.
 //! - [`idempotency`]: retries with an `Idempotency-Key` never double-append.
 //! - [`metrics`] keeps the Prometheus metrics.
 //!
@@ -16,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod idempotency;
 pub mod metrics;
+pub mod tls;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -42,13 +45,15 @@ pub struct Daemon {
     state: Arc<AppState>,
     workers: Vec<JoinHandle<()>>,
     credentials_path: std::path::PathBuf,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Daemon {
     /// Opens every tenant `tenants.toml` names (each must exist in the
     /// ledger root: `fsctl init` creates them, the daemon never does) and
-    /// reads the credentials.
+    /// reads the credentials and the TLS files, if any.
     pub fn open(cfg: &Config) -> Result<Daemon> {
+        let tls = cfg.tls.as_ref().map(tls::server_config).transpose()?;
         let tenants = sysgen::load_tenants(&cfg.tenants)?;
         let creds = credentials::File::load(&cfg.credentials)?.index();
         if creds.is_empty() {
@@ -101,7 +106,12 @@ impl Daemon {
         }
         let max_record = tenants.system.max_record;
         let state = Arc::new(AppState::new(infos, creds, max_record, cfg.limits.clone(), metrics));
-        Ok(Daemon { state, workers, credentials_path: cfg.credentials.clone() })
+        Ok(Daemon { state, workers, credentials_path: cfg.credentials.clone(), tls })
+    }
+
+    /// `https` when it serves TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// Serves on `listener` until `stop` resolves, then drains: in-flight
@@ -117,13 +127,18 @@ impl Daemon {
             .enable_all()
             .build()
             .context("starting the runtime")?;
-        let Daemon { state, workers, credentials_path } = self;
+        let Daemon { state, workers, credentials_path, tls } = self;
         let served = rt.block_on(async {
             let listener = tokio::net::TcpListener::from_std(listener).context("listening")?;
             tokio::spawn(reload_on_hup(state.clone(), credentials_path));
             let app = http::router(state.clone());
             drop(state);
-            axum::serve(listener, app).with_graceful_shutdown(stop).await.context("serving")
+            match tls {
+                Some(config) => tls::serve(listener, config, app, stop).await,
+                None => {
+                    axum::serve(listener, app).with_graceful_shutdown(stop).await.context("serving")
+                }
+            }
         });
         // The router (and with it every queue's sender) is gone: each worker
         // finishes what is queued and stops.

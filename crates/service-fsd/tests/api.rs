@@ -391,14 +391,17 @@ fn sigterm_under_load_answers_what_is_in_flight_and_loses_nothing() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let threads: Vec<_> = (0..16)
         .map(|t| {
-            let (url, w, stop) = (d.url.clone(), l.token("acme.identity").to_string(), stop.clone());
+            let (url, w, stop) =
+                (d.url.clone(), l.token("acme.identity").to_string(), stop.clone());
             std::thread::spawn(move || {
                 let d = Daemon { child: None, url };
                 let (mut acked, mut refused) = (vec![], 0);
                 for i in 0.. {
                     let rec = format!("t{t} r{i}");
                     match try_append(&d, "acme", &w, &[rec.as_bytes()], None) {
-                        Ok(a) if a.status == 201 => acked.push((a.json()["first"].as_u64().unwrap(), rec)),
+                        Ok(a) if a.status == 201 => {
+                            acked.push((a.json()["first"].as_u64().unwrap(), rec))
+                        }
                         Ok(a) => panic!("an answer other than 201 while draining: {a:?}"),
                         // The listener closed: nothing more is accepted.
                         Err(_) => refused += 1,

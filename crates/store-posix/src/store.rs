@@ -459,7 +459,8 @@ fn read_into(path: &Path, buf: &mut [u8]) -> Result<Option<usize>> {
 /// temporary file beside it, fsync, rename, directory fsync), created at
 /// [`FILE_MODE`](crate::FILE_MODE): a crash leaves the old file or the new.
 pub fn write_durably(path: &Path, data: &[u8]) -> std::result::Result<(), IoError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name's parent is "": the current directory.
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let done = write_temp(path, data, true).and_then(|temp| {
         fs::rename(&temp, path).map_err(io_err("renaming", &temp))?;
         sync_path(dir)
