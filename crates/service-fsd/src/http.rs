@@ -314,6 +314,30 @@ async fn status(
     .into_response())
 }
 
+/// Where each record of a body in the records framing lies: every length
+/// read and checked against what remains, so no input makes it panic or
+/// read past the body.
+pub fn framed_ranges(body: &[u8]) -> Result<Vec<std::ops::Range<usize>>, ApiError> {
+    let mut ranges = vec![];
+    let mut at = 0usize;
+    while at < body.len() {
+        let Some(len) = body.get(at..at + 2) else {
+            return Err(ApiError::bad("bad_framing", format!("a length cut short at byte {at}")));
+        };
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        let start = at + 2;
+        if start + len > body.len() {
+            return Err(ApiError::bad(
+                "bad_framing",
+                format!("record {} at byte {at} runs past the end of the body", ranges.len()),
+            ));
+        }
+        ranges.push(start..start + len);
+        at = start + len;
+    }
+    Ok(ranges)
+}
+
 /// The records of an append body, checked: one raw record, or the framing.
 fn parse_records(
     headers: &HeaderMap,
@@ -331,32 +355,7 @@ fn parse_records(
     };
     let ranges = match ct {
         RAW_TYPE => std::iter::once(0..body.len()).collect(),
-        RECORDS_TYPE => {
-            let mut ranges = vec![];
-            let mut at = 0usize;
-            while at < body.len() {
-                let Some(len) = body.get(at..at + 2) else {
-                    return Err(ApiError::bad(
-                        "bad_framing",
-                        format!("a length cut short at byte {at}"),
-                    ));
-                };
-                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
-                let start = at + 2;
-                if start + len > body.len() {
-                    return Err(ApiError::bad(
-                        "bad_framing",
-                        format!(
-                            "record {} at byte {at} runs past the end of the body",
-                            ranges.len()
-                        ),
-                    ));
-                }
-                ranges.push(start..start + len);
-                at = start + len;
-            }
-            ranges
-        }
+        RECORDS_TYPE => framed_ranges(body)?,
         _ => {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -738,4 +737,33 @@ async fn serve_tile(
         );
     }
     Ok((headers, data).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any body: an error or ranges inside it; framed records come back whole.
+        #[test]
+        fn framing_never_panics_and_round_trips(
+            body in proptest::collection::vec(any::<u8>(), 0..600),
+            records in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..8),
+        ) {
+            if let Ok(ranges) = framed_ranges(&body) {
+                prop_assert!(ranges.iter().all(|r| r.end <= body.len()));
+            }
+            let framed: Vec<u8> = records
+                .iter()
+                .flat_map(|r| [&(r.len() as u16).to_be_bytes()[..], r].concat())
+                .collect();
+            let ranges = framed_ranges(&framed).unwrap();
+            let got: Vec<&[u8]> = ranges.into_iter().map(|r| &framed[r]).collect();
+            prop_assert_eq!(got, records.iter().map(Vec::as_slice).collect::<Vec<_>>());
+            if !framed.is_empty() {
+                prop_assert!(framed_ranges(&framed[..framed.len() - 1]).is_err());
+            }
+        }
+    }
 }

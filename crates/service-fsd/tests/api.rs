@@ -426,3 +426,35 @@ fn sigterm_under_load_answers_what_is_in_flight_and_loses_nothing() {
     // Nothing was committed that was not answered: no record beyond the acknowledged ones.
     assert_eq!(stored.len(), acked.len(), "every commit made while draining was answered");
 }
+
+#[test]
+fn a_module_over_its_rate_gets_429_and_others_are_not_slowed() {
+    let l = Ledgers::new();
+    let cfg = l.tmp.path().join("service-fs.toml");
+    let text = format!(
+        "dir = {:?}\n[limits]\nrate_per_module = 1\nburst_per_module = 3\nmax_body = 2048\n",
+        l.root
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let d = l.start(&["--config", cfg.to_str().unwrap()]);
+    let url = format!("{}/v1/acme/status", d.url);
+    let statuses: Vec<u16> = (0..6).map(|_| get(&url, l.token("acme.reports")).status).collect();
+    assert_eq!(&statuses[..3], &[200, 200, 200], "the burst");
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+    let a = get(&url, l.token("acme.reports"));
+    if a.status == 429 {
+        assert_eq!(a.code(), "rate_limited");
+    }
+    // Another module has its own budget.
+    assert_eq!(get(&url, l.token("acme.auditor")).status, 200);
+    // The configured body limit holds.
+    let w = l.token("acme.identity");
+    let big = call(
+        "POST",
+        &format!("{}/v1/acme/records", d.url),
+        Some(w),
+        &[("content-type", "application/octet-stream")],
+        &[7; 4096],
+    );
+    assert_eq!(big.status, 413);
+}
