@@ -869,8 +869,25 @@ fn summary(r: &verify::Report) -> String {
 /// Objects beyond the checkpoint are explained only by a commit from that
 /// checkpoint under way or interrupted (its intent); otherwise the
 /// checkpoint was rolled back or objects were added.
-fn explained(dir: &std::path::Path, report: &verify::Report) -> Result<()> {
+fn explained(dir: &std::path::Path, key: &Verifier, report: &verify::Report) -> Result<()> {
     let Some(first) = report.beyond.first() else { return Ok(()) };
+    // A live writer (service-fsd) committed while we verified: the
+    // checkpoint there now is newer, signed, and covers every such object.
+    let now = std::fs::read(dir.join("checkpoint")).ok();
+    let grown = now.as_deref().and_then(|n| {
+        let cp = note::Checkpoint::parse(note::open(n, &[key]).ok()?.text).ok()?;
+        let covered =
+            report.beyond.iter().all(|p| tlog::Tile::parse(p).is_some_and(|t| t.within(cp.size)));
+        (cp.size > report.size && covered).then_some(cp.size)
+    });
+    if let Some(size) = grown {
+        eprintln!(
+            "fsctl: {}: the ledger grew to {size} while it was verified at {} (a live writer); verify again for the rest",
+            dir.display(),
+            report.size
+        );
+        return Ok(());
+    }
     let intent = store_posix::read_intent(dir).map_err(ledger::Error::Store).map_err(ledger_err)?;
     if intent == Some(report.size) {
         eprintln!(
@@ -985,7 +1002,7 @@ fn verify(
         let sizes: Vec<u64> = mine.iter().map(|(_, cp)| cp.size).collect();
         let report = verify::verify_with_roots(&verify::Dir(dir.clone()), key, &sizes)
             .map_err(|d| anyhow::anyhow!("verification failed: {}/{d}", dir.display()))?;
-        explained(&dir, &report)?;
+        explained(&dir, key, &report)?;
         for w in &report.warnings {
             eprintln!("fsctl: warning: {}", dir.join(w).display());
         }

@@ -405,14 +405,24 @@ async fn append(
     let records = Records { body, ranges };
     let a: Appended = s.ask(&c.tenant, |reply| Job::Append { records, key, reply }).await?;
     let status = if a.replayed { StatusCode::OK } else { StatusCode::CREATED };
-    let body = json!({
-        "first": a.first,
-        "last": a.first + a.count - 1,
-        "count": a.count,
-        "tree_size": a.tree_size,
-        "replayed": a.replayed,
-    });
+    let body = AppendAnswer {
+        first: a.first,
+        last: a.first + a.count - 1,
+        count: a.count,
+        tree_size: a.tree_size,
+        replayed: a.replayed,
+    };
     Ok((status, request_id(&c), axum::Json(body)).into_response())
+}
+
+/// An append's answer (`Appended` in docs/openapi.yaml).
+#[derive(serde::Serialize)]
+struct AppendAnswer {
+    first: u64,
+    last: u64,
+    count: u64,
+    tree_size: u64,
+    replayed: bool,
 }
 
 fn request_id(c: &Caller) -> [(&'static str, HeaderValue); 1] {

@@ -47,7 +47,7 @@ fn read_only_fsctl_works_beside_a_live_daemon_without_blocking_it() {
     };
     let key = l.keys["acme"].to_string();
     let root = l.root.to_str().unwrap();
-    for _ in 0..3 {
+    for _ in 0..8 {
         let out = Command::new(fsctl())
             .args(["--dir", root, "verify", "acme", "--key", &key])
             .output()
