@@ -118,6 +118,7 @@ pub struct Worker {
     tenant: Option<Tenant>,
     journal: Journal,
     metrics: Arc<Metrics>,
+    window: usize,
     max_batch: usize,
     tile_buf: Vec<u8>,
 }
@@ -142,6 +143,7 @@ impl Worker {
             tenant: Some(tenant),
             journal,
             metrics,
+            window,
             max_batch,
             tile_buf: vec![0; 1 << 16],
         })
@@ -178,21 +180,35 @@ impl Worker {
         match self.root.open_locked(&self.name, lock) {
             Ok(t) => {
                 tracing::warn!(tenant = %self.name, recovered = ?t.recovered, "reopened after a failure");
-                self.tenant = Some(t);
+                self.attach(t);
             }
             Err(e) => tracing::error!(tenant = %self.name, "cannot reopen: {e}"),
+        }
+    }
+
+    /// Serves `t` from now on, with its idempotency journal read again and
+    /// trimmed to what the ledger holds (a failed commit's lines go).
+    fn attach(&mut self, t: Tenant) {
+        match Journal::open(&self.root.tenant_dir(&self.name), t.engine.size(), self.window) {
+            Ok(j) => {
+                self.journal = j;
+                self.tenant = Some(t);
+            }
+            Err(e) => tracing::error!(tenant = %self.name, "idempotency journal: {e}"),
         }
     }
 
     fn batch(&mut self, jobs: Vec<Job>) {
         if self.tenant.is_none() {
             // A reopen failed earlier: try again, once per batch.
-            match self.root.open(&self.name) {
-                Ok(t) => self.tenant = Some(t),
-                Err(e) => {
-                    let err = ApiError::unavailable(format!("the ledger cannot be opened: {e}"));
-                    return jobs.into_iter().for_each(|j| fail(j, &err));
-                }
+            if let Ok(t) = self.root.open(&self.name).inspect_err(|e| {
+                tracing::error!(tenant = %self.name, "cannot open: {e}");
+            }) {
+                self.attach(t);
+            }
+            if self.tenant.is_none() {
+                let err = ApiError::unavailable("the ledger cannot be opened now; retry");
+                return jobs.into_iter().for_each(|j| fail(j, &err));
             }
         }
         let (mut appends, mut reads, mut rest) = (vec![], vec![], vec![]);
