@@ -408,10 +408,10 @@ fn daemon_rows(scratch: &Path, quick: bool, fsyncs: f64, rows: &mut Vec<Row>) ->
             what: format!("service-fsd over HTTP, durable single-record appends (64 B), {clients} clients"),
             value: format!("{:.0} appends/s, p50 {:.2} ms, p99 {:.2} ms", l.per_sec, l.p50_ms, l.p99_ms),
             ratio: format!(
-                "{:.1}x Tessera POSIX ({TESSERA_POSIX_WRITES_PER_SEC:.0}/s); {:.1} records per group commit, {:.1} commits per raw fsync time",
+                "{:.1}x Tessera POSIX ({TESSERA_POSIX_WRITES_PER_SEC:.0}/s); {:.1} records per group commit, a commit every {:.1} raw fsync times",
                 l.per_sec / TESSERA_POSIX_WRITES_PER_SEC,
                 l.batch,
-                (l.per_sec / l.batch.max(1.0)) / fsyncs
+                fsyncs / (l.per_sec / l.batch.max(1.0))
             ),
         });
         eprintln!(
