@@ -63,6 +63,9 @@ pub enum Served {
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 
+/// The largest tile or bundle: 256 records of the largest size, framed.
+const MAX_OBJECT: usize = 256 * (2 + tlog::bundle::MAX_ENTRY_SIZE);
+
 /// An append to commit: its records, its key and body hash, its answer.
 type Pending = (Records, Option<(String, [u8; 32])>, Reply<Appended>);
 
@@ -431,8 +434,18 @@ impl Worker {
                 }
                 Read::Tile { .. } => loop {
                     match engine.serve_tile(p, &mut self.tile_buf) {
-                        Err(Error::Store(StoreError::TooSmall { needed })) => {
+                        // No tile or bundle is larger than a full bundle of
+                        // the largest records; a bigger file is not one.
+                        Err(Error::Store(StoreError::TooSmall { needed }))
+                            if needed <= MAX_OBJECT && needed > self.tile_buf.len() =>
+                        {
                             self.tile_buf.resize(needed, 0);
+                        }
+                        Err(Error::Store(StoreError::TooSmall { .. })) => {
+                            break Err(Error::Corrupt {
+                                tile: None,
+                                what: "an object larger than any tile",
+                            });
                         }
                         r => break r.map(|n| Served::Tile(self.tile_buf[..n].to_vec(), seq)),
                     }
