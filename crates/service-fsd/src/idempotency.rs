@@ -48,6 +48,16 @@ pub struct Journal {
     window: usize,
 }
 
+/// The journal opened for appending, never through a symbolic link.
+fn append_to(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
 fn parse_line(line: &str) -> Option<(String, Done)> {
     let mut parts = line.splitn(4, ' ');
     let first = parts.next()?.parse().ok()?;
@@ -100,7 +110,7 @@ impl Journal {
             let text: String = entries.iter().map(|(k, d)| line(k, d)).collect();
             store_posix::write_durably(&path, text.as_bytes()).map_err(io::Error::other)?;
         }
-        let file = OpenOptions::new().append(true).create(true).mode(0o640).open(&path)?;
+        let file = append_to(&path)?;
         let len = file.metadata()?.len();
         let mut j = Journal {
             path,
@@ -174,7 +184,7 @@ impl Journal {
     fn compact(&mut self) -> io::Result<()> {
         let text: String = self.order.iter().map(|k| line(k, &self.map[k])).collect();
         store_posix::write_durably(&self.path, text.as_bytes()).map_err(io::Error::other)?;
-        self.file = OpenOptions::new().append(true).open(&self.path)?;
+        self.file = append_to(&self.path)?;
         self.len = text.len() as u64;
         self.lines = self.order.len();
         Ok(())
@@ -226,6 +236,16 @@ mod tests {
         assert!(lines <= 6, "{lines}");
         let j = Journal::open(dir.path(), 20, 3).unwrap();
         assert_eq!((j.get("k17"), j.get("k19")), (Some(done(17, 1)), Some(done(19, 1))));
+    }
+
+    #[test]
+    fn a_planted_link_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        fs::write(&target, "").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join(FILE)).unwrap();
+        assert!(Journal::open(dir.path(), 0, 10).is_err());
+        assert_eq!(fs::read(&target).unwrap(), b"");
     }
 
     #[test]
