@@ -63,6 +63,9 @@ pub enum Served {
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 
+/// A tenant's witnesses file (`fsctl witness add` writes it).
+const WITNESSES_FILE: &str = "witnesses";
+
 /// The largest tile or bundle: 256 records of the largest size, framed.
 const MAX_OBJECT: usize = 256 * (2 + tlog::bundle::MAX_ENTRY_SIZE);
 
@@ -138,6 +141,17 @@ impl Worker {
         max_batch: usize,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Worker> {
+        // Witnesses must cosign every checkpoint before it counts, and be
+        // asked before recovery; the daemon does neither yet, so it refuses
+        // such a tenant rather than serve it unwitnessed.
+        let witnesses = root.tenant_dir(name).join(WITNESSES_FILE);
+        if std::fs::symlink_metadata(&witnesses).is_ok() {
+            anyhow::bail!(
+                "{} has witnesses ({}): service-fsd does not have them cosign its checkpoints yet, and will not serve it unwitnessed (serve it with fsctl, or remove them with `fsctl witness remove`)",
+                name,
+                witnesses.display()
+            );
+        }
         let tenant = root.open(name)?;
         let journal = Journal::open(&root.tenant_dir(name), tenant.engine.size(), window)?;
         Ok(Worker {

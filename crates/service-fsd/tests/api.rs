@@ -458,3 +458,23 @@ fn a_module_over_its_rate_gets_429_and_others_are_not_slowed() {
     );
     assert_eq!(big.status, 413);
 }
+
+#[test]
+fn a_tenant_with_witnesses_is_refused_not_served_unwitnessed() {
+    let l = Ledgers::new();
+    std::fs::write(l.root.join("acme/witnesses"), "w+00000000+AAAA http://127.0.0.1:1/\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("--dir")
+        .arg(&l.root)
+        .arg("--tenants")
+        .arg(tenants_toml())
+        .arg("--credentials")
+        .arg(&l.credentials)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has witnesses") && err.contains("fsctl witness remove"), "{err}");
+    assert!(out.stdout.is_empty(), "it never listened");
+}
