@@ -6,7 +6,6 @@
 mod disk;
 mod live;
 mod token;
-mod witnesses;
 
 use std::io::{self, BufRead, BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
@@ -20,6 +19,7 @@ use serde_json::json;
 use store_posix::Root;
 use store_posix::tenant::{AUDIT_DIR, LOG_DIR, Tenant};
 use tlog::bundle::MAX_ENTRY_SIZE;
+use witness::client as witnesses;
 
 /// Manage service-fs tenant ledgers (C2SP tlog-tiles with signed checkpoints).
 #[derive(Parser)]
@@ -549,23 +549,7 @@ fn ledger_err_in(
 /// cosign its current checkpoints, which one that has cosigned a larger
 /// tree refuses (the directory was rolled back): nothing is written then.
 fn open(root: &Root, tenant: &str) -> Result<Tenant> {
-    let lock = root.lock(tenant)?;
-    let ws = witnesses::load(&root.tenant_dir(tenant))?;
-    if !ws.is_empty() {
-        // Asked before recovery, which may remove objects beyond a checkpoint.
-        // Only checkpoints that verify: opening refuses the others itself.
-        let key = root.verifier(tenant)?;
-        let keys = [key.clone(), audit_key(&key)?];
-        let notes: Vec<Vec<u8>> = [root.log_dir(tenant), root.audit_dir(tenant)]
-            .iter()
-            .zip(&keys)
-            .filter_map(|(d, k)| std::fs::read(d.join("checkpoint")).ok().map(|n| (n, k)))
-            .filter(|(n, k)| note::open(n, &[k]).is_ok())
-            .map(|(n, _)| n)
-            .collect();
-        witnesses::before_open(&notes, &ws)?;
-    }
-    let mut t = root.open_locked(tenant, lock)?;
+    let (mut t, ws) = witnesses::open(root, tenant)?;
     for (name, rec) in [(LOG_DIR, t.recovered.log), (AUDIT_DIR, t.recovered.audit)] {
         if rec.repaired() {
             eprintln!("fsctl: {tenant}/{name}: {rec}");

@@ -63,9 +63,6 @@ pub enum Served {
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 
-/// A tenant's witnesses file (`fsctl witness add` writes it).
-const WITNESSES_FILE: &str = "witnesses";
-
 /// The largest tile or bundle: 256 records of the largest size, framed.
 const MAX_OBJECT: usize = 256 * (2 + tlog::bundle::MAX_ENTRY_SIZE);
 
@@ -122,6 +119,11 @@ pub struct Worker {
     root: Root,
     name: String,
     tenant: Option<Tenant>,
+    /// Its witnesses (`fsctl witness add`): every checkpoint counts only
+    /// once they all cosigned it.
+    witnesses: Vec<witness::client::Configured>,
+    /// A checkpoint signed since is not cosigned yet: catch up first.
+    uncosigned: bool,
     journal: Journal,
     metrics: Arc<Metrics>,
     window: usize,
@@ -141,23 +143,17 @@ impl Worker {
         max_batch: usize,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Worker> {
-        // Witnesses must cosign every checkpoint before it counts, and be
-        // asked before recovery; the daemon does neither yet, so it refuses
-        // such a tenant rather than serve it unwitnessed.
-        let witnesses = root.tenant_dir(name).join(WITNESSES_FILE);
-        if std::fs::symlink_metadata(&witnesses).is_ok() {
-            anyhow::bail!(
-                "{} has witnesses ({}): service-fsd does not have them cosign its checkpoints yet, and will not serve it unwitnessed (serve it with fsctl, or remove them with `fsctl witness remove`)",
-                name,
-                witnesses.display()
-            );
-        }
-        let tenant = root.open(name)?;
+        // With witnesses: shown the stored checkpoints before recovery, and
+        // caught up (cosigning the current ones) before anything is served.
+        let (mut tenant, witnesses) = witness::client::open(root, name)?;
+        witness::client::cosign(&mut tenant.engine, &witnesses)?;
         let journal = Journal::open(&root.tenant_dir(name), tenant.engine.size(), window)?;
         Ok(Worker {
             root: root.clone(),
             name: name.into(),
             tenant: Some(tenant),
+            witnesses,
+            uncosigned: false,
             journal,
             metrics,
             window,
@@ -192,14 +188,47 @@ impl Worker {
 
     /// Reopens after a failed commit (recovery runs), keeping the lock.
     fn reopen(&mut self) {
-        let Some(t) = self.tenant.take() else { return };
-        let lock = t.into_lock();
-        match self.root.open_locked(&self.name, lock) {
-            Ok(t) => {
+        // Its lock goes with it: reopening takes it again, and shows the
+        // witnesses the stored checkpoints before recovery runs.
+        self.tenant = None;
+        self.open_again();
+    }
+
+    /// Opens the tenant after a failure (recovery runs); whether it is open.
+    fn open_again(&mut self) -> bool {
+        match witness::client::open(&self.root, &self.name) {
+            Ok((t, ws)) => {
                 tracing::warn!(tenant = %self.name, recovered = ?t.recovered, "reopened after a failure");
+                self.witnesses = ws;
+                self.uncosigned = !self.witnesses.is_empty();
                 self.attach(t);
             }
-            Err(e) => tracing::error!(tenant = %self.name, "cannot reopen: {e}"),
+            Err(e) => tracing::error!(tenant = %self.name, "cannot reopen: {e:#}"),
+        }
+        self.tenant.is_some()
+    }
+
+    /// Has the witnesses cosign the current checkpoints; until they have,
+    /// nothing signed since counts and nothing more is served.
+    fn cosign(&mut self) -> Result<(), ApiError> {
+        let Some(t) = self.tenant.as_mut() else {
+            return Err(ApiError::unavailable("the ledger is not open"));
+        };
+        if self.witnesses.is_empty() {
+            return Ok(());
+        }
+        match witness::client::cosign(&mut t.engine, &self.witnesses) {
+            Ok(()) => {
+                self.uncosigned = false;
+                Ok(())
+            }
+            Err(e) => {
+                self.uncosigned = true;
+                tracing::warn!(tenant = %self.name, "not cosigned: {e:#}");
+                Err(ApiError::unavailable(format!(
+                    "the ledger's witnesses have not cosigned its checkpoint ({e:#}); what it signed does not count yet: retry"
+                )))
+            }
         }
     }
 
@@ -218,15 +247,15 @@ impl Worker {
     fn batch(&mut self, jobs: Vec<Job>) {
         if self.tenant.is_none() {
             // A reopen failed earlier: try again, once per batch.
-            if let Ok(t) = self.root.open(&self.name).inspect_err(|e| {
-                tracing::error!(tenant = %self.name, "cannot open: {e}");
-            }) {
-                self.attach(t);
-            }
-            if self.tenant.is_none() {
+            if !self.open_again() {
                 let err = ApiError::unavailable("the ledger cannot be opened now; retry");
                 return jobs.into_iter().for_each(|j| fail(j, &err));
             }
+        }
+        if self.uncosigned
+            && let Err(err) = self.cosign()
+        {
+            return jobs.into_iter().for_each(|j| fail(j, &err));
         }
         let (mut appends, mut reads, mut rest) = (vec![], vec![], vec![]);
         for j in jobs {
@@ -343,8 +372,17 @@ impl Worker {
                 }
             }
         };
-        let entries_len = entries.len();
         drop(entries);
+        let result = match result {
+            Ok(end) => match self.cosign() {
+                Ok(()) => Ok(end),
+                Err(e) => Err(ApiError {
+                    message: format!("records {size} to {} are stored, but {}", end - 1, e.message),
+                    ..e
+                }),
+            },
+            Err(e) => Err(e),
+        };
         match result {
             Ok(end) => {
                 let m = &self.metrics;
@@ -353,7 +391,6 @@ impl Worker {
                 m.batch_records.observe((end - size) as f64);
                 m.batch_requests.observe(todo.len() as f64);
                 m.appended_records.inc_by(end - size);
-                let _ = entries_len;
                 let answers: Vec<Appended> = done
                     .iter()
                     .map(|d| Appended {
@@ -425,6 +462,16 @@ impl Worker {
             }
             return;
         }
+        if let Err(err) = self.cosign() {
+            for i in owner {
+                if let Some(r) = replies[i].take() {
+                    let _ = r.send(Err(err.clone()));
+                }
+            }
+            return;
+        }
+        let Some(t) = self.tenant.as_mut() else { return };
+        let engine = &mut t.engine;
         self.metrics.committed("audit");
         self.metrics.audit_records.inc_by(plans.len() as u64);
         self.metrics.audit_batch.observe(plans.len() as f64);
@@ -482,13 +529,23 @@ impl Worker {
         let e = &mut t.engine;
         match job {
             Job::Checkpoint { tree, sign, reply } => {
-                let note = match (tree, sign) {
-                    (Tree::Log, true) => e.checkpoint().map(<[u8]>::to_vec),
-                    (Tree::Audit, true) => e.audit_checkpoint().map(<[u8]>::to_vec),
-                    (Tree::Log, false) => Ok(e.log().checkpoint().to_vec()),
-                    (Tree::Audit, false) => Ok(e.audit().checkpoint().to_vec()),
+                if sign {
+                    let signed = match tree {
+                        Tree::Log => e.checkpoint().map(drop),
+                        Tree::Audit => e.audit_checkpoint().map(drop),
+                    };
+                    let cosigned = signed.map_err(|e| ApiError::from_ledger(&e));
+                    if let Err(err) = cosigned.and_then(|()| self.cosign()) {
+                        let _ = reply.send(Err(err));
+                        return;
+                    }
+                }
+                let Some(t) = self.tenant.as_ref() else { return };
+                let note = match tree {
+                    Tree::Log => t.engine.log().checkpoint(),
+                    Tree::Audit => t.engine.audit().checkpoint(),
                 };
-                let _ = reply.send(note.map_err(|e| ApiError::from_ledger(&e)));
+                let _ = reply.send(Ok(note.to_vec()));
             }
             Job::Status { reply } => {
                 let _ = reply.send(Ok((e.size(), e.audit_size())));

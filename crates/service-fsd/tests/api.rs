@@ -203,7 +203,6 @@ fn bad_input_gets_one_json_error_and_changes_nothing() {
             400,
             "bad_idempotency_key",
         ),
-        ("body over the limit", call("POST", &url, Some(w), &raw, &vec![1; 5 << 20]), 413, ""),
     ];
     for (what, a, status, code) in cases {
         assert_eq!(a.status, status, "{what}: {}", String::from_utf8_lossy(&a.body));
@@ -211,6 +210,13 @@ fn bad_input_gets_one_json_error_and_changes_nothing() {
             assert_eq!(a.code(), code, "{what}");
             assert!(!a.json()["message"].as_str().unwrap().is_empty());
         }
+    }
+    // A body over the limit (4 MiB) is refused from its Content-Length: 413,
+    // or, when the daemon answers and closes before the client has sent it
+    // all, a broken connection. Either way nothing was appended.
+    match try_call("POST", &url, Some(w), &raw, &vec![1; 5 << 20]) {
+        Ok(a) => assert_eq!(a.status, 413, "{a:?}"),
+        Err(e) => assert!(e.to_string().contains("pipe") || e.to_string().contains("reset"), "{e}"),
     }
     let r = l.token("acme.reports");
     let u = &d.url;
@@ -457,24 +463,4 @@ fn a_module_over_its_rate_gets_429_and_others_are_not_slowed() {
         &[7; 4096],
     );
     assert_eq!(big.status, 413);
-}
-
-#[test]
-fn a_tenant_with_witnesses_is_refused_not_served_unwitnessed() {
-    let l = Ledgers::new();
-    std::fs::write(l.root.join("acme/witnesses"), "w+00000000+AAAA http://127.0.0.1:1/\n").unwrap();
-    let out = std::process::Command::new(BIN)
-        .arg("--dir")
-        .arg(&l.root)
-        .arg("--tenants")
-        .arg(tenants_toml())
-        .arg("--credentials")
-        .arg(&l.credentials)
-        .args(["--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("has witnesses") && err.contains("fsctl witness remove"), "{err}");
-    assert!(out.stdout.is_empty(), "it never listened");
 }

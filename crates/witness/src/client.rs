@@ -11,11 +11,11 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::protocol::{ADD_CHECKPOINT, add_checkpoint_body, parse_size_body};
 use anyhow::{Context, Result, anyhow, bail};
 use ledger::Tree;
 use note::CosignatureVerifier;
-use store_posix::HostEngine;
-use witness::protocol::{ADD_CHECKPOINT, add_checkpoint_body, parse_size_body};
+use store_posix::{HostEngine, Root, Tenant};
 
 /// The file, in the tenant's directory.
 pub const FILE: &str = "witnesses";
@@ -323,4 +323,31 @@ fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
         .read_to_end(&mut out)
         .map_err(|e| anyhow!("reading its answer: {e}"))?;
     Ok((status, out))
+}
+
+/// Opens `tenant` of `root` as a writer must when it may have witnesses:
+/// its lock first, then, before recovery (which may remove objects beyond
+/// a checkpoint), each witness is shown the stored checkpoints that verify,
+/// and one that has cosigned a larger tree stops it (the directory was
+/// rolled back or forked): nothing is written then. Returns the tenant and
+/// its witnesses; the caller has them [`cosign`] before writing.
+pub fn open(root: &Root, tenant: &str) -> Result<(Tenant, Vec<Configured>)> {
+    let lock = root.lock(tenant)?;
+    let ws = load(&root.tenant_dir(tenant))?;
+    if !ws.is_empty() {
+        // Only checkpoints that verify: opening refuses the others itself.
+        let key = root.verifier(tenant)?;
+        let audit = key
+            .renamed(&format!("{}{}", key.name(), ledger::engine::AUDIT_SUFFIX))
+            .map_err(|e| anyhow!("verifier key: {e}"))?;
+        let notes: Vec<Vec<u8>> = [root.log_dir(tenant), root.audit_dir(tenant)]
+            .iter()
+            .zip([&key, &audit])
+            .filter_map(|(d, k)| std::fs::read(d.join("checkpoint")).ok().map(|n| (n, k)))
+            .filter(|(n, k)| note::open(n, &[k]).is_ok())
+            .map(|(n, _)| n)
+            .collect();
+        before_open(&notes, &ws)?;
+    }
+    Ok((root.open_locked(tenant, lock)?, ws))
 }
