@@ -186,7 +186,7 @@ impl Worker {
         tracing::info!(tenant = %self.name, "tenant closed");
     }
 
-    /// Reopens after a failed commit (recovery runs), keeping the lock.
+    /// Reopens after a failed commit (recovery runs).
     fn reopen(&mut self) {
         // Its lock goes with it: reopening takes it again, and shows the
         // witnesses the stored checkpoints before recovery runs.
