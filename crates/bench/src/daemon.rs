@@ -120,6 +120,18 @@ impl Daemon {
         Ok(Load { per_sec, p50_ms, p99_ms, batch })
     }
 
+    /// `clients` clients calling `GET /healthz` (no credential, no ledger):
+    /// what HTTP alone costs on this machine, the same-run ceiling for the
+    /// rows above.
+    pub fn health(&mut self, clients: usize, secs: f64) -> Result<Load> {
+        let rt = runtime()?;
+        let (per_sec, mut lat) = rt.block_on(run(&self.addr, clients, secs, move |_| {
+            request("GET", "/healthz", "none", "text/plain", vec![])
+        }))?;
+        let (p50_ms, p99_ms) = percentiles(&mut lat);
+        Ok(Load { per_sec, p50_ms, p99_ms, batch: 0.0 })
+    }
+
     /// `clients` clients each reading one record per request (audited).
     pub fn reads(&mut self, clients: usize, secs: f64, size: u64) -> Result<Load> {
         let rt = runtime()?;

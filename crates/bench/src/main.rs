@@ -402,13 +402,24 @@ fn daemon_rows(scratch: &Path, quick: bool, fsyncs: f64, rows: &mut Vec<Row>) ->
     d.appends(16, secs / 5.0)?;
     let mut appended = 0.0;
     for clients in [1, 16, 256] {
+        // HTTP alone at the same load, just before: the same-run ceiling.
+        let ceiling = d.health(clients, secs)?;
+        rows.push(Row {
+            what: format!("HTTP alone: GET /healthz on the same daemon, {clients} clients"),
+            value: format!(
+                "{:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms",
+                ceiling.per_sec, ceiling.p50_ms, ceiling.p99_ms
+            ),
+            ratio: "no credential, no ledger: what HTTP costs here, with the load generator".into(),
+        });
         let l = d.appends(clients, secs)?;
         appended += l.per_sec * secs;
         rows.push(Row {
             what: format!("service-fsd over HTTP, durable single-record appends (64 B), {clients} clients"),
             value: format!("{:.0} appends/s, p50 {:.2} ms, p99 {:.2} ms", l.per_sec, l.p50_ms, l.p99_ms),
             ratio: format!(
-                "{:.1}x Tessera POSIX ({TESSERA_POSIX_WRITES_PER_SEC:.0}/s); {:.1} records per group commit, a commit every {:.1} raw fsync times",
+                "{:.0}% of HTTP alone; {:.1}x Tessera POSIX ({TESSERA_POSIX_WRITES_PER_SEC:.0}/s); {:.1} records per group commit, a commit every {:.1} raw fsync times",
+                100.0 * l.per_sec / ceiling.per_sec,
                 l.per_sec / TESSERA_POSIX_WRITES_PER_SEC,
                 l.batch,
                 fsyncs / (l.per_sec / l.batch.max(1.0))
