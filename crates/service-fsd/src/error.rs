@@ -14,6 +14,7 @@ pub const CODES: &[&str] = &[
     "unavailable",
     "empty_record",
     "record_too_large",
+    "body_too_large",
     "no_records",
     "bad_framing",
     "unsupported_media_type",

@@ -383,9 +383,22 @@ async fn append(
     Path(tenant): Path<String>,
     h: HeaderMap,
     cert: ClientCert,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let c = s.caller(&h, &cert, &tenant, rights::APPEND)?;
+    // A body over `limits.max_body` (or one that breaks off): the same JSON
+    // error as any other refusal.
+    let body = body.map_err(|e| {
+        s.refuse(ApiError::new(
+            e.status(),
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "body_too_large"
+            } else {
+                "bad_argument"
+            },
+            format!("{}: the limit is {} bytes", e.body_text(), s.limits.max_body),
+        ))
+    })?;
     let ranges = parse_records(&h, &body, s.max_record).map_err(|e| s.refuse(e))?;
     let key = match h.get("idempotency-key") {
         None => None,
