@@ -142,9 +142,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/{tenant}/audit/checkpoint",
             get(latest_audit_checkpoint).post(sign_audit_checkpoint),
         )
-        .route("/{tenant}/checkpoint", get(tiles_checkpoint))
+        .route("/{tenant}/checkpoint", get(latest_checkpoint))
         .route("/{tenant}/tile/{*path}", get(tile))
-        .route("/{tenant}/audit/checkpoint", get(tiles_audit_checkpoint))
+        .route("/{tenant}/audit/checkpoint", get(latest_audit_checkpoint))
         .route("/{tenant}/audit/tile/{*path}", get(audit_tile))
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(max_body))
@@ -597,24 +597,6 @@ async fn sign_audit_checkpoint(
     cert: ClientCert,
 ) -> Result<Response, ApiError> {
     checkpoint(s, t, h, cert, Tree::Audit, true).await
-}
-
-async fn tiles_checkpoint(
-    State(s): St,
-    Path(t): Path<String>,
-    h: HeaderMap,
-    cert: ClientCert,
-) -> Result<Response, ApiError> {
-    checkpoint(s, t, h, cert, Tree::Log, false).await
-}
-
-async fn tiles_audit_checkpoint(
-    State(s): St,
-    Path(t): Path<String>,
-    h: HeaderMap,
-    cert: ClientCert,
-) -> Result<Response, ApiError> {
-    checkpoint(s, t, h, cert, Tree::Audit, false).await
 }
 
 fn b64(h: &tlog::Hash) -> String {
