@@ -118,16 +118,7 @@ fn a_witnessed_tenant_counts_only_cosigned_checkpoints_and_refuses_a_rollback() 
             .unwrap()
             .success()
     );
-    let out = std::process::Command::new(BIN)
-        .arg("--dir")
-        .arg(&l.root)
-        .arg("--tenants")
-        .arg(tenants_toml())
-        .arg("--credentials")
-        .arg(&l.credentials)
-        .args(["--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
+    let out = l.command().output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rolled back or forked"), "{err}");

@@ -49,16 +49,23 @@ impl Ledgers {
         &self.tokens[module]
     }
 
-    /// Starts the daemon binary on a free port, with `extra` flags.
-    pub fn start(&self, extra: &[&str]) -> Daemon {
-        let mut child = Command::new(BIN)
-            .arg("--dir")
+    /// The daemon's command over this root, on a free port.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--dir")
             .arg(&self.root)
             .arg("--tenants")
             .arg(tenants_toml())
             .arg("--credentials")
             .arg(&self.credentials)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0"]);
+        c
+    }
+
+    /// Starts the daemon binary on a free port, with `extra` flags.
+    pub fn start(&self, extra: &[&str]) -> Daemon {
+        let mut child = self
+            .command()
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
