@@ -83,8 +83,10 @@ fn http_client_binary() -> Result<&'static Path, String> {
         .map_err(Clone::clone)
 }
 
-/// Builds the Go program `src` (relative to this crate) once per test
-/// process, into a temporary path named after `name`.
+/// Builds the Go program `src` (relative to this crate) beside the running
+/// test executable, in cargo's target directory: named after `name` and a
+/// hash of the source, so test processes share one build and none leaves a
+/// binary behind in the temporary directory.
 fn build(src: &str, name: &str) -> Result<PathBuf, String> {
     let missing = "the Go oracle needs `go` and Debian's golang-golang-x-mod-dev \
                    (run `make setup`, or `apt-get install golang-go golang-golang-x-mod-dev`)";
@@ -92,17 +94,32 @@ fn build(src: &str, name: &str) -> Result<PathBuf, String> {
         return Err(missing.into());
     }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(src);
-    let out = std::env::temp_dir().join(format!("service-fs-{name}-{}", std::process::id()));
+    let text = std::fs::read(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    let mut hash = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&text, &mut hash);
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .unwrap_or_else(std::env::temp_dir);
+    let out = dir.join(format!("go-{name}-{:016x}", std::hash::Hasher::finish(&hash)));
+    if out.is_file() {
+        return Ok(out);
+    }
+    // Built under a name of this process's, then renamed: a concurrent
+    // test process never runs a half-written binary.
+    let partial = dir.join(format!(".go-{name}-{}", std::process::id()));
     let status = go()
         .arg("build")
         .arg("-o")
-        .arg(&out)
+        .arg(&partial)
         .arg(&src)
         .status()
         .map_err(|e| format!("{missing}: running go: {e}"))?;
     if !status.success() {
+        let _ = std::fs::remove_file(&partial);
         return Err(format!("building {} failed", src.display()));
     }
+    std::fs::rename(&partial, &out).map_err(|e| format!("{}: {e}", out.display()))?;
     Ok(out)
 }
 

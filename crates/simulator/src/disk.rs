@@ -38,8 +38,6 @@ pub struct FileDisk {
     blocks: u64,
     /// Power-loss mode: unflushed writes, and the journal they are kept in.
     volatile: Option<Volatile>,
-    /// A temporary image, removed with the device.
-    temporary: Option<PathBuf>,
 }
 
 struct Volatile {
@@ -66,19 +64,28 @@ impl FileDisk {
     pub fn from_env(bytes: u64) -> Result<FileDisk, String> {
         let seed = std::env::var(POWER_LOSS_ENV).ok().map(|s| s.parse::<u64>()).transpose();
         let seed = seed.map_err(|_| format!("{POWER_LOSS_ENV} is not a number"))?;
-        let (path, temporary) = match std::env::var_os(DISK_ENV) {
-            Some(p) => (PathBuf::from(p), false),
-            None => {
-                let p =
-                    std::env::temp_dir().join(format!("service-fs-sim-{}.img", std::process::id()));
-                (p, true)
+        let Some(path) = std::env::var_os(DISK_ENV).map(PathBuf::from) else {
+            if seed.is_some() {
+                return Err("the power-loss model needs --disk: a temporary disk does not \
+                            outlive the simulator, so there is no next boot to lose writes in"
+                    .into());
             }
+            return FileDisk::temporary(bytes).map_err(|e| format!("temporary disk: {e}"));
         };
-        FileDisk::open(&path, bytes, seed, temporary)
+        FileDisk::open(&path, bytes, seed)
             .map_err(|e| format!("disk image {}: {e}", path.display()))
     }
 
-    fn open(path: &Path, bytes: u64, seed: Option<u64>, temporary: bool) -> io::Result<FileDisk> {
+    /// An unnamed image: nothing is left behind however the simulator ends,
+    /// and no later run can open it.
+    fn temporary(bytes: u64) -> io::Result<FileDisk> {
+        let file = tempfile::tempfile()?;
+        file.set_len(bytes)?;
+        println!("blk: no --disk given: a temporary disk, gone when the simulator stops");
+        Ok(FileDisk { file, blocks: bytes / u64::from(BLOCK), volatile: None })
+    }
+
+    fn open(path: &Path, bytes: u64, seed: Option<u64>) -> io::Result<FileDisk> {
         let file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         if file.metadata()?.len() == 0 {
@@ -101,11 +108,7 @@ impl FileDisk {
             // way (all written), so no acknowledged write is missing.
             resolve_power_cut(&file, &journal, u64::MAX)?;
         }
-        if temporary {
-            println!("blk: no --disk given: a temporary disk, gone when the simulator stops");
-        }
-        let temporary = temporary.then(|| path.to_path_buf());
-        Ok(FileDisk { file, blocks, volatile, temporary })
+        Ok(FileDisk { file, blocks, volatile })
     }
 
     fn write_at(&mut self, block: u64, data: &[u8]) -> io::Result<()> {
@@ -201,14 +204,6 @@ fn resolve_power_cut(image: &File, journal: &Path, seed: u64) -> io::Result<usiz
     image.sync_data()?;
     std::fs::remove_file(journal)?;
     Ok(n)
-}
-
-impl Drop for FileDisk {
-    fn drop(&mut self) {
-        if let Some(p) = &self.temporary {
-            let _ = std::fs::remove_file(p);
-        }
-    }
 }
 
 fn io_status(r: io::Result<()>, count: u32) -> Started {
