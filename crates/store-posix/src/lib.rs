@@ -4,6 +4,7 @@
 //!
 //! [`TileStore`]: ledger::TileStore
 
+mod spare;
 mod store;
 pub mod tenant;
 

@@ -11,8 +11,9 @@
 //! journal commit cover a whole batch. A crash before the checkpoint is
 //! replaced can leave objects with incomplete content, but only beyond the
 //! checkpoint's tree. Once the new checkpoint is in place, the partial tiles
-//! of every tile the commit made full are deleted (C2SP lets a log delete
-//! them once the full tile exists), best effort and unsynced.
+//! of every tile the commit made full leave the tree (C2SP lets a log delete
+//! them once the full tile exists), best effort and unsynced, as spares to
+//! be written again (see `spare`).
 //!
 //! A crash must be told from a rollback (the checkpoint replaced by an
 //! older one the ledger itself signed, which would otherwise look exactly
@@ -73,6 +74,8 @@ use ledger::store::{
     Recovery, StoreError, TileStore, check_checkpoint_replace, check_recover_size,
 };
 use tlog::{TILE_WIDTH, Tile, TileKind};
+
+use crate::spare::Spares;
 
 /// The checkpoint's file name.
 pub const CHECKPOINT: &str = "checkpoint";
@@ -237,6 +240,12 @@ pub struct PosixStore {
     full_written: Vec<Tile>,
     /// Directories the last recovery listed (for tests of its cost).
     listed: usize,
+    /// Superseded objects and directories, to be written again.
+    spares: Spares,
+    /// Directories the last prune changed (the parents of those it took
+    /// out of the tree, and those directories where they now are): synced
+    /// with the next round, before the spares it made are written.
+    pruned_dirs: Vec<PathBuf>,
 }
 
 impl PosixStore {
@@ -263,7 +272,6 @@ impl PosixStore {
             Err(fs::TryLockError::Error(e)) => return Err(err("locking", e)),
         }
         Ok(PosixStore {
-            root,
             _lock: lock,
             durable_dirs: BTreeSet::new(),
             dirty_files: Vec::new(),
@@ -272,6 +280,9 @@ impl PosixStore {
             intent_file: None,
             full_written: Vec::new(),
             listed: 0,
+            spares: Spares::new(&root),
+            pruned_dirs: Vec::new(),
+            root,
         })
     }
 
@@ -379,10 +390,12 @@ impl PosixStore {
             dir = d.parent();
         }
         for d in missing.iter().rev() {
-            match crate::dir_builder(false).create(d) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io_err("creating directory", d)(e)),
+            if !self.spares.take_dir(d) {
+                match crate::dir_builder(false).create(d) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io_err("creating directory", d)(e)),
+                }
             }
             if let Some(p) = d.parent() {
                 self.durable_dirs.remove(p);
@@ -392,11 +405,13 @@ impl PosixStore {
         Ok(())
     }
 
-    /// Deletes the partial tiles of full tile `t` (its `<N>.p/` directory),
-    /// best effort and unsynced: a crash leaves them, valid as they are, for
-    /// a later commit or open. Only names that are `t`'s partial tiles are
-    /// removed, never through a symbolic link.
-    fn prune_partials(&self, t: &Tile) {
+    /// Takes the partial tiles of full tile `t` (its `<N>.p/` directory)
+    /// out of the tree, as spares or deleted, best effort and unsynced: a
+    /// crash leaves them, valid as they are, for a later commit or open.
+    /// Only names that are `t`'s partial tiles are taken, never through a
+    /// symbolic link. The directories this changes are synced with the next
+    /// round, after which the spares are ready (see [`Spares`]).
+    fn prune_partials(&mut self, t: &Tile) {
         let full = t.full().path();
         let dir = self.root.join(format!("{full}.p"));
         if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
@@ -406,11 +421,35 @@ impl PosixStore {
         for e in entries.flatten() {
             let ours = e.file_name().to_str().and_then(|n| Tile::parse(&format!("{full}.p/{n}")));
             let is_file = e.file_type().is_ok_and(|k| k.is_file());
-            if is_file && ours.is_some_and(|p| p.kind == t.kind && p.index == t.index) {
+            if is_file
+                && ours.is_some_and(|p| p.kind == t.kind && p.index == t.index)
+                && !self.spares.keep_file(&e.path())
+            {
                 let _ = fs::remove_file(e.path());
             }
         }
-        let _ = fs::remove_dir(&dir);
+        self.durable_dirs.remove(&dir);
+        match self.spares.keep_dir(&dir) {
+            Some(moved) => self.pruned_dirs.push(moved),
+            // Names not the tile's keep it: its removed entries still count.
+            None if fs::remove_dir(&dir).is_err() => self.pruned_dirs.push(dir.clone()),
+            None => {}
+        }
+        self.pruned_dirs.extend(dir.parent().map(Path::to_path_buf));
+    }
+
+    /// Writes `data` for the object at `path` into a spare file or else a
+    /// fresh temporary one, unsynced; returns its name, to be linked into
+    /// place and removed.
+    fn stage(&mut self, path: &Path, data: &[u8]) -> Result<PathBuf> {
+        let Some((spare, mut f)) = self.spares.take_file() else {
+            return write_temp(path, data, false);
+        };
+        if let Err(e) = f.write_all(data) {
+            let _ = fs::remove_file(&spare);
+            return Err(io_err("writing", &spare)(e));
+        }
+        Ok(spare)
     }
 }
 
@@ -614,32 +653,82 @@ fn sync_path(path: &Path) -> Result<()> {
 
 /// Fsyncs `paths` from a few threads at once: concurrent fsyncs share
 /// journal commits and device flushes, where one after another each pays.
+/// The threads are [`SyncPool`]'s, started once per process: a commit a
+/// millisecond cannot afford to start threads for each round.
 fn sync_all(paths: &[PathBuf]) -> Result<()> {
-    const THREADS: usize = 32;
     if paths.len() <= 1 {
         return paths.iter().try_for_each(|p| sync_path(p));
     }
-    let chunk = paths.len().div_ceil(THREADS);
-    std::thread::scope(|s| {
-        let sync = |part: &[PathBuf]| part.iter().try_for_each(|p| sync_path(p));
-        let mut workers = Vec::new();
-        for part in paths.chunks(chunk) {
+    let (done, results) = std::sync::mpsc::channel();
+    let mut sent = 0;
+    for path in paths {
+        match SyncPool::get().and_then(|pool| pool.send(path.clone(), done.clone()).ok()) {
+            Some(()) => sent += 1,
             // Where no thread can be had (resource limits), sync right here.
-            match std::thread::Builder::new().spawn_scoped(s, move || sync(part)) {
-                Ok(w) => workers.push(w),
-                Err(_) => sync(part)?,
-            }
+            None => sync_path(path)?,
         }
-        workers.into_iter().try_for_each(|w| {
-            w.join().unwrap_or_else(|_| {
-                Err(StoreError::Backend(IoError {
-                    op: "syncing",
-                    path: PathBuf::new(),
-                    source: io::Error::other("sync thread panicked"),
-                }))
-            })
-        })
-    })
+    }
+    drop(done);
+    let mut first = Ok(());
+    for r in results.iter().take(sent) {
+        if first.is_ok() {
+            first = r;
+        }
+    }
+    first
+}
+
+/// A sync job: the path, and where its result goes.
+type SyncJob = (PathBuf, std::sync::mpsc::Sender<Result<()>>);
+
+/// Threads that fsync paths sent to them, shared by every store of the
+/// process.
+struct SyncPool {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<SyncJob>>,
+}
+
+impl SyncPool {
+    /// Threads, as many fsyncs as are in flight at once at most.
+    const THREADS: usize = 16;
+
+    /// The process's pool, started at the first call; `None` if not even
+    /// one thread could be started.
+    fn get() -> Option<&'static SyncPool> {
+        static POOL: std::sync::OnceLock<Option<SyncPool>> = std::sync::OnceLock::new();
+        POOL.get_or_init(SyncPool::start).as_ref()
+    }
+
+    fn start() -> Option<SyncPool> {
+        let (jobs, queue) = std::sync::mpsc::channel::<SyncJob>();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let mut started = 0;
+        for i in 0..Self::THREADS {
+            let queue = queue.clone();
+            let worker = move || {
+                loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((path, done)) = job else { return };
+                    let _ = done.send(sync_path(&path));
+                }
+            };
+            let spawned = std::thread::Builder::new().name(format!("store-sync-{i}")).spawn(worker);
+            started += usize::from(spawned.is_ok());
+        }
+        (started > 0).then(|| SyncPool { jobs: std::sync::Mutex::new(jobs) })
+    }
+
+    fn send(
+        &self,
+        path: PathBuf,
+        done: std::sync::mpsc::Sender<Result<()>>,
+    ) -> std::result::Result<(), ()> {
+        let jobs = self.jobs.lock().map_err(|_| ())?;
+        jobs.send((path, done)).map_err(|_| ())
+    }
 }
 
 fn is_temp(name: &str) -> bool {
@@ -662,7 +751,7 @@ impl TileStore for PosixStore {
             self.write_intent()?;
         }
         self.make_parents(&path)?;
-        let temp = write_temp(&path, data, false)?;
+        let temp = self.stage(&path, data)?;
         // A hard link never replaces an existing name: write-once even if
         // another process races us.
         let linked = fs::hard_link(&temp, &path);
@@ -695,11 +784,18 @@ impl TileStore for PosixStore {
     fn sync(&mut self) -> Result<()> {
         // One round: the new files and the directory entries that name
         // them. Neither counts before the checkpoint does, so their order
-        // does not matter; both are durable before it is replaced.
+        // does not matter; both are durable before it is replaced. The
+        // round also has the directories the last prune changed.
         let dirs = std::mem::take(&mut self.dirty_dirs);
         let mut paths = std::mem::take(&mut self.dirty_files);
         paths.extend(dirs.iter().cloned());
-        sync_all(&paths)?;
+        let pruned: BTreeSet<PathBuf> = self.pruned_dirs.drain(..).collect();
+        paths.extend(pruned.into_iter().filter(|d| !dirs.contains(d)));
+        if let Err(e) = sync_all(&paths) {
+            self.spares.forget_pending();
+            return Err(e);
+        }
+        self.spares.settle();
         self.durable_dirs.extend(dirs);
         Ok(())
     }
@@ -750,6 +846,8 @@ impl TileStore for PosixStore {
         self.dirty_files.clear();
         self.dirty_dirs.clear();
         self.full_written.clear();
+        self.pruned_dirs.clear();
+        self.spares.forget_pending();
         let intent_at = self.intent();
         let intent = read_intent_at(&intent_at);
         // Idle: the last commit ended after its checkpoint and every
@@ -1366,6 +1464,68 @@ mod tests {
         assert!(!s.recover(260).unwrap().repaired());
         assert!(!log.join("tile/0/000.p").exists());
         assert!(log.join("tile/0/000").exists());
+    }
+
+    /// Commits `tiles` (each written as `fill` repeated) up to tree size `to`.
+    fn commit(s: &mut PosixStore, from: u64, to: u64, tiles: &[Tile], fill: u8) {
+        for t in tiles {
+            s.put(t, &[fill; 8]).unwrap();
+        }
+        s.sync().unwrap();
+        let old = if from == 0 { Vec::new() } else { note(from) };
+        s.replace_checkpoint(&old, &note(to)).unwrap();
+    }
+
+    #[test]
+    fn superseded_partial_tiles_are_written_again_not_freed() {
+        let (dir, mut s) = store();
+        let log = dir.path().join("log");
+        let spare_dir = dir.path().join("log.spare");
+        // A leftover of an earlier process: deleted before the first spare is kept.
+        fs::create_dir(&spare_dir).unwrap();
+        fs::write(spare_dir.join("f1-1"), b"old").unwrap();
+        commit(&mut s, 0, 7, &[Tile::entries(0, 7), Tile::hashes(0, 0, 7)], 1);
+        let inos: BTreeSet<u64> = ["tile/entries/000.p/7", "tile/0/000.p/7", "tile/0/000.p"]
+            .iter()
+            .map(|p| fs::metadata(log.join(p)).unwrap().ino())
+            .collect();
+        commit(&mut s, 7, 256, &[Tile::entries(0, 256), Tile::hashes(0, 0, 256)], 2);
+        assert!(!log.join("tile/0/000.p").exists() && !log.join("tile/entries/000.p").exists());
+        assert!(!spare_dir.join("f1-1").exists());
+        // Pending: the directories they left are synced with the next round first.
+        assert_eq!(s.spares.ready(), (0, 0));
+        commit(&mut s, 256, 260, &[Tile::entries(1, 4)], 3);
+        assert_eq!(s.spares.ready(), (2, 2));
+        commit(&mut s, 260, 300, &[Tile::entries(1, 44), Tile::hashes(0, 1, 44)], 4);
+        let reused: BTreeSet<u64> = ["tile/entries/001.p/44", "tile/0/001.p/44", "tile/0/001.p"]
+            .iter()
+            .map(|p| fs::metadata(log.join(p)).unwrap().ino())
+            .collect();
+        assert_eq!(reused, inos, "the new objects are the superseded ones' inodes");
+        assert_eq!(fs::read(log.join("tile/0/001.p/44")).unwrap(), [4; 8]);
+        assert_eq!(fs::read(log.join("tile/entries/001.p/44")).unwrap(), [4; 8]);
+        // No spare name is left behind for what was taken (the other
+        // directory is still a spare), and none is in the tree.
+        assert_eq!(s.spares.ready(), (0, 1));
+        assert_eq!(fs::read_dir(&spare_dir).unwrap().count(), 1);
+        assert!(!log.join(".spare").exists());
+    }
+
+    #[test]
+    fn a_spare_that_has_another_name_is_never_written() {
+        let (dir, mut s) = store();
+        let log = dir.path().join("log");
+        commit(&mut s, 0, 256, &[Tile::entries(0, 256)], 1);
+        // What a crash between linking a spare into place and removing its
+        // spare name leaves: one inode, named in the tree and as a spare.
+        let spare = dir.path().join("log.spare/f1-1");
+        fs::create_dir_all(spare.parent().unwrap()).unwrap();
+        fs::hard_link(log.join("tile/entries/000"), &spare).unwrap();
+        s.spares.add_ready(&spare);
+        commit(&mut s, 256, 257, &[Tile::entries(1, 1)], 2);
+        assert_eq!(fs::read(log.join("tile/entries/000")).unwrap(), [1; 8]);
+        assert_eq!(fs::read(log.join("tile/entries/001.p/1")).unwrap(), [2; 8]);
+        assert!(!spare.exists(), "its spare name is removed, never written through");
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //!   lock          held by the one process writing this tenant (which writes its pid there)
 //!   log/          the records: C2SP tlog-tiles (checkpoint, tile/…), servable as-is
 //!   log.intent    the record log's commit intent (see PosixStore::intent)
+//!   log.spare/    superseded partial tiles, to be written again as new objects
 //!   audit/        the audit sub-ledger, also tlog-tiles
 //!   audit.intent  the audit log's commit intent
+//!   audit.spare/  likewise for the audit log
 //! ```
 
 use std::fs::{self, File, OpenOptions};
