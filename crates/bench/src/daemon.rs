@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// What one load level measured.
 pub struct Load {
@@ -109,10 +108,10 @@ impl Daemon {
         self.metrics_before = self.counts(&rt)?;
         let path = "/v1/bench/records".to_string();
         let token = self.writer.clone();
-        let (per_sec, mut lat) = rt.block_on(run(&self.addr, clients, secs, move |i| {
-            let mut body = vec![0u8; 64];
+        let (per_sec, mut lat) = rt.block_on(run(&self.addr, clients, secs, move |i, out| {
+            let mut body = [0u8; 64];
             body[..8].copy_from_slice(&i.to_be_bytes());
-            request("POST", &path, &token, "application/octet-stream", body)
+            request("POST", &path, &token, "application/octet-stream", &body, out)
         }))?;
         let (recs, commits) = self.counts(&rt)?;
         let batch = (recs - self.metrics_before.0) / (commits - self.metrics_before.1).max(1.0);
@@ -125,8 +124,8 @@ impl Daemon {
     /// rows above.
     pub fn health(&mut self, clients: usize, secs: f64) -> Result<Load> {
         let rt = runtime()?;
-        let (per_sec, mut lat) = rt.block_on(run(&self.addr, clients, secs, move |_| {
-            request("GET", "/healthz", "none", "text/plain", vec![])
+        let (per_sec, mut lat) = rt.block_on(run(&self.addr, clients, secs, move |_, out| {
+            request("GET", "/healthz", "none", "text/plain", &[], out)
         }))?;
         let (p50_ms, p99_ms) = percentiles(&mut lat);
         Ok(Load { per_sec, p50_ms, p99_ms, batch: 0.0 })
@@ -136,10 +135,10 @@ impl Daemon {
     pub fn reads(&mut self, clients: usize, secs: f64, size: u64) -> Result<Load> {
         let rt = runtime()?;
         let token = self.reader.clone();
-        let (per_sec, mut lat) = rt.block_on(run(&self.addr, clients, secs, move |i| {
+        let (per_sec, mut lat) = rt.block_on(run(&self.addr, clients, secs, move |i, out| {
             let path =
                 format!("/v1/bench/records?from={}&max=1", i.wrapping_mul(7919) % size.max(1));
-            request("GET", &path, &token, "application/octet-stream", vec![])
+            request("GET", &path, &token, "application/octet-stream", &[], out)
         }))?;
         let (p50_ms, p99_ms) = percentiles(&mut lat);
         Ok(Load { per_sec, p50_ms, p99_ms, batch: 0.0 })
@@ -157,67 +156,109 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("runtime")
 }
 
-fn request(
-    method: &str,
-    path: &str,
-    token: &str,
-    ct: &str,
-    body: Vec<u8>,
-) -> hyper::Request<Full<Bytes>> {
-    hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "bench")
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", ct)
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| unreachable!("a valid request"))
+/// Writes an HTTP/1.1 request into `out` (emptied first).
+fn request(method: &str, path: &str, token: &str, ct: &str, body: &[u8], out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    out.clear();
+    let _ = write!(
+        out,
+        "{method} {path} HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {token}\r\n\
+         content-type: {ct}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    out.extend_from_slice(body);
+}
+
+/// One keep-alive connection, one request at a time: requests are
+/// written as prepared bytes and only the status and the body's length are
+/// read from the answer, so the load generator's own cost per request (it
+/// shares the machine with the daemon) stays a small part of the figure.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> Result<Conn> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn { stream, buf: vec![0; 64 * 1024] })
+    }
+
+    /// Sends `req` and reads the whole answer: its status and body.
+    async fn call(&mut self, req: &[u8]) -> Result<(u16, &[u8])> {
+        self.stream.write_all(req).await?;
+        let mut filled = 0;
+        loop {
+            if filled == self.buf.len() {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            let n = self.stream.read(&mut self.buf[filled..]).await?;
+            if n == 0 {
+                bail!("the daemon closed the connection");
+            }
+            filled += n;
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut resp = httparse::Response::new(&mut headers);
+            let httparse::Status::Complete(head) = resp.parse(&self.buf[..filled])? else {
+                continue;
+            };
+            let status = resp.code.context("no status")?;
+            let length = resp
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok())
+                .context("an answer without content-length")?;
+            let end = head + length;
+            if self.buf.len() < end {
+                self.buf.resize(end, 0);
+            }
+            while filled < end {
+                let n = self.stream.read(&mut self.buf[filled..end]).await?;
+                if n == 0 {
+                    bail!("the daemon closed the connection mid-answer");
+                }
+                filled += n;
+            }
+            anyhow::ensure!(filled == end, "bytes after the answer to one request");
+            return Ok((status, &self.buf[head..end]));
+        }
+    }
 }
 
 async fn get_text(addr: &str, path: &str) -> Result<String> {
-    let mut send = connect(addr).await?;
-    let req = hyper::Request::builder()
-        .uri(path)
-        .header("host", "bench")
-        .body(Full::new(Bytes::new()))?;
-    let resp = send.send_request(req).await?;
-    let body = resp.into_body().collect().await?.to_bytes();
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    let mut req = Vec::new();
+    request("GET", path, "none", "text/plain", &[], &mut req);
+    let mut conn = Conn::open(addr).await?;
+    let (_, body) = conn.call(&req).await?;
+    Ok(String::from_utf8_lossy(body).into_owned())
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
-async fn connect(addr: &str) -> Result<Sender> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    Ok(send)
-}
-
-/// Runs `clients` connections, each sending `make(i)` requests one after
-/// another for `secs`; returns requests per second and every latency (ms).
+/// Runs `clients` connections, each sending the request `make(i, out)`
+/// writes, one after another, for `secs`; returns requests per second and
+/// every latency (ms).
 async fn run(
     addr: &str,
     clients: usize,
     secs: f64,
-    make: impl Fn(u64) -> hyper::Request<Full<Bytes>> + Send + Sync + 'static,
+    make: impl Fn(u64, &mut Vec<u8>) + Send + Sync + 'static,
 ) -> Result<(f64, Vec<f64>)> {
     let make = Arc::new(make);
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let mut send = connect(addr).await?;
+        let mut conn = Conn::open(addr).await?;
         let (make, stop) = (make.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
+            let mut req = Vec::new();
             let mut i = c as u64 * 1_000_000_000;
             while !stop.load(Ordering::Relaxed) {
+                make(i, &mut req);
                 let t = Instant::now();
-                let resp = send.send_request(make(i)).await?;
-                let status = resp.status();
-                resp.into_body().collect().await?;
-                if !status.is_success() {
+                let (status, _) = conn.call(&req).await?;
+                if !(200..300).contains(&status) {
                     bail!("status {status}");
                 }
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
