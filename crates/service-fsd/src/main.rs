@@ -9,6 +9,9 @@ use clap::Parser;
 use service_fsd::config::{Config, Tls};
 use service_fsd::{Daemon, shutdown_signal};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The service-fs daemon: tenants' ledgers over HTTP (docs/http.md).
 #[derive(Parser)]
 #[command(version)]
