@@ -1512,7 +1512,7 @@ mod tests {
     }
 
     #[test]
-    fn a_spare_that_has_another_name_is_never_written() {
+    fn a_spare_that_has_another_name_or_is_a_link_is_never_written() {
         let (dir, mut s) = store();
         let log = dir.path().join("log");
         commit(&mut s, 0, 256, &[Tile::entries(0, 256)], 1);
@@ -1522,10 +1522,15 @@ mod tests {
         fs::create_dir_all(spare.parent().unwrap()).unwrap();
         fs::hard_link(log.join("tile/entries/000"), &spare).unwrap();
         s.spares.add_ready(&spare);
+        // And a symbolic link planted among the spares.
+        let link = dir.path().join("log.spare/f1-2");
+        std::os::unix::fs::symlink(log.join("tile/entries/000"), &link).unwrap();
+        s.spares.add_ready(&link);
         commit(&mut s, 256, 257, &[Tile::entries(1, 1)], 2);
         assert_eq!(fs::read(log.join("tile/entries/000")).unwrap(), [1; 8]);
         assert_eq!(fs::read(log.join("tile/entries/001.p/1")).unwrap(), [2; 8]);
         assert!(!spare.exists(), "its spare name is removed, never written through");
+        assert!(fs::symlink_metadata(&link).is_err(), "the link is removed, never followed");
     }
 
     #[test]
