@@ -53,10 +53,8 @@ pub(crate) struct Spares {
 impl Spares {
     /// The spares of the store at `root` (whose lock the caller holds).
     pub(crate) fn new(root: &Path) -> Spares {
-        let mut name = root.as_os_str().to_owned();
-        name.push(".spare");
         Spares {
-            dir: PathBuf::from(name),
+            dir: crate::store::beside(root, ".spare"),
             usable: None,
             files: Vec::new(),
             dirs: Vec::new(),

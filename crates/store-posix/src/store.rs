@@ -181,8 +181,15 @@ fn parse_intent(bytes: &[u8]) -> Option<Intent> {
 
 /// The intent file beside the store at `root`.
 fn intent_path(root: &Path) -> PathBuf {
+    beside(root, ".intent")
+}
+
+/// The name beside the tree `root` made of its own and `suffix`
+/// (`log` → `log.intent`), whatever the form `root` was given in
+/// (`log/` too).
+pub(crate) fn beside(root: &Path, suffix: &str) -> PathBuf {
     let mut name = root.file_name().unwrap_or_default().to_os_string();
-    name.push(".intent");
+    name.push(suffix);
     root.with_file_name(name)
 }
 
