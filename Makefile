@@ -94,7 +94,8 @@ nostd:
 system: setup
 	$(CARGO) run -q --locked -p sysgen
 
-bench: setup
+bench:
+	@scripts/setup.sh bench
 	@if [ -n "$(MICROKIT_SDK)" ]; then $(MAKE) --no-print-directory qemu-setup; fi
 	$(CARGO) build --release --locked -p bench -p simulator -p service-fsd
 	target/release/service-fs-bench --write docs/performance.md

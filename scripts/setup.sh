@@ -3,7 +3,8 @@
 # fresh machine: the pinned Rust toolchain with its components and targets
 # (rustup never installs anything by itself here), and the Debian packages
 # the tests use (Go and golang.org/x/mod for the oracle, strace for the
-# crash tests, a C compiler for the C client PDs).
+# crash tests, a C compiler for the C client PDs); with `bench`, what the
+# benchmark adds (Go 1.23).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +17,10 @@ rustup toolchain install "$toolchain" --profile minimal \
     --component rustfmt,clippy --target aarch64-unknown-none 2>&1 | grep -v '^info: ' || true
 
 scripts/apt.sh golang-go golang-golang-x-mod-dev strace gcc libc6-dev
+
+# `setup.sh bench`: also Go 1.23 (SHA-NI), the benchmark's second Go
+# baseline beside Debian's Go 1.19, from the release's backports suite.
+if [ "${1:-}" = bench ]; then
+    scripts/backports.sh
+    scripts/apt.sh golang-1.23-go
+fi

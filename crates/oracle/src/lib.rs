@@ -71,9 +71,55 @@ pub struct Generated {
     pub roots: std::collections::BTreeMap<u64, String>,
 }
 
+/// A Go toolchain: Debian's default (`go` on the path; Go 1.19 on bookworm,
+/// whose SHA-256 uses AVX2), or Go 1.23 from bookworm-backports (SHA-NI),
+/// which `scripts/setup.sh bench` installs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Go {
+    /// `go` on the path.
+    Default,
+    /// `/usr/lib/go-1.23/bin/go`.
+    Go123,
+}
+
+impl Go {
+    /// The `go` command.
+    pub fn command(self) -> &'static Path {
+        match self {
+            Go::Default => Path::new("go"),
+            Go::Go123 => Path::new("/usr/lib/go-1.23/bin/go"),
+        }
+    }
+
+    /// Whether it is installed.
+    pub fn installed(self) -> bool {
+        match self {
+            Go::Default => Command::new("go").arg("version").output().is_ok(),
+            Go::Go123 => self.command().is_file(),
+        }
+    }
+
+    /// Its `go version`, such as `go1.23.1`.
+    pub fn version(self) -> Result<String, String> {
+        let out =
+            Command::new(self.command()).arg("version").output().map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split_whitespace().nth(2).map(str::to_string).ok_or_else(|| text.trim().to_string())
+    }
+}
+
 fn go_binary() -> Result<&'static Path, String> {
-    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| build("go/oracle.go", "oracle")).as_deref().map_err(Clone::clone)
+    oracle_binary(Go::Default)
+}
+
+fn oracle_binary(go: Go) -> Result<&'static Path, String> {
+    static DEFAULT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static GO123: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let (cell, name) = match go {
+        Go::Default => (&DEFAULT, "oracle"),
+        Go::Go123 => (&GO123, "oracle-go1.23"),
+    };
+    cell.get_or_init(|| build_with(go, "go/oracle.go", name)).as_deref().map_err(Clone::clone)
 }
 
 fn http_client_binary() -> Result<&'static Path, String> {
@@ -88,6 +134,11 @@ fn http_client_binary() -> Result<&'static Path, String> {
 /// hash of the source, so test processes share one build and none leaves a
 /// binary behind in the temporary directory.
 fn build(src: &str, name: &str) -> Result<PathBuf, String> {
+    build_with(Go::Default, src, name)
+}
+
+/// [`build`] with the toolchain `go`.
+fn build_with(go: Go, src: &str, name: &str) -> Result<PathBuf, String> {
     let missing = "the Go oracle needs `go` and Debian's golang-golang-x-mod-dev \
                    (run `make setup`, or `apt-get install golang-go golang-golang-x-mod-dev`)";
     if !Path::new(GOPATH).join("src/golang.org/x/mod/sumdb/tlog").is_dir() {
@@ -108,7 +159,7 @@ fn build(src: &str, name: &str) -> Result<PathBuf, String> {
     // Built under a name of this process's, then renamed: a concurrent
     // test process never runs a half-written binary.
     let partial = dir.join(format!(".go-{name}-{}", std::process::id()));
-    let status = go()
+    let status = go_command(go)
         .arg("build")
         .arg("-o")
         .arg(&partial)
@@ -123,8 +174,8 @@ fn build(src: &str, name: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-fn go() -> Command {
-    let mut c = Command::new("go");
+fn go_command(go: Go) -> Command {
+    let mut c = Command::new(go.command());
     c.env("GOPATH", GOPATH).env("GO111MODULE", "off").env("GOFLAGS", "");
     if std::env::var_os("GOCACHE").is_none() {
         c.env("GOCACHE", std::env::temp_dir().join("service-fs-gocache"));
@@ -205,13 +256,21 @@ pub struct GoBench {
 /// Times Go's `tlog.StoredHashes` appending `count` records of `size` bytes
 /// to in-memory storage, and Go's SHA-256 of each record, `runs` times each.
 pub fn bench_stored_hashes(size: usize, count: usize, runs: usize) -> Result<GoBench, String> {
+    bench_stored_hashes_with(Go::Default, size, count, runs)
+}
+
+/// [`bench_stored_hashes`] built with the toolchain `go`.
+pub fn bench_stored_hashes_with(
+    go: Go,
+    size: usize,
+    count: usize,
+    runs: usize,
+) -> Result<GoBench, String> {
     let args = [size.to_string(), count.to_string(), runs.to_string()];
-    let out = run(&[
-        OsStr::new("bench"),
-        OsStr::new(&args[0]),
-        OsStr::new(&args[1]),
-        OsStr::new(&args[2]),
-    ])?;
+    let out = run_binary(
+        oracle_binary(go)?,
+        &[OsStr::new("bench"), OsStr::new(&args[0]), OsStr::new(&args[1]), OsStr::new(&args[2])],
+    )?;
     serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}"))
 }
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Adds this Debian release's backports suite (bookworm-backports) to apt's
+# existing Debian source, idempotently: the benchmark's Go 1.23 comes from
+# there. Handles both source formats (deb822 .sources files and the
+# one-line sources.list).
+set -euo pipefail
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+if [ -z "$codename" ] || ! grep -qi debian /etc/os-release; then
+    echo "setup: backports: not a Debian release; install Go 1.23 at /usr/lib/go-1.23 yourself" >&2
+    exit 1
+fi
+suite="$codename-backports"
+if grep -Rqs -- "$suite" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+deb822=/etc/apt/sources.list.d/debian.sources
+if [ -f "$deb822" ] && grep -q "^Suites:.*\b$codename\b" "$deb822"; then
+    # The first stanza naming the release (not its security suite) gains it.
+    new=$(awk -v c="$codename" -v s="$suite" '
+        !done && /^Suites:/ && $0 !~ /security/ && (" " $0 " ") ~ (" " c " ") { $0 = $0 " " s; done = 1 }
+        { print }' "$deb822")
+    printf '%s\n' "$new" | $sudo tee "$deb822" >/dev/null
+elif grep -qs "^deb .*debian.* $codename " /etc/apt/sources.list; then
+    line=$(grep -m1 "^deb .*debian.* $codename " /etc/apt/sources.list)
+    echo "${line/ $codename / $suite }" | $sudo tee -a /etc/apt/sources.list >/dev/null
+else
+    echo "setup: backports: no Debian $codename source found in /etc/apt to add $suite to" >&2
+    exit 1
+fi
+grep -Rqs -- "$suite" /etc/apt/sources.list /etc/apt/sources.list.d/
+echo "setup: added $suite to apt's sources"
