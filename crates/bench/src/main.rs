@@ -20,6 +20,7 @@ use store_posix::PosixStore;
 use tlog::Tile;
 
 mod daemon;
+mod peer;
 mod sel4;
 
 /// Records per commit for the in-memory figures (group commit).
@@ -223,38 +224,87 @@ struct Row {
     ratio: String,
 }
 
+/// The rows measured so far, each also printed (to stderr) the moment it
+/// is measured, so a long run shows its progress.
+#[derive(Default)]
+struct Report {
+    rows: Vec<Row>,
+}
+
+impl Report {
+    fn push(&mut self, row: Row) {
+        eprintln!("bench: {}: {} ({})", row.what, row.value, row.ratio);
+        self.rows.push(row);
+    }
+
+    fn extend(&mut self, rows: impl IntoIterator<Item = Row>) {
+        rows.into_iter().for_each(|r| self.push(r));
+    }
+}
+
+/// Says on stderr what is measured next.
+fn progress(what: &str) {
+    eprintln!("bench: measuring {what} ...");
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     let (runs, scale) = if args.quick { (3, 20) } else { (7, 1) };
-    let mut rows = Vec::new();
+    let mut rows = Report::default();
     let mut notes = Vec::new();
     if args.daemon_only {
         let scratch = args.scratch.join(format!("run-{}", std::process::id()));
         let fsyncs = fsync_rate(&scratch.join("fsync"), 200)?;
         daemon_rows(&scratch.join("daemon"), args.quick, fsyncs, &mut rows)?;
         let _ = fs::remove_dir_all(&scratch);
-        print!("{}", render(&rows, &notes));
+        print!("{}", render(&rows.rows, &notes));
         return Ok(());
     }
 
-    for (size, count) in [(64usize, 200_000usize), (1024, 50_000)] {
+    let go123 = oracle::Go::Go123.installed();
+    if !go123 {
+        notes.push(
+            "Go 1.23 rows: skipped, /usr/lib/go-1.23 is missing (`scripts/setup.sh bench`, \
+             which `make bench` runs, installs it from bookworm-backports)."
+                .into(),
+        );
+    }
+    for (size, count) in [(64usize, 200_000usize), (256, 100_000), (1024, 50_000)] {
         let count = count / scale;
         let recs = records(size, count);
+        progress(&format!("{size}-byte records: engine, Go tlog, tlog_tiles, SHA-256"));
         // Interleave the measurements, so that noise hits them all alike.
-        let mut t: [Vec<f64>; 6] = Default::default();
+        let mut t: [Vec<f64>; 9] = Default::default();
         for _ in 0..runs {
             let g = oracle::bench_stored_hashes(size, count, 1).map_err(anyhow::Error::msg)?;
             t[0].extend(g.ns_per_record);
             t[1].extend(g.sha256_ns);
-            t[2].push(sha256_raw(&recs));
-            t[3].push(merkle_only(&recs));
-            t[4].push(engine_memory(|| Discard, &recs, BATCH)?);
-            t[5].push(engine_memory(MemStore::new, &recs, BATCH)?);
+            if go123 {
+                let g = oracle::bench_stored_hashes_with(oracle::Go::Go123, size, count, 1)
+                    .map_err(anyhow::Error::msg)?;
+                t[2].extend(g.ns_per_record);
+                t[3].extend(g.sha256_ns);
+            }
+            t[4].push(peer::stored_hashes(&recs));
+            t[5].push(sha256_raw(&recs));
+            t[6].push(merkle_only(&recs));
+            t[7].push(engine_memory(|| Discard, &recs, BATCH)?);
+            t[8].push(engine_memory(MemStore::new, &recs, BATCH)?);
         }
-        let [go, go_sha, sha, merkle, core, mem] = t.map(median);
+        let [go119, go119_sha, go123_ns, go123_sha, peer, sha, merkle, core, mem] =
+            t.map(|v| if v.is_empty() { f64::NAN } else { median(v) });
         let per_sec = |ns: f64| format!("{:.0} records/s ({ns:.0} ns each)", 1e9 / ns);
         let vs = |ns: f64| {
-            format!("{:.2}x Go tlog; {:.0}% of the SHA-256 bound", go / ns, 100.0 * sha / ns)
+            let go123 = match go123 {
+                true => format!("{:.2}x Go 1.23, ", go123_ns / ns),
+                false => String::new(),
+            };
+            format!(
+                "{go123}{:.2}x Go 1.19, {:.2}x tlog_tiles; {:.0}% of the SHA-256 bound",
+                go119 / ns,
+                peer / ns,
+                100.0 * sha / ns
+            )
         };
         rows.push(Row {
             what: format!("engine core, {size}-byte records, batches of {BATCH} (store discards)"),
@@ -266,12 +316,30 @@ fn main() -> Result<()> {
             value: per_sec(mem),
             ratio: vs(mem),
         });
+        if go123 {
+            rows.push(Row {
+                what: format!("Go 1.23 tlog.StoredHashes, {size}-byte records"),
+                value: per_sec(go123_ns),
+                ratio: format!(
+                    "baseline (SHA-NI); {:.0}% of Go 1.23's own SHA-256 bound ({go123_sha:.0} ns)",
+                    100.0 * go123_sha / go123_ns
+                ),
+            });
+        }
         rows.push(Row {
-            what: format!("Go tlog.StoredHashes, {size}-byte records"),
-            value: per_sec(go),
+            what: format!("Go 1.19 tlog.StoredHashes, {size}-byte records"),
+            value: per_sec(go119),
             ratio: format!(
-                "baseline; {:.0}% of Go's own SHA-256 bound ({go_sha:.0} ns)",
-                100.0 * go_sha / go
+                "baseline (Debian's default Go; AVX2, no SHA-NI); {:.0}% of its own SHA-256 bound ({go119_sha:.0} ns)",
+                100.0 * go119_sha / go119
+            ),
+        });
+        rows.push(Row {
+            what: format!("tlog_tiles::tlog::stored_hashes (Rust peer), {size}-byte records"),
+            value: per_sec(peer),
+            ratio: format!(
+                "baseline: Cloudflare's port of x/mod tlog, into memory; {:.0}% of the SHA-256 bound",
+                100.0 * sha / peer
             ),
         });
         rows.push(Row {
@@ -380,7 +448,7 @@ fn main() -> Result<()> {
         cpu_model()
     ));
 
-    let report = render(&rows, &notes);
+    let report = render(&rows.rows, &notes);
     print!("{report}");
     if let Some(path) = args.write {
         let doc = fs::read_to_string(&path).unwrap_or_default();
@@ -393,7 +461,7 @@ fn main() -> Result<()> {
 
 /// The daemon's rows: durable single-record appends over HTTP from 1, 16
 /// and 256 clients, then audited single-record reads.
-fn daemon_rows(scratch: &Path, quick: bool, fsyncs: f64, rows: &mut Vec<Row>) -> Result<()> {
+fn daemon_rows(scratch: &Path, quick: bool, fsyncs: f64, rows: &mut Report) -> Result<()> {
     let secs = if quick { 1.0 } else { 5.0 };
     let mut d = daemon::Daemon::start(scratch)?;
     // Warm up: connections, page cache, the first tiles.
@@ -423,10 +491,6 @@ fn daemon_rows(scratch: &Path, quick: bool, fsyncs: f64, rows: &mut Vec<Row>) ->
                 fsyncs / (l.per_sec / l.batch.max(1.0))
             ),
         });
-        eprintln!(
-            "bench: service-fsd appends, {clients} clients: {:.0}/s p99 {:.2} ms",
-            l.per_sec, l.p99_ms
-        );
     }
     for clients in [16, 256] {
         let l = d.reads(clients, secs, appended as u64)?;
@@ -439,7 +503,6 @@ fn daemon_rows(scratch: &Path, quick: bool, fsyncs: f64, rows: &mut Vec<Row>) ->
             ratio: "each read recorded in the audit ledger (group-committed) before it is served"
                 .into(),
         });
-        eprintln!("bench: service-fsd reads, {clients} clients: {:.0}/s", l.per_sec);
     }
     Ok(())
 }
