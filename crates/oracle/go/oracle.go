@@ -5,6 +5,7 @@
 //	oracle check DIR VERIFIER_KEY PROOFS.jsonl   check a tlog-tiles directory
 //	oracle gen N                                  a signed log and proofs, as JSON
 //	oracle bench SIZE COUNT RUNS                  time tlog.StoredHashes per record
+//	oracle proofbench DIR VERIFIER_KEY COUNT      time proofs over a directory's tiles
 //	oracle open VERIFIER_KEY NOTE                 verify a signed checkpoint note
 //	oracle cosigned VERIFIER_KEY WITNESS_KEY NOTE  also a cosignature/v1 on it
 //
@@ -41,12 +42,14 @@ func main() {
 		err = gen(os.Args[2])
 	case len(os.Args) == 5 && os.Args[1] == "bench":
 		err = bench(os.Args[2], os.Args[3], os.Args[4])
+	case len(os.Args) == 5 && os.Args[1] == "proofbench":
+		err = proofbench(os.Args[2], os.Args[3], os.Args[4])
 	case len(os.Args) == 4 && os.Args[1] == "open":
 		err = open(os.Args[2], os.Args[3])
 	case len(os.Args) == 5 && os.Args[1] == "cosigned":
 		err = cosigned(os.Args[2], os.Args[3], os.Args[4])
 	default:
-		err = fmt.Errorf("usage: oracle check DIR VKEY PROOFS | gen N | bench SIZE COUNT RUNS | open VKEY NOTE | cosigned VKEY WKEY NOTE")
+		err = fmt.Errorf("usage: oracle check DIR VKEY PROOFS | gen N | bench SIZE COUNT RUNS | proofbench DIR VKEY COUNT | open VKEY NOTE | cosigned VKEY WKEY NOTE")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "oracle:", err)
@@ -524,4 +527,95 @@ func cosigned(vkey, wkey, file string) error {
 		return fmt.Errorf("%s: signed by the log: %v, cosigned by %s: %v", file, signed, w.Name(), cosigned)
 	}
 	return open(vkey, file)
+}
+
+// dirTiles reads hash tiles from a tlog-tiles directory, as a client
+// fetches them (tlog.TileHashReader authenticates them against the tree).
+type dirTiles struct{ dir string }
+
+func (d dirTiles) Height() int { return 8 }
+
+func (d dirTiles) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(ts))
+	for i, t := range ts {
+		data, err := os.ReadFile(filepath.Join(d.dir, c2spPath(t)))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = data
+	}
+	return out, nil
+}
+
+func (d dirTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// proofbench times COUNT inclusion proofs (tlog.ProveRecord) and COUNT
+// consistency proofs (tlog.ProveTree) of pseudo-random indexes over the
+// tiles of DIR, read through tlog.TileHashReader for the tree of DIR's
+// checkpoint (opened with VKEY), each checked; prints nanoseconds per
+// proof as JSON.
+func proofbench(dir, vkey, countArg string) error {
+	count, err := strconv.Atoi(countArg)
+	if err != nil || count < 1 {
+		return fmt.Errorf("bad count %q", countArg)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return fmt.Errorf("verifier key: %v", err)
+	}
+	msg, err := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	if err != nil {
+		return err
+	}
+	n, err := note.Open(msg, note.VerifierList(v))
+	if err != nil {
+		return fmt.Errorf("opening checkpoint: %v", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil {
+		return fmt.Errorf("checkpoint size: %v", err)
+	}
+	root, err := tlog.ParseHash(lines[2])
+	if err != nil {
+		return fmt.Errorf("checkpoint root: %v", err)
+	}
+	tree := tlog.Tree{N: size, Hash: root}
+	r := tlog.TileHashReader(tree, dirTiles{dir})
+	x := uint64(12345)
+	next := func(m int64) int64 {
+		x = x*6364136223846793005 + 1442695040888963407
+		return int64((x >> 11) % uint64(m))
+	}
+	indexes := make([]int64, count)
+	proofs := make([]tlog.RecordProof, count)
+	start := time.Now()
+	for i := range indexes {
+		indexes[i] = next(size)
+		if proofs[i], err = tlog.ProveRecord(size, indexes[i], r); err != nil {
+			return fmt.Errorf("proving %d: %v", indexes[i], err)
+		}
+	}
+	inclusion := float64(time.Since(start).Nanoseconds()) / float64(count)
+	// Each proof checked, untimed.
+	for i, idx := range indexes {
+		leaf, err := r.ReadHashes([]int64{tlog.StoredHashIndex(0, idx)})
+		if err != nil {
+			return err
+		}
+		if err := tlog.CheckRecord(proofs[i], size, root, idx, leaf[0]); err != nil {
+			return fmt.Errorf("checking %d: %v", idx, err)
+		}
+	}
+	start = time.Now()
+	for i := 0; i < count; i++ {
+		old := next(size) + 1
+		if _, err := tlog.ProveTree(size, old, r); err != nil {
+			return fmt.Errorf("proving %d: %v", old, err)
+		}
+	}
+	consistency := float64(time.Since(start).Nanoseconds()) / float64(count)
+	return json.NewEncoder(os.Stdout).Encode(map[string]float64{
+		"inclusion_ns": inclusion, "consistency_ns": consistency,
+	})
 }

@@ -274,6 +274,32 @@ pub fn bench_stored_hashes_with(
     serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}"))
 }
 
+/// Go's proof timings over a directory's tiles, nanoseconds per proof.
+#[derive(Debug, Deserialize)]
+pub struct GoProofBench {
+    /// `tlog.ProveRecord` through `tlog.TileHashReader`.
+    pub inclusion_ns: f64,
+    /// `tlog.ProveTree` through `tlog.TileHashReader`.
+    pub consistency_ns: f64,
+}
+
+/// Times `count` inclusion and `count` consistency proofs of pseudo-random
+/// indexes over the tiles of the tlog-tiles directory `dir` (its checkpoint
+/// opened with `verifier_key`) with Go's `tlog.TileHashReader`, built with
+/// the toolchain `go`; each inclusion proof is checked.
+pub fn bench_proofs_with(
+    go: Go,
+    dir: &Path,
+    verifier_key: &str,
+    count: usize,
+) -> Result<GoProofBench, String> {
+    let count = count.to_string();
+    let args =
+        [OsStr::new("proofbench"), dir.as_os_str(), OsStr::new(verifier_key), OsStr::new(&count)];
+    let out = run_binary(oracle_binary(go)?, &args)?;
+    serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}: {out}"))
+}
+
 /// What the Go tlog-tiles client verified over HTTP.
 #[derive(Debug, Deserialize)]
 pub struct HttpVerified {
