@@ -117,7 +117,9 @@ pub fn measure(dir: &Path, size: u64, count: usize) -> Result<Proofs> {
     // The bound: every node hash already in memory.
     let mut nodes = AllNodes::new(recs.iter().map(|r| leaf_hash(r)).collect());
     let memory_us = per_call_us(count, |i| {
-        tlog::proof::prove_inclusion(size, at[i], &mut nodes).map(drop).map_err(|_| anyhow!("no proof"))
+        tlog::proof::prove_inclusion(size, at[i], &mut nodes)
+            .map(drop)
+            .map_err(|_| anyhow!("no proof"))
     })?;
 
     // Audited: each proof is recorded in the audit ledger (one commit) first.

@@ -163,10 +163,11 @@ impl Spares {
 }
 
 /// `path` opened for writing and emptied, if it is a regular file (never
-/// through a symbolic link) whose only name is `path`.
+/// through a symbolic link, and never waiting on a FIFO planted there)
+/// whose only name is `path`.
 fn open_alone(path: &Path) -> Option<File> {
-    let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
-    let f = OpenOptions::new().write(true).custom_flags(nofollow).open(path).ok()?;
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let f = OpenOptions::new().write(true).custom_flags(flags.bits() as i32).open(path).ok()?;
     let m = f.metadata().ok()?;
     (m.is_file() && m.nlink() == 1 && f.set_len(0).is_ok()).then_some(f)
 }

@@ -676,11 +676,20 @@ fn sync_all(paths: &[PathBuf]) -> Result<()> {
         }
     }
     drop(done);
-    let mut first = Ok(());
+    let (mut first, mut answered) = (Ok(()), 0);
     for r in results.iter().take(sent) {
+        answered += 1;
         if first.is_ok() {
             first = r;
         }
+    }
+    if answered < sent {
+        // A sync thread stopped without answering: that path may not be durable.
+        return Err(StoreError::Backend(IoError {
+            op: "syncing",
+            path: PathBuf::new(),
+            source: io::Error::other("a sync thread stopped"),
+        }));
     }
     first
 }
@@ -1519,7 +1528,7 @@ mod tests {
     }
 
     #[test]
-    fn a_spare_that_has_another_name_or_is_a_link_is_never_written() {
+    fn a_spare_that_has_another_name_or_is_no_regular_file_is_never_written() {
         let (dir, mut s) = store();
         let log = dir.path().join("log");
         commit(&mut s, 0, 256, &[Tile::entries(0, 256)], 1);
@@ -1529,15 +1538,20 @@ mod tests {
         fs::create_dir_all(spare.parent().unwrap()).unwrap();
         fs::hard_link(log.join("tile/entries/000"), &spare).unwrap();
         s.spares.add_ready(&spare);
-        // And a symbolic link planted among the spares.
+        // And a symbolic link and a FIFO planted among the spares.
         let link = dir.path().join("log.spare/f1-2");
         std::os::unix::fs::symlink(log.join("tile/entries/000"), &link).unwrap();
         s.spares.add_ready(&link);
+        let fifo = dir.path().join("log.spare/f1-3");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600))
+            .unwrap();
+        s.spares.add_ready(&fifo);
         commit(&mut s, 256, 257, &[Tile::entries(1, 1)], 2);
         assert_eq!(fs::read(log.join("tile/entries/000")).unwrap(), [1; 8]);
         assert_eq!(fs::read(log.join("tile/entries/001.p/1")).unwrap(), [2; 8]);
         assert!(!spare.exists(), "its spare name is removed, never written through");
         assert!(fs::symlink_metadata(&link).is_err(), "the link is removed, never followed");
+        assert!(fs::symlink_metadata(&fifo).is_err(), "the FIFO is removed, never waited on");
     }
 
     #[test]
