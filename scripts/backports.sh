@@ -10,7 +10,16 @@ if [ -z "$codename" ] || ! grep -qi debian /etc/os-release; then
     exit 1
 fi
 suite="$codename-backports"
-if grep -Rqs -- "$suite" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+# Whether an active source (a .list or .sources file apt reads, outside
+# comments) names the suite.
+configured() {
+    local f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] && grep -v '^[[:space:]]*#' "$f" | grep -qw -- "$suite" && return 0
+    done
+    return 1
+}
+if configured; then
     exit 0
 fi
 sudo=""
@@ -29,5 +38,5 @@ else
     echo "setup: backports: no Debian $codename source found in /etc/apt to add $suite to" >&2
     exit 1
 fi
-grep -Rqs -- "$suite" /etc/apt/sources.list /etc/apt/sources.list.d/
+configured
 echo "setup: added $suite to apt's sources"
