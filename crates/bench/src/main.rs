@@ -441,8 +441,10 @@ fn main() -> Result<()> {
             ),
         });
     }
-    proof_rows(&scratch.join("proofs"), args.quick, &mut rows)?;
+    // The daemon first: its figures are the most sensitive to what the
+    // disk and the page cache still do for earlier measurements.
     daemon_rows(&scratch.join("daemon"), args.quick, fsyncs, &mut rows)?;
+    proof_rows(&scratch.join("proofs"), args.quick, &mut rows)?;
     let _ = fs::remove_dir_all(&scratch);
     notes.push(format!(
         "Machine: {} cores, {}. Runs: median of {runs} (durable: of 3).",
