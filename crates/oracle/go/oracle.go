@@ -160,30 +160,41 @@ func open(vkey, file string) error {
 	return json.NewEncoder(os.Stdout).Encode(opened{lines[0], size, root.String()})
 }
 
-func check(dir, vkey, proofsFile string) error {
+// openDirCheckpoint opens DIR's checkpoint with the verifier key VKEY and
+// returns its origin (which must be the key's name), size and root hash.
+func openDirCheckpoint(dir, vkey string) (string, int64, tlog.Hash, error) {
+	var none tlog.Hash
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
-		return fmt.Errorf("verifier key: %v", err)
+		return "", 0, none, fmt.Errorf("verifier key: %v", err)
 	}
 	msg, err := os.ReadFile(filepath.Join(dir, "checkpoint"))
 	if err != nil {
-		return err
+		return "", 0, none, err
 	}
 	n, err := note.Open(msg, note.VerifierList(v))
 	if err != nil {
-		return fmt.Errorf("opening checkpoint: %v", err)
+		return "", 0, none, fmt.Errorf("opening checkpoint: %v", err)
 	}
 	lines := strings.Split(n.Text, "\n")
 	if len(lines) < 4 || lines[0] != v.Name() {
-		return fmt.Errorf("checkpoint text %q: want origin %q", n.Text, v.Name())
+		return "", 0, none, fmt.Errorf("checkpoint text %q: want origin %q", n.Text, v.Name())
 	}
 	size, err := strconv.ParseInt(lines[1], 10, 64)
 	if err != nil {
-		return fmt.Errorf("checkpoint size: %v", err)
+		return "", 0, none, fmt.Errorf("checkpoint size: %v", err)
 	}
 	root, err := tlog.ParseHash(lines[2])
 	if err != nil {
-		return fmt.Errorf("checkpoint root: %v", err)
+		return "", 0, none, fmt.Errorf("checkpoint root: %v", err)
+	}
+	return lines[0], size, root, nil
+}
+
+func check(dir, vkey, proofsFile string) error {
+	origin, size, root, err := openDirCheckpoint(dir, vkey)
+	if err != nil {
+		return err
 	}
 	m := &memory{}
 	for k := int64(0); k*256 < size; k++ {
@@ -205,7 +216,7 @@ func check(dir, vkey, proofsFile string) error {
 			}
 		}
 	}
-	sum := summary{Size: size, Root: root.String(), Origin: lines[0]}
+	sum := summary{Size: size, Root: root.String(), Origin: origin}
 	for _, t := range withOlderPartials(tlog.NewTiles(8, 0, size)) {
 		want, err := tlog.ReadTileData(t, m)
 		if err != nil {
@@ -559,26 +570,9 @@ func proofbench(dir, vkey, countArg string) error {
 	if err != nil || count < 1 {
 		return fmt.Errorf("bad count %q", countArg)
 	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		return fmt.Errorf("verifier key: %v", err)
-	}
-	msg, err := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	_, size, root, err := openDirCheckpoint(dir, vkey)
 	if err != nil {
 		return err
-	}
-	n, err := note.Open(msg, note.VerifierList(v))
-	if err != nil {
-		return fmt.Errorf("opening checkpoint: %v", err)
-	}
-	lines := strings.Split(n.Text, "\n")
-	size, err := strconv.ParseInt(lines[1], 10, 64)
-	if err != nil {
-		return fmt.Errorf("checkpoint size: %v", err)
-	}
-	root, err := tlog.ParseHash(lines[2])
-	if err != nil {
-		return fmt.Errorf("checkpoint root: %v", err)
 	}
 	tree := tlog.Tree{N: size, Hash: root}
 	r := tlog.TileHashReader(tree, dirTiles{dir})
