@@ -44,6 +44,9 @@ struct Args {
     /// Only the daemon's rows (service-fsd over HTTP), against a raw fsync.
     #[arg(long)]
     daemon_only: bool,
+    /// Only the proof rows, over a stored ledger.
+    #[arg(long, conflicts_with = "daemon_only")]
+    proofs_only: bool,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -261,6 +264,14 @@ fn main() -> Result<()> {
         print!("{}", render(&rows.rows, &notes));
         return Ok(());
     }
+    if args.proofs_only {
+        let scratch = args.scratch.join(format!("run-{}", std::process::id()));
+        let measured = proof_rows(&scratch.join("proofs"), args.quick, &mut rows);
+        let _ = fs::remove_dir_all(&scratch);
+        measured?;
+        print!("{}", render(&rows.rows, &notes));
+        return Ok(());
+    }
 
     let go123 = oracle::Go::Go123.installed();
     if !go123 {
@@ -475,19 +486,43 @@ fn proof_rows(dir: &Path, quick: bool, rows: &mut Report) -> Result<()> {
         None => "; Go: skipped, not installed".into(),
     };
     rows.push(Row {
-        what: format!("inclusion proof over stored tiles, N = {}", p.size),
+        what: format!("inclusion proof over stored tiles, N = {}, first read", p.size),
         value: format!("{:.1} µs", p.inclusion_us),
         ratio: format!(
-            "Log, tiles verified as loaded; {:.1}x the proof algorithm with every hash in memory ({:.2} µs){}",
-            p.inclusion_us / p.memory_us,
-            p.memory_us,
+            "Log, each tile read and verified as first needed{}",
             go(|g| g.1, p.inclusion_us)
         ),
     });
     rows.push(Row {
-        what: format!("consistency proof over stored tiles, N = {}", p.size),
+        what: format!("consistency proof over stored tiles, N = {}, first read", p.size),
         value: format!("{:.1} µs", p.consistency_us),
         ratio: format!("Log{}", go(|g| g.2, p.consistency_us)),
+    });
+    rows.push(Row {
+        what: format!("inclusion proof over verified tiles, N = {}", p.size),
+        value: format!("{:.2} µs", p.warm_inclusion_us),
+        ratio: format!(
+            "Log, the same proofs again from its tile cache; {:.1}x the proof algorithm with every hash in memory ({:.2} µs){}",
+            p.warm_inclusion_us / p.memory_us,
+            p.memory_us,
+            go(|g| g.1, p.warm_inclusion_us)
+        ),
+    });
+    rows.push(Row {
+        what: format!("consistency proof over verified tiles, N = {}", p.size),
+        value: format!("{:.2} µs", p.warm_consistency_us),
+        ratio: format!("Log, from its tile cache{}", go(|g| g.2, p.warm_consistency_us)),
+    });
+    rows.push(Row {
+        what: format!("read_since of all {} records (64 B), stored", p.size),
+        value: format!("{:.0} ns per record", p.read_ns),
+        ratio: format!(
+            "{:.2}x reading the same bundles from the store and hashing each record once ({:.0} ns); one audit commit, every bundle checked against the signed tree (the first pass, verifying every tile as well: {:.0} ns, {:.2}x)",
+            p.read_ns / p.read_bound_ns,
+            p.read_bound_ns,
+            p.read_first_ns,
+            p.read_first_ns / p.read_bound_ns,
+        ),
     });
     rows.push(Row {
         what: format!("audited inclusion proof (Ledger), N = {}", p.size),

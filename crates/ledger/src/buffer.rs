@@ -27,9 +27,6 @@ impl<const N: usize> Buffer for [u8; N] {
 }
 
 #[cfg(feature = "alloc")]
-extern crate alloc;
-
-#[cfg(feature = "alloc")]
 impl Buffer for alloc::vec::Vec<u8> {
     fn max_len(&self) -> usize {
         usize::MAX

@@ -4,7 +4,7 @@ use core::fmt::Write;
 use core::ops::Range;
 
 use note::Signer;
-use tlog::{Proof, Tile, bundle};
+use tlog::{Proof, Tile};
 
 use crate::api::{ConsistencyProof, InclusionProof, Ledger, Limit, ReadSummary};
 use crate::audit::{AuditRecord, Caller, Clock, MAX_AUDIT_RECORD, Op};
@@ -24,6 +24,19 @@ pub struct Buffers<B> {
     pub log: LogBuffers<B>,
     /// The audit log's.
     pub audit: LogBuffers<B>,
+}
+
+#[cfg(feature = "alloc")]
+impl Buffers<alloc::vec::Vec<u8>> {
+    /// Growable buffers whose tile caches hold `log_tiles` and `audit_tiles`
+    /// verified tiles (about 16 KiB each, taken only as tiles fill them).
+    pub fn with_cache(log_tiles: usize, audit_tiles: usize) -> Self {
+        let cache = |tiles: usize| alloc::vec![0; tiles * crate::cache::SLOT_BYTES];
+        Buffers {
+            log: LogBuffers { cache: cache(log_tiles), ..LogBuffers::default() },
+            audit: LogBuffers { cache: cache(audit_tiles), ..LogBuffers::default() },
+        }
+    }
 }
 
 impl<'a> Buffers<&'a mut [u8]> {
@@ -490,27 +503,12 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
         Ok(seq)
     }
 
-    /// How many records from `from` fit `limit`, checking each bundle on the way.
+    /// How many records from `from` fit `limit` (see [`Log::fit`]).
     fn fit(log: &mut Log<S, B>, from: u64, limit: Limit) -> Result<u64, Error<S::Error>> {
-        let size = log.size();
-        if from > size {
-            return Err(Error::OutOfRange { index: from, size });
-        }
-        let end = from + limit.max_entries.min(size - from);
-        let (mut count, mut bytes, mut first_len) = (0u64, 0usize, None);
-        log.walk(from, end, &mut |_, e| {
-            let need = bundle::encoded_len(e.len());
-            first_len.get_or_insert(need);
-            if bytes.saturating_add(need) > limit.max_bytes {
-                return false;
-            }
-            bytes += need;
-            count += 1;
-            true
-        })?;
-        match first_len {
-            Some(needed) if count == 0 => Err(Error::ReadLimitTooSmall { needed }),
-            _ => Ok(count),
+        let fit = log.fit(from, limit.max_entries, limit.max_bytes)?;
+        match fit.count {
+            0 if fit.needed > 0 => Err(Error::ReadLimitTooSmall { needed: fit.needed }),
+            count => Ok(count),
         }
     }
 

@@ -11,9 +11,13 @@
 //! differ.
 #![cfg_attr(not(test), no_std)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 pub mod api;
 pub mod audit;
 pub mod buffer;
+pub mod cache;
 pub mod engine;
 pub mod error;
 pub mod log;

@@ -5,11 +5,12 @@ use core::fmt::Write;
 
 use note::{Checkpoint, MAX_CHECKPOINT_TEXT, Signer};
 use tlog::bundle::{self, MAX_ENTRY_SIZE};
-use tlog::tile::{MAX_TILE_LEVELS, TILE_BYTES, hash_at, subtree_hash};
+use tlog::tile::{MAX_TILE_LEVELS, hash_at};
 use tlog::tree::{Builder, BuilderError, EDGE_BYTES, NodeReader, tree_hash};
 use tlog::{HASH_SIZE, Hash, Proof, ProofError, TILE_WIDTH, Tile, TileKind, leaf_hash};
 
 use crate::buffer::Buffer;
+use crate::cache::TileCache;
 use crate::error::Error;
 use crate::store::{Recovery, StoreError, TileStore};
 
@@ -29,7 +30,9 @@ type Result<T, S> = core::result::Result<T, Error<<S as TileStore>::Error>>;
 /// The memory a log works in. On a host these are growable vectors; in a
 /// protection domain, fixed regions: `edge` and `cache` need
 /// [`EDGE_BYTES`] each, `bundle` and `scratch` [`bundle_capacity`] of the
-/// largest record.
+/// largest record. A larger `cache` holds more verified tiles
+/// ([`crate::cache::SLOT_BYTES`] each): as many as it is long when the log
+/// opens.
 #[derive(Default)]
 pub struct LogBuffers<B> {
     /// Entries of the rightmost, partial bundle.
@@ -38,9 +41,13 @@ pub struct LogBuffers<B> {
     pub scratch: B,
     /// The rightmost tile of each level.
     pub edge: B,
-    /// One verified full tile per level.
+    /// Verified full tiles with their interior nodes.
     pub cache: B,
 }
+
+/// Right-edge nodes remembered: enough for those of every tile level a
+/// proof touches.
+const MEMO: usize = 32;
 
 /// One log: the right edge of its tree in memory, everything else in the store.
 ///
@@ -58,13 +65,17 @@ pub struct Log<S, B> {
     /// Entries of the rightmost, partial bundle.
     bundle: B,
     bundle_len: usize,
-    /// A full bundle loaded for reading, and which one.
+    /// A full bundle loaded for reading, which one, and whether it is
+    /// checked against the tree yet.
     scratch: B,
     scratch_len: usize,
-    scratch_holds: Option<u64>,
-    /// One verified full hash tile per level, back to back.
-    cache: B,
-    cached: [Option<u64>; MAX_TILE_LEVELS],
+    scratch_holds: Option<(u64, bool)>,
+    /// Verified full hash tiles.
+    cache: TileCache<B>,
+    /// Complete subtrees computed from the right edge's tiles: (level,
+    /// index, hash), kept as such a hash never changes.
+    memo: [(u8, u64, Hash); MEMO],
+    memo_len: usize,
     note: [u8; MAX_NOTE],
     note_len: usize,
     max_entry: usize,
@@ -88,9 +99,12 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         }
         let LogBuffers { bundle, scratch, mut edge, mut cache } = buffers;
         let bundle_max = bundle_capacity(max_entry);
-        if !edge.reserve(EDGE_BYTES) || !cache.reserve(EDGE_BYTES) {
+        let cache_len = cache.as_ref().len().max(EDGE_BYTES);
+        if !edge.reserve(EDGE_BYTES) || !cache.reserve(cache_len) {
             return Err(Error::BufferTooSmall { needed: EDGE_BYTES });
         }
+        let cache =
+            TileCache::new(cache).map_err(|_| Error::BufferTooSmall { needed: EDGE_BYTES })?;
         if bundle.max_len() < bundle_max || scratch.max_len() < bundle_max {
             return Err(Error::BufferTooSmall { needed: bundle_max });
         }
@@ -107,7 +121,8 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
             scratch_len: 0,
             scratch_holds: None,
             cache,
-            cached: [None; MAX_TILE_LEVELS],
+            memo: [(0, 0, Hash::default()); MEMO],
+            memo_len: 0,
             note: [0; MAX_NOTE],
             note_len: 0,
             max_entry,
@@ -236,7 +251,7 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
             bundle: self.bundle,
             scratch: self.scratch,
             edge: self.tree.into_memory(),
-            cache: self.cache,
+            cache: self.cache.into_inner(),
         };
         (self.store, buffers)
     }
@@ -442,55 +457,122 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
 
     /// The verified bytes of bundle `k` of the committed tree.
     fn bundle_bytes(&mut self, k: u64) -> Result<&[u8], S> {
-        if Tile::partial(TileKind::Entries, self.committed).is_some_and(|t| t.index == k) {
+        if self.is_edge_bundle(k) {
             return Ok(&self.bundle.as_ref()[..self.bundle_len]);
         }
-        if self.scratch_holds != Some(k) {
-            self.scratch_holds = None;
+        self.load_bundle(k)?;
+        if self.scratch_holds != Some((k, true)) {
             let t = Tile::entries(k, TILE_WIDTH as u16);
-            let len = read_grow(&mut self.store, &t, &mut self.scratch)?;
             self.ensure_tile(0, k)?;
             let hashes = self.held_tile(0, k).ok_or(corrupt(Some(t), "no level-0 tile"))?;
-            check_bundle(&self.scratch.as_ref()[..len], hashes, &t)?;
-            self.scratch_len = len;
-            self.scratch_holds = Some(k);
+            check_bundle(&self.scratch.as_ref()[..self.scratch_len], hashes, &t)?;
+            self.scratch_holds = Some((k, true));
         }
         Ok(&self.scratch.as_ref()[..self.scratch_len])
+    }
+
+    fn is_edge_bundle(&self, k: u64) -> bool {
+        Tile::partial(TileKind::Entries, self.committed).is_some_and(|t| t.index == k)
+    }
+
+    /// Reads full bundle `k` into the scratch buffer, unchecked, unless it
+    /// is there already.
+    fn load_bundle(&mut self, k: u64) -> Result<(), S> {
+        if self.scratch_holds.is_some_and(|(held, _)| held == k) {
+            return Ok(());
+        }
+        self.scratch_holds = None;
+        let t = Tile::entries(k, TILE_WIDTH as u16);
+        self.scratch_len = read_grow(&mut self.store, &t, &mut self.scratch)?;
+        self.scratch_holds = Some((k, false));
+        Ok(())
+    }
+
+    /// How many committed entries from `from`, at most `max` of them, fit
+    /// `max_bytes` of bundle encoding; `needed` is what the first takes.
+    /// Counted from the stored bundles' framing, which is not checked
+    /// against the tree here: [`Log::walk`] checks every bundle before it
+    /// passes an entry on, so a damaged bundle fails the read that follows
+    /// rather than being hashed twice by every read.
+    pub fn fit(&mut self, from: u64, max: u64, max_bytes: usize) -> Result<Fit, S> {
+        self.readable()?;
+        if from > self.committed {
+            return Err(Error::OutOfRange { index: from, size: self.committed });
+        }
+        let end = from + max.min(self.committed - from);
+        // Room for that many of the largest: no need to look.
+        let largest = bundle::encoded_len(self.max_entry);
+        if usize::try_from(end - from).is_ok_and(|n| n.saturating_mul(largest) <= max_bytes) {
+            return Ok(Fit { count: end - from, needed: 0 });
+        }
+        let (mut fit, mut bytes, mut i) = (Fit { count: 0, needed: 0 }, 0usize, from);
+        while i < end {
+            let k = i / TILE_WIDTH;
+            let t = Tile::entries(k, TILE_WIDTH as u16);
+            if !self.is_edge_bundle(k) {
+                self.load_bundle(k)?;
+            }
+            let data = match self.is_edge_bundle(k) {
+                true => &self.bundle.as_ref()[..self.bundle_len],
+                false => &self.scratch.as_ref()[..self.scratch_len],
+            };
+            for e in bundle::entries(data).skip((i % TILE_WIDTH) as usize) {
+                if i >= end {
+                    return Ok(fit);
+                }
+                let e = e.map_err(|_| corrupt(Some(t), "not an entry bundle"))?;
+                let need = bundle::encoded_len(e.len());
+                if fit.count == 0 {
+                    fit.needed = need;
+                }
+                if bytes.saturating_add(need) > max_bytes {
+                    return Ok(fit);
+                }
+                bytes += need;
+                fit.count += 1;
+                i += 1;
+            }
+            if i < end && i / TILE_WIDTH == k {
+                return Err(corrupt(Some(t), "bundle ended early"));
+            }
+        }
+        Ok(fit)
     }
 
     /// The data of tile (`level`, `index`) if it is in memory: the builder's
     /// rightmost tile or a verified cached one.
     fn held_tile(&self, level: u8, index: u64) -> Option<&[u8]> {
-        if let Some((t, data)) = self.tree.tile(level)
-            && t.index == index
-        {
-            return Some(data);
+        match self.edge_tile(level, index) {
+            Some(data) => Some(data),
+            None => self.cache.tile(level, index),
         }
-        let l = usize::from(level);
-        (self.cached.get(l)? == &Some(index)).then_some(cache_slot(self.cache.as_ref(), l))
     }
 
-    /// Loads full hash tile (`level`, `index`) into the cache after checking
-    /// its hash against the level above, up to the in-memory right edge.
+    /// The builder's rightmost tile at `level`, if it is tile `index`.
+    fn edge_tile(&self, level: u8, index: u64) -> Option<&[u8]> {
+        self.tree.tile(level).filter(|(t, _)| t.index == index).map(|(_, data)| data)
+    }
+
+    /// Loads full hash tile (`level`, `index`) into the cache, after
+    /// checking its hash against the level above (loaded first, so that
+    /// the two may share a slot), up to the in-memory right edge.
     fn ensure_tile(&mut self, level: u8, index: u64) -> Result<(), S> {
-        if self.held_tile(level, index).is_some() {
+        if self.edge_tile(level, index).is_some() || self.cache.holds(level, index) {
             return Ok(());
         }
         let t = Tile::hashes(level, index, TILE_WIDTH as u16);
-        let l = usize::from(level);
-        if l + 1 >= MAX_TILE_LEVELS {
+        if usize::from(level) + 1 >= MAX_TILE_LEVELS {
             return Err(corrupt(Some(t), "tile beyond the tree"));
         }
-        self.cached[l] = None;
-        let slot = &mut self.cache.as_mut()[l * TILE_BYTES..(l + 1) * TILE_BYTES];
-        read_exact(&mut self.store, &t, slot)?;
-        let root = subtree_hash(cache_slot(self.cache.as_ref(), l));
-        self.ensure_tile(level + 1, index / TILE_WIDTH)?;
-        let above = self.held_tile(level + 1, index / TILE_WIDTH);
-        if above.and_then(|d| hash_at(d, (index % TILE_WIDTH) as usize)) != Some(root) {
+        let (up, at) = (index / TILE_WIDTH, (index % TILE_WIDTH) as usize);
+        self.ensure_tile(level + 1, up)?;
+        let want = self.held_tile(level + 1, up).and_then(|d| hash_at(d, at));
+        let want = want.ok_or(corrupt(Some(t), "tile beyond the tree"))?;
+        read_exact(&mut self.store, &t, self.cache.load(level, index))?;
+        if self.cache.expand(level, index) != want {
             return Err(corrupt(Some(t), "tile does not hash to the tree"));
         }
-        self.cached[l] = Some(index);
+        self.cache.admit(level, index);
         Ok(())
     }
 
@@ -507,10 +589,27 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         let (tile_level, k) = (level / 8, u32::from(level % 8));
         let first = index << k;
         let t = first / TILE_WIDTH;
+        let pos = (first % TILE_WIDTH) as usize;
         self.ensure_held(tile_level, t)?;
-        let data = self.held_tile(tile_level, t).ok_or_else(out_of_range)?;
-        let start = (first % TILE_WIDTH) as usize * HASH_SIZE;
-        data.get(start..start + (HASH_SIZE << k)).map(subtree_hash).ok_or_else(out_of_range)
+        if self.edge_tile(tile_level, t).is_some() {
+            return self.edge_node(level, index).ok_or_else(out_of_range);
+        }
+        self.cache.node(tile_level, t, k, pos >> k).ok_or_else(out_of_range)
+    }
+
+    /// A complete subtree inside the builder's rightmost tiles, remembered:
+    /// the proofs of one tree size all end in the same few, each up to 127
+    /// hashes.
+    fn edge_node(&mut self, level: u8, index: u64) -> Option<Hash> {
+        let held = &self.memo[..self.memo_len.min(MEMO)];
+        if let Some(&(_, _, h)) = held.iter().find(|m| m.0 == level && m.1 == index) {
+            return Some(h);
+        }
+        let h = self.tree.node(level, index)?;
+        // Once full, the oldest goes.
+        self.memo[self.memo_len % MEMO] = (level, index, h);
+        self.memo_len += 1;
+        Some(h)
     }
 
     fn ensure_held(&mut self, level: u8, index: u64) -> Result<(), S> {
@@ -575,15 +674,20 @@ impl<S: TileStore, B: Buffer> NodeReader for Nodes<'_, S, B> {
     }
 }
 
+/// What [`Log::fit`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fit {
+    /// Entries that fit.
+    pub count: u64,
+    /// Bundle bytes the first entry takes, when none fit (else 0 or more).
+    pub needed: usize,
+}
+
 /// The partial tile of `kind` a tree of `new` entries has that a tree of
 /// `old` entries has not.
 fn changed_partial(kind: TileKind, old: u64, new: u64) -> Option<Tile> {
     let t = Tile::partial(kind, new)?;
     (Tile::partial(kind, old) != Some(t)).then_some(t)
-}
-
-fn cache_slot(cache: &[u8], level: usize) -> &[u8] {
-    &cache[level * TILE_BYTES..(level + 1) * TILE_BYTES]
 }
 
 fn corrupt<E>(tile: Option<Tile>, what: &'static str) -> Error<E> {

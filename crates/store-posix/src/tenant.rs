@@ -32,6 +32,12 @@ pub const LOG_DIR: &str = "log";
 /// The audit log's directory.
 pub const AUDIT_DIR: &str = "audit";
 const LOCK_FILE: &str = "lock";
+/// Verified tiles a tenant's record log keeps (16 KiB each, taken only as
+/// proofs and reads fill them, at most 64 MiB): every level-0 tile of
+/// 1,048,576 records, so proofs over those are lookups once warm.
+pub const LOG_CACHE_TILES: usize = 4096;
+/// The audit log's, read far less.
+pub const AUDIT_CACHE_TILES: usize = 256;
 /// Where `init` builds a tenant before renaming it into place:
 /// `.init-<tenant>-<pid>` in the root.
 const STAGING: &str = ".init-";
@@ -348,7 +354,8 @@ fn open_engine(
     let log = PosixStore::open(dir.join(LOG_DIR))?;
     let audit = PosixStore::open(dir.join(AUDIT_DIR))?;
     let open = if create { Engine::open } else { Engine::open_existing };
-    open(log, audit, signer, SystemClock, Buffers::default(), MAX_ENTRY_SIZE)
+    let buffers = Buffers::with_cache(LOG_CACHE_TILES, AUDIT_CACHE_TILES);
+    open(log, audit, signer, SystemClock, buffers, MAX_ENTRY_SIZE)
         .map_err(|e| TenantError::Ledger(format!("{}: {e}", dir.display())))
 }
 
