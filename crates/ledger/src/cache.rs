@@ -7,6 +7,7 @@
 //! never answers for another tree; slot data is written only when a tile is
 //! loaded, so a large host buffer costs memory only as tiles fill it.
 
+use tlog::pair::node_hashes;
 use tlog::tile::{TILE_BYTES, TILE_HEIGHT};
 use tlog::{HASH_SIZE, Hash, TILE_WIDTH, node_hash};
 
@@ -118,12 +119,16 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TileCache<B> {
         for k in 0..TILE_HEIGHT {
             let (below, above) = nodes.split_at_mut(row_start(k + 1) * HASH_SIZE);
             let below = &below[row_start(k) * HASH_SIZE..];
-            for (pair, out) in
-                below.chunks_exact(2 * HASH_SIZE).zip(above.chunks_exact_mut(HASH_SIZE))
-            {
-                let (l, r) = pair.split_at(HASH_SIZE);
-                let h = node_hash(&hash(l), &hash(r));
-                out.copy_from_slice(&h.0);
+            // Two nodes at a time; the root alone.
+            for (four, out) in below.chunks(4 * HASH_SIZE).zip(above.chunks_mut(2 * HASH_SIZE)) {
+                let h = |i: usize| hash(&four[i * HASH_SIZE..]);
+                let up = match four.len() {
+                    128 => node_hashes((&h(0), &h(1)), (&h(2), &h(3))),
+                    _ => [node_hash(&h(0), &h(1)), Hash::default()],
+                };
+                for (o, u) in out.chunks_exact_mut(HASH_SIZE).zip(up) {
+                    o.copy_from_slice(&u.0);
+                }
             }
         }
         hash(&nodes[row_start(TILE_HEIGHT) * HASH_SIZE..])

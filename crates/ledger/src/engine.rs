@@ -275,6 +275,20 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
         Ok(first..first + n)
     }
 
+    /// Appends checked records, two at a time (hashed together).
+    fn append_all<'e>(
+        &mut self,
+        mut records: impl Iterator<Item = &'e [u8]>,
+    ) -> Result<(), Error<S::Error>> {
+        while let Some(a) = records.next() {
+            match records.next() {
+                Some(b) => self.log.append_pair(a, b)?,
+                None => self.log.append(a)?,
+            };
+        }
+        Ok(())
+    }
+
     /// Records in the audit ledger that `caller` restored a checkpoint (of
     /// the record log, or of the audit log itself) from size `found` to
     /// `restored`, after a rollback was refused; returns the audit
@@ -545,7 +559,7 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         I: IntoIterator<Item = &'e [u8]>,
         I::IntoIter: Clone,
     {
-        let mut records = records.into_iter();
+        let records = records.into_iter();
         let mut n = 0u64;
         for r in records.clone() {
             self.log.check_entry(r)?;
@@ -560,7 +574,7 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         }
         // Past the first append the log's memory runs ahead of its store: any
         // failure now leaves it poisoned until reopened.
-        let appended = records.try_for_each(|r| self.log.append(r).map(drop));
+        let appended = self.append_all(records);
         if let Err(e) = appended.and_then(|()| self.log.commit()) {
             self.log.poison();
             return Err(e);

@@ -306,8 +306,28 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
     /// Appends a record without committing it; returns its index. Full tiles
     /// and bundles are written as they complete.
     pub fn append(&mut self, entry: &[u8]) -> Result<u64, S> {
-        self.usable()?;
         self.check_entry(entry)?;
+        self.append_hashed(entry, leaf_hash(entry))
+    }
+
+    /// Appends two records, hashed together ([`tlog::pair`]); returns the
+    /// first one's index. As two [`Log::append`]s: the second is refused,
+    /// and the first kept, if only the second is bad.
+    pub fn append_pair(&mut self, a: &[u8], b: &[u8]) -> Result<u64, S> {
+        self.check_entry(a)?;
+        if self.check_entry(b).is_err() {
+            let index = self.append(a)?;
+            return self.append(b).map(|_| index);
+        }
+        let [ha, hb] = tlog::pair::leaf_hashes(a, b);
+        let index = self.append_hashed(a, ha)?;
+        self.append_hashed(b, hb)?;
+        Ok(index)
+    }
+
+    /// Appends a checked record whose leaf hash is `leaf`.
+    fn append_hashed(&mut self, entry: &[u8], leaf: Hash) -> Result<u64, S> {
+        self.usable()?;
         let index = self.tree.size();
         let end = self.bundle_len + bundle::encoded_len(entry.len());
         if !self.bundle.reserve(end) {
@@ -315,7 +335,7 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         }
         bundle::put(self.bundle.as_mut(), self.bundle_len, entry)
             .ok_or(Error::BufferTooSmall { needed: end })?;
-        let completed = self.tree.push(leaf_hash(entry)).map_err(|_| Error::TreeFull)?;
+        let completed = self.tree.push(leaf).map_err(|_| Error::TreeFull)?;
         self.bundle_len = end;
         if completed > 0 {
             let r = self.write_full(index / TILE_WIDTH, completed);
@@ -725,20 +745,31 @@ fn read_grow<S: TileStore, B: Buffer>(store: &mut S, t: &Tile, buf: &mut B) -> R
     }
 }
 
-/// Checks that a bundle holds exactly the entries whose leaf hashes `hashes` lists.
+/// Checks that a bundle holds exactly the entries whose leaf hashes `hashes`
+/// lists, hashing them two at a time.
 fn check_bundle<E>(bytes: &[u8], hashes: &[u8], t: &Tile) -> core::result::Result<(), Error<E>> {
+    let width = usize::from(t.width);
+    let mut entries = bundle::entries(bytes)
+        .map(|e| e.map_err(|_| corrupt(Some(*t), "entry bundle is truncated")));
+    let mismatch = || corrupt(Some(*t), "entry does not match its leaf hash");
     let mut n = 0;
-    for e in bundle::entries(bytes) {
-        let e = e.map_err(|_| corrupt(Some(*t), "entry bundle is truncated"))?;
-        if n >= usize::from(t.width) {
+    while let Some(a) = entries.next().transpose()? {
+        let b = entries.next().transpose()?;
+        if n + 1 + usize::from(b.is_some()) > width {
             return Err(corrupt(Some(*t), "entry bundle has too many entries"));
         }
-        if hash_at(hashes, n) != Some(leaf_hash(e)) {
-            return Err(corrupt(Some(*t), "entry does not match its leaf hash"));
+        let hashed = match b {
+            Some(b) => tlog::pair::leaf_hashes(a, b),
+            None => [leaf_hash(a), Hash::default()],
+        };
+        for h in &hashed[..1 + usize::from(b.is_some())] {
+            if hash_at(hashes, n) != Some(*h) {
+                return Err(mismatch());
+            }
+            n += 1;
         }
-        n += 1;
     }
-    if n != usize::from(t.width) {
+    if n != width {
         return Err(corrupt(Some(*t), "entry bundle has too few entries"));
     }
     Ok(())

@@ -18,6 +18,7 @@
 
 pub mod bundle;
 pub mod hash;
+pub mod pair;
 pub mod proof;
 pub mod tile;
 pub mod tree;
