@@ -119,7 +119,6 @@ fn main() {
     let hashes = &objects[1].1;
     op(&mut ops, 0, label::PUT, 3, [0, 5, entries.len() as u16, 0], entries);
     op(&mut ops, 0, label::PUT, 0, [0, 5, hashes.len() as u16, 0], hashes);
-    op(&mut ops, 0, label::SYNC, 0, [0, 0, 0, 0], &[]);
     op(&mut ops, 0, label::REPLACE_CHECKPOINT, 0, [0, 0, 0, cp_note.len() as u16], &cp_note);
     op(&mut ops, 0, label::GET, 3, [0, 5, 0, 0], &[]);
     op(&mut ops, 0, label::GET, 3, [0, 3, 0, 0], &[]);

@@ -12,12 +12,12 @@ pub mod label {
     pub const GET: u64 = 1;
     /// Store an object (write-once). MR0..2 = tile, MR3 = length; bytes in the buffer.
     pub const PUT: u64 = 2;
-    /// Make earlier puts durable.
-    pub const SYNC: u64 = 3;
     /// Read the checkpoint. Reply MR0 = length; bytes in the buffer.
     pub const GET_CHECKPOINT: u64 = 4;
     /// Replace the checkpoint. The buffer holds the expected checkpoint
-    /// (MR0 bytes, 0 when none is expected) followed by the new one (MR1 bytes).
+    /// (MR0 bytes, 0 when none is expected) followed by the new one (MR1
+    /// bytes). Every object put before it is made durable first: a commit
+    /// is its puts and this one call. (Label 3, a separate sync, is retired.)
     pub const REPLACE_CHECKPOINT: u64 = 5;
     /// Recover to the tree of MR0 entries. Reply MR0 = objects removed,
     /// MR1 = largest tree size a removed object belonged to.
@@ -75,9 +75,8 @@ pub fn decode_tile(mrs: [u64; 3]) -> Option<Tile> {
         _ => return None,
     };
     let width = u16::try_from(mrs[2]).ok().filter(|w| (1..=256).contains(w))?;
-    let tile = Tile { kind, index: mrs[1], width };
-    // Only tiles a path can name (index within u64 paths, level ≤ 63).
-    Tile::parse(&tile.path()).filter(|t| *t == tile)
+    // Every such tile has a path: any index, level ≤ 63, width 1..=256.
+    Some(Tile { kind, index: mrs[1], width })
 }
 
 #[cfg(test)]
@@ -93,5 +92,17 @@ mod tests {
         assert_eq!(decode_tile([0, 0, 0]), None);
         assert_eq!(decode_tile([0, 0, 257]), None);
         assert_eq!(decode_tile([0xFE, 0, 1]), None);
+    }
+
+    #[test]
+    fn every_decoded_tile_has_its_canonical_path() {
+        for level in [0, 1, 63, ENTRIES] {
+            for index in [0, 1, 999, 1000, u64::MAX] {
+                for width in [1, 255, 256] {
+                    let t = decode_tile([level, index, width]).unwrap();
+                    assert_eq!(Tile::parse(&t.path()), Some(t));
+                }
+            }
+        }
     }
 }

@@ -28,7 +28,9 @@ pub trait TileStore {
     /// Durable only after [`sync`](TileStore::sync).
     fn put(&mut self, tile: &Tile, data: &[u8]) -> Result<(), StoreError<Self::Error>>;
 
-    /// Makes every earlier `put` durable.
+    /// Makes every earlier `put` durable, at the latest as the next
+    /// `replace_checkpoint` takes effect: a store whose checkpoint swap
+    /// writes the puts first (psdb's) has nothing to do here.
     fn sync(&mut self) -> Result<(), StoreError<Self::Error>>;
 
     /// Reads the checkpoint into `buf`: `Ok(None)` when there is none yet.

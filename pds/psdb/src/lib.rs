@@ -355,10 +355,6 @@ impl Ns {
                 ns.put(m, &t, &InBuffer { buf: &self.buf, len })?;
                 reply(status::OK, &[])
             }
-            label::SYNC => {
-                ns.sync(m)?;
-                reply(status::OK, &[])
-            }
             label::GET_CHECKPOINT => match ns.checkpoint() {
                 None => reply(status::NOT_FOUND, &[]),
                 Some(cp) if cp.len() > self.buf.len() => {

@@ -228,11 +228,12 @@ fn channels_are_namespaces(b: &mut Buffers4) {
         Msg::new(label::PUT, &[0, 0, 1, 1 << 30]),
         Msg::new(label::REPLACE_CHECKPOINT, &[5000, 0]),
         Msg::new(99, &[]),
+        Msg::new(3, &[]),
     ] {
         assert_eq!(call(ACME_LOG, msg).label, status::BAD_REQUEST, "{msg:?}");
     }
     assert_eq!(
-        call(60, Msg::new(label::SYNC, &[])).label,
+        call(60, Msg::new(label::GET_CHECKPOINT, &[])).label,
         status::BAD_REQUEST,
         "a channel with no namespace"
     );
