@@ -28,6 +28,8 @@ struct Object {
 #[derive(Clone, Default)]
 pub struct MemStore {
     objects: BTreeMap<Tile, Object>,
+    /// Objects put since the last sync: a sync touches only these.
+    unsynced: Vec<Tile>,
     checkpoint: Option<Vec<u8>>,
     capacity: Option<usize>,
     used: usize,
@@ -85,6 +87,7 @@ impl MemStore {
         for o in self.objects.values_mut() {
             o.durable = true;
         }
+        self.unsynced.clear();
         self.used = self.objects.values().map(|o| o.data.len()).sum();
     }
 
@@ -139,12 +142,15 @@ impl TileStore for MemStore {
         }
         self.used += data.len();
         self.objects.insert(*tile, Object { data: data.to_vec(), durable: false });
+        self.unsynced.push(*tile);
         Ok(())
     }
 
     fn sync(&mut self) -> Result<()> {
-        for o in self.objects.values_mut() {
-            o.durable = true;
+        for t in self.unsynced.drain(..) {
+            if let Some(o) = self.objects.get_mut(&t) {
+                o.durable = true;
+            }
         }
         Ok(())
     }
