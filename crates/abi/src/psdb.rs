@@ -4,6 +4,7 @@
 //! Tile coordinates travel in MR0..MR2 (see [`encode_tile`]); object bytes in
 //! the ledger–psdb buffer from offset 0.
 
+use ledger::store::StoreError;
 use tlog::{Tile, TileKind};
 
 /// Request labels.
@@ -58,6 +59,43 @@ pub mod status {
     pub const UNAVAILABLE: u64 = 11;
 }
 
+/// The status and registers (MR0, MR1) psdb replies for a store error
+/// whatever its backend; `None` for a backend's own failure, which psdb
+/// words itself. The one mapping of errors to statuses; [`error_of`] is
+/// its inverse.
+pub fn status_of<E>(e: &StoreError<E>) -> Option<(u64, [u64; 2])> {
+    Some(match *e {
+        StoreError::Conflict => (status::CONFLICT, [0; 2]),
+        StoreError::CheckpointChanged => (status::CHECKPOINT_CHANGED, [0; 2]),
+        StoreError::NotLarger { stored, offered } => (status::NOT_LARGER, [stored, offered]),
+        StoreError::BadCheckpoint => (status::BAD_CHECKPOINT, [0; 2]),
+        StoreError::Full => (status::FULL, [0; 2]),
+        StoreError::TooSmall { needed } => (status::TOO_SMALL, [needed as u64, 0]),
+        StoreError::NoCheckpoint => (status::NO_CHECKPOINT, [0; 2]),
+        StoreError::Corrupt => (status::CORRUPT, [0; 2]),
+        StoreError::Unexplained { .. } => (status::UNAVAILABLE, [0; 2]),
+        StoreError::Backend(_) => return None,
+    })
+}
+
+/// The store error a reply's status and registers stand for; `None` for
+/// `OK` and for statuses that are no store error of their own
+/// (`NOT_FOUND`, `BAD_REQUEST`, `UNAVAILABLE`, unknown ones), which the
+/// caller words for its backend.
+pub fn error_of<E>(status: u64, mrs: [u64; 2]) -> Option<StoreError<E>> {
+    Some(match status {
+        status::CONFLICT => StoreError::Conflict,
+        status::CHECKPOINT_CHANGED => StoreError::CheckpointChanged,
+        status::NOT_LARGER => StoreError::NotLarger { stored: mrs[0], offered: mrs[1] },
+        status::BAD_CHECKPOINT => StoreError::BadCheckpoint,
+        status::FULL => StoreError::Full,
+        status::TOO_SMALL => StoreError::TooSmall { needed: usize::try_from(mrs[0]).ok()? },
+        status::NO_CHECKPOINT => StoreError::NoCheckpoint,
+        status::CORRUPT => StoreError::Corrupt,
+        _ => return None,
+    })
+}
+
 /// The registers naming `tile`.
 pub fn encode_tile(tile: &Tile) -> [u64; 3] {
     let kind = match tile.kind {
@@ -92,6 +130,30 @@ mod tests {
         assert_eq!(decode_tile([0, 0, 0]), None);
         assert_eq!(decode_tile([0, 0, 257]), None);
         assert_eq!(decode_tile([0xFE, 0, 1]), None);
+    }
+
+    #[test]
+    fn statuses_and_store_errors_map_both_ways() {
+        type E = StoreError<()>;
+        for e in [
+            E::Conflict,
+            E::CheckpointChanged,
+            E::NotLarger { stored: 7, offered: 3 },
+            E::BadCheckpoint,
+            E::Full,
+            E::TooSmall { needed: 4096 },
+            E::NoCheckpoint,
+            E::Corrupt,
+        ] {
+            let (s, mrs) = status_of(&e).unwrap();
+            assert_eq!(error_of::<()>(s, mrs), Some(e));
+        }
+        let (s, _) = status_of(&E::Unexplained { checkpoint: 1, extent: 2 }).unwrap();
+        assert_eq!(s, status::UNAVAILABLE);
+        assert_eq!(status_of(&E::Backend(())), None);
+        for s in [status::OK, status::NOT_FOUND, status::BAD_REQUEST, status::UNAVAILABLE, 99] {
+            assert_eq!(error_of::<()>(s, [0; 2]), None);
+        }
     }
 
     #[test]

@@ -735,6 +735,10 @@ fn read_grow<S: TileStore, B: Buffer>(store: &mut S, t: &Tile, buf: &mut B) -> R
             Err(StoreError::TooSmall { needed }) if needed > MAX_BUNDLE => {
                 return Err(corrupt(Some(*t), "larger than any entry bundle"));
             }
+            // A store that asks for room it was given would be asked forever.
+            Err(StoreError::TooSmall { needed }) if needed <= buf.as_ref().len() => {
+                return Err(corrupt(Some(*t), "the store misreports its length"));
+            }
             Err(StoreError::TooSmall { needed }) => {
                 if !buf.reserve(needed) {
                     return Err(Error::BufferTooSmall { needed });

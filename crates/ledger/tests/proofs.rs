@@ -159,3 +159,57 @@ fn a_forged_bundle_is_counted_but_never_served() {
     .unwrap();
     assert_eq!(n, 3 * 256, "the bundles before it still read");
 }
+
+/// A store that keeps saying a buffer is too small, though it is not.
+struct Liar(MemStore);
+
+impl ledger::TileStore for Liar {
+    type Error = store_mem::Never;
+    fn get(
+        &mut self,
+        t: &Tile,
+        b: &mut [u8],
+    ) -> Result<Option<usize>, ledger::StoreError<Self::Error>> {
+        match t.kind {
+            tlog::TileKind::Entries if t.is_full() => {
+                Err(ledger::StoreError::TooSmall { needed: 16 })
+            }
+            _ => self.0.get(t, b),
+        }
+    }
+    fn put(&mut self, t: &Tile, d: &[u8]) -> Result<(), ledger::StoreError<Self::Error>> {
+        self.0.put(t, d)
+    }
+    fn sync(&mut self) -> Result<(), ledger::StoreError<Self::Error>> {
+        self.0.sync()
+    }
+    fn get_checkpoint(
+        &mut self,
+        b: &mut [u8],
+    ) -> Result<Option<usize>, ledger::StoreError<Self::Error>> {
+        self.0.get_checkpoint(b)
+    }
+    fn replace_checkpoint(
+        &mut self,
+        o: &[u8],
+        n: &[u8],
+    ) -> Result<(), ledger::StoreError<Self::Error>> {
+        self.0.replace_checkpoint(o, n)
+    }
+    fn recover(&mut self, size: u64) -> Result<ledger::Recovery, ledger::StoreError<Self::Error>> {
+        self.0.recover(size)
+    }
+}
+
+#[test]
+fn a_store_misreporting_lengths_is_an_error_not_a_hang() {
+    let (mut log, _) = Log::open(Liar(stored().clone()), signer(), buffers(4), 64).unwrap();
+    let err = log.walk(0, 1, &mut |_, _| panic!("served")).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Corrupt {
+            tile: Some(Tile::entries(0, 256)),
+            what: "the store misreports its length"
+        }
+    );
+}

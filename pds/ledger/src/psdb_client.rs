@@ -40,16 +40,13 @@ impl fmt::Display for PsdbError {
 type Result<T> = core::result::Result<T, StoreError<PsdbError>>;
 
 fn error(reply: Msg) -> StoreError<PsdbError> {
-    match reply.label {
-        status::CONFLICT => StoreError::Conflict,
-        status::CHECKPOINT_CHANGED => StoreError::CheckpointChanged,
-        status::NOT_LARGER => StoreError::NotLarger { stored: reply.mr(0), offered: reply.mr(1) },
-        status::BAD_CHECKPOINT => StoreError::BadCheckpoint,
-        status::FULL => StoreError::Full,
-        status::NO_CHECKPOINT => StoreError::NoCheckpoint,
-        status::CORRUPT => StoreError::Corrupt,
-        status::UNAVAILABLE => StoreError::Backend(PsdbError::Unavailable),
-        s => StoreError::Backend(PsdbError::Status(s)),
+    match (abi::psdb::error_of(reply.label, [reply.mr(0), reply.mr(1)]), reply.label) {
+        // The object does not fit the buffer shared with psdb, whatever
+        // the ledger's own buffer could hold.
+        (_, status::TOO_SMALL) => StoreError::Backend(PsdbError::TooLarge(reply.mr(0) as usize)),
+        (Some(e), _) => e,
+        (None, status::UNAVAILABLE) => StoreError::Backend(PsdbError::Unavailable),
+        (None, s) => StoreError::Backend(PsdbError::Status(s)),
     }
 }
 

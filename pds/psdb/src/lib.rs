@@ -274,18 +274,11 @@ fn reply(code: u64, mrs: &[u64]) -> Msg {
 
 /// The reply for an error, and whether it deserves a console line.
 fn error_reply(e: &Error<MediumError>) -> (Msg, bool) {
+    if let Some((s, mrs)) = abi::psdb::status_of(e) {
+        let loud = matches!(e, StoreError::Full | StoreError::Unexplained { .. });
+        return (reply(s, &mrs), loud);
+    }
     let r = match e {
-        StoreError::Conflict => reply(status::CONFLICT, &[]),
-        StoreError::CheckpointChanged => reply(status::CHECKPOINT_CHANGED, &[]),
-        StoreError::NotLarger { stored, offered } => {
-            reply(status::NOT_LARGER, &[*stored, *offered])
-        }
-        StoreError::BadCheckpoint => reply(status::BAD_CHECKPOINT, &[]),
-        StoreError::Full => reply(status::FULL, &[]),
-        StoreError::TooSmall { needed } => reply(status::TOO_SMALL, &[*needed as u64]),
-        StoreError::NoCheckpoint => reply(status::NO_CHECKPOINT, &[]),
-        StoreError::Corrupt => reply(status::CORRUPT, &[0]),
-        StoreError::Unexplained { .. } => return (reply(status::UNAVAILABLE, &[]), true),
         StoreError::Backend(Fault::Corrupt { offset, .. }) => {
             return (reply(status::CORRUPT, &[*offset]), true);
         }
@@ -293,8 +286,10 @@ fn error_reply(e: &Error<MediumError>) -> (Msg, bool) {
         StoreError::Backend(Fault::Device(_)) => return (reply(status::UNAVAILABLE, &[]), true),
         StoreError::Backend(Fault::BadObject(_) | Fault::Sink) => reply(status::BAD_REQUEST, &[]),
         StoreError::Backend(Fault::IndexFull) => reply(status::FULL, &[]),
+        // Mapped above.
+        _ => reply(status::UNAVAILABLE, &[]),
     };
-    (r, matches!(e, StoreError::Full))
+    (r, false)
 }
 
 /// An object's bytes in the ledger–psdb buffer.
