@@ -1,8 +1,8 @@
 //! Entry bundles (`tlog::bundle`) and the records of a request
 //! (`abi::records::parse`): parsing never panics; a bundle whose entries
 //! all parse re-encodes (with `bundle::put`) to the same bytes, and `count`
-//! agrees; `records::parse` accepts exactly the bundles of `count`
-//! non-empty entries.
+//! agrees; `records::parse` accepts exactly the bundles of `count` (at
+//! least one) non-empty entries.
 #![no_main]
 
 use abi::records::{self, FramingError};
@@ -27,21 +27,23 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(at, data.len());
             assert_eq!(buf, data);
             let empty = entries.iter().any(|e| e.is_empty());
-            let want = if empty {
+            let want = if claimed == 0 {
+                Err(FramingError::NoRecords)
+            } else if empty {
                 Err(FramingError::Empty)
             } else if entries.len() as u64 != claimed {
                 Err(FramingError::CountMismatch)
             } else {
                 Ok(())
             };
-            let got = records::parse(data, claimed, data.len() as u64).map(|_| ());
+            let got = records::parse(data, claimed, data.len() as u64, 65535).map(|_| ());
             // An empty entry is found before the count is compared.
             assert_eq!(got, want);
         }
         Err(e) => {
             assert_eq!(parsed.last().copied(), Some(Err(e)));
             assert_eq!(bundle::count(data), Err(e));
-            assert!(records::parse(data, claimed, data.len() as u64).is_err());
+            assert!(records::parse(data, claimed, data.len() as u64, 65535).is_err());
         }
     }
 });

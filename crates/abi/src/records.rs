@@ -1,7 +1,7 @@
 //! Records in a shared buffer: C2SP entry-bundle framing, each record a
 //! big-endian `u16` length followed by its bytes, back to back.
 
-use tlog::bundle;
+use tlog::bundle::{self, CheckError, Checked};
 
 /// Why the records in a buffer are not what the registers say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,27 +12,38 @@ pub enum FramingError {
     Truncated,
     /// The count of records differs from the framing.
     CountMismatch,
+    /// No records.
+    NoRecords,
     /// A record is empty.
     Empty,
+    /// A record is larger than the tenant's maximum.
+    TooLarge,
 }
 
-/// Checks that `buf[..bytes]` holds exactly `count` non-empty records and
-/// returns an iterator over them.
-pub fn parse(buf: &[u8], count: u64, bytes: u64) -> Result<bundle::Entries<'_>, FramingError> {
+impl From<CheckError> for FramingError {
+    fn from(e: CheckError) -> Self {
+        match e {
+            CheckError::Truncated => FramingError::Truncated,
+            CheckError::CountMismatch => FramingError::CountMismatch,
+            CheckError::NoRecords => FramingError::NoRecords,
+            CheckError::Empty => FramingError::Empty,
+            CheckError::TooLarge { .. } => FramingError::TooLarge,
+        }
+    }
+}
+
+/// Checks, once, that `buf[..bytes]` holds exactly `count` (at least one)
+/// non-empty records of at most `max_record` bytes; the checked records
+/// are handed on as such ([`Checked`]) and not parsed again.
+pub fn parse(
+    buf: &[u8],
+    count: u64,
+    bytes: u64,
+    max_record: usize,
+) -> Result<Checked<'_>, FramingError> {
     let bytes = usize::try_from(bytes).map_err(|_| FramingError::BeyondBuffer)?;
     let data = buf.get(..bytes).ok_or(FramingError::BeyondBuffer)?;
-    let mut n = 0u64;
-    for e in bundle::entries(data) {
-        let e = e.map_err(|_| FramingError::Truncated)?;
-        if e.is_empty() {
-            return Err(FramingError::Empty);
-        }
-        n += 1;
-    }
-    if n != count {
-        return Err(FramingError::CountMismatch);
-    }
-    Ok(bundle::entries(data))
+    Ok(Checked::new(data, count, max_record)?)
 }
 
 /// Writes records into a buffer, refusing any that would not fit.
@@ -88,11 +99,13 @@ mod tests {
         assert!(!w.push(b"0123456789abc"));
         let (n, len) = (w.count(), w.len() as u64);
         assert_eq!((n, len), (2, 7));
-        assert_eq!(parse(&buf, 2, 7).unwrap().count(), 2);
-        assert_eq!(parse(&buf, 3, 7).err(), Some(FramingError::CountMismatch));
-        assert_eq!(parse(&buf, 2, 6).err(), Some(FramingError::Truncated));
-        assert_eq!(parse(&buf, 2, 17).err(), Some(FramingError::BeyondBuffer));
-        assert_eq!(parse(&buf, 2, u64::MAX).err(), Some(FramingError::BeyondBuffer));
-        assert_eq!(parse(&[0, 0], 1, 2).err(), Some(FramingError::Empty));
+        assert_eq!(parse(&buf, 2, 7, 2).unwrap().count(), 2);
+        assert_eq!(parse(&buf, 2, 7, 1).err(), Some(FramingError::TooLarge));
+        assert_eq!(parse(&buf, 3, 7, 2).err(), Some(FramingError::CountMismatch));
+        assert_eq!(parse(&buf, 0, 0, 2).err(), Some(FramingError::NoRecords));
+        assert_eq!(parse(&buf, 2, 6, 2).err(), Some(FramingError::Truncated));
+        assert_eq!(parse(&buf, 2, 17, 2).err(), Some(FramingError::BeyondBuffer));
+        assert_eq!(parse(&buf, 2, u64::MAX, 2).err(), Some(FramingError::BeyondBuffer));
+        assert_eq!(parse(&[0, 0], 1, 2, 2).err(), Some(FramingError::Empty));
     }
 }

@@ -275,18 +275,29 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
         Ok(first..first + n)
     }
 
-    /// Appends checked records, two at a time (hashed together).
-    fn append_all<'e>(
+    /// Appends records checked once already (their count, framing and
+    /// sizes, against at most this log's maximum) as one commit; returns
+    /// their indexes. Nothing re-parses or re-checks them: each is hashed
+    /// (two at a time) and copied into its bundle.
+    pub fn append_checked(
         &mut self,
-        mut records: impl Iterator<Item = &'e [u8]>,
-    ) -> Result<(), Error<S::Error>> {
-        while let Some(a) = records.next() {
-            match records.next() {
-                Some(b) => self.log.append_pair(a, b)?,
-                None => self.log.append(a)?,
-            };
+        records: &tlog::bundle::Checked<'_>,
+    ) -> Result<Range<u64>, Error<S::Error>> {
+        if records.max() > self.log.max_entry() {
+            // Checked against a larger maximum: check each against ours.
+            return self.append_batch(records.iter());
         }
-        Ok(())
+        let first = self.log.pending_size();
+        let n = records.count();
+        if first.checked_add(n).is_none_or(|end| end > tlog::tree::MAX_TREE_SIZE) {
+            return Err(Error::TreeFull);
+        }
+        let appended = self.log.append_checked(records.iter());
+        if let Err(e) = appended.and_then(|()| self.log.commit()) {
+            self.log.poison();
+            return Err(e);
+        }
+        Ok(first..first + n)
     }
 
     /// Records in the audit ledger that `caller` restored a checkpoint (of
@@ -574,7 +585,7 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         }
         // Past the first append the log's memory runs ahead of its store: any
         // failure now leaves it poisoned until reopened.
-        let appended = self.append_all(records);
+        let appended = self.log.append_checked(records);
         if let Err(e) = appended.and_then(|()| self.log.commit()) {
             self.log.poison();
             return Err(e);

@@ -310,19 +310,23 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         self.append_hashed(entry, leaf_hash(entry))
     }
 
-    /// Appends two records, hashed together ([`tlog::pair`]); returns the
-    /// first one's index. As two [`Log::append`]s: the second is refused,
-    /// and the first kept, if only the second is bad.
-    pub fn append_pair(&mut self, a: &[u8], b: &[u8]) -> Result<u64, S> {
-        self.check_entry(a)?;
-        if self.check_entry(b).is_err() {
-            let index = self.append(a)?;
-            return self.append(b).map(|_| index);
+    /// Appends records checked already (non-empty, at most
+    /// [`Log::max_entry`] bytes), hashing them two at a time.
+    pub(crate) fn append_checked<'e>(
+        &mut self,
+        mut records: impl Iterator<Item = &'e [u8]>,
+    ) -> Result<(), S> {
+        while let Some(a) = records.next() {
+            match records.next() {
+                Some(b) => {
+                    let [ha, hb] = tlog::pair::leaf_hashes(a, b);
+                    self.append_hashed(a, ha)?;
+                    self.append_hashed(b, hb)?;
+                }
+                None => drop(self.append_hashed(a, leaf_hash(a))?),
+            }
         }
-        let [ha, hb] = tlog::pair::leaf_hashes(a, b);
-        let index = self.append_hashed(a, ha)?;
-        self.append_hashed(b, hb)?;
-        Ok(index)
+        Ok(())
     }
 
     /// Appends a checked record whose leaf hash is `leaf`.

@@ -771,3 +771,22 @@ fn a_batch_of_reads_is_one_audit_commit_and_each_is_served_after_it() {
 fn framed_records(records: &[Vec<u8>]) -> Vec<u8> {
     records.iter().flat_map(|r| [&(r.len() as u16).to_be_bytes()[..], r].concat()).collect()
 }
+
+#[test]
+fn checked_records_append_as_a_batch_does() {
+    let records: Vec<Vec<u8>> = (0..300).map(record).collect();
+    let framed = framed_records(&records);
+    let checked = tlog::bundle::Checked::new(&framed, 300, MAX).unwrap();
+    let (mut a, mut b) = (fresh(), fresh());
+    assert_eq!(a.append_checked(&checked).unwrap(), 0..300);
+    assert_eq!(b.append_batch(records.iter().map(Vec::as_slice)).unwrap(), 0..300);
+    assert_eq!(a.checkpoint().unwrap(), b.checkpoint().unwrap());
+    assert_eq!(read_all(&mut a, 0), read_all(&mut b, 0));
+    // Checked against a larger maximum than the log's: each is checked again.
+    let big = vec![b'x'; MAX + 1];
+    let framed = framed_records(&[big]);
+    let checked = tlog::bundle::Checked::new(&framed, 1, MAX + 1).unwrap();
+    let before = state(&mut a);
+    assert_eq!(a.append_checked(&checked), Err(Error::EntryTooLarge { len: MAX + 1, max: MAX }));
+    assert_eq!(state(&mut a), before, "refused whole, nothing changed");
+}

@@ -74,6 +74,76 @@ impl<'a> Iterator for Entries<'a> {
     }
 }
 
+/// Why framed records were refused by [`Checked::new`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckError {
+    /// The framing ends inside a record.
+    Truncated,
+    /// The count of records differs from the framing.
+    CountMismatch,
+    /// No records.
+    NoRecords,
+    /// A record is empty.
+    Empty,
+    /// A record is larger than allowed.
+    TooLarge {
+        /// Its size.
+        len: usize,
+    },
+}
+
+/// Records in bundle framing, checked once: exactly `count` (at least
+/// one) records, each non-empty and at most `max` bytes. Handed on as
+/// such, so that nothing after the check parses or checks them again.
+#[derive(Clone, Copy, Debug)]
+pub struct Checked<'a> {
+    framed: &'a [u8],
+    count: u64,
+    max: usize,
+}
+
+impl<'a> Checked<'a> {
+    /// Checks that `framed` holds exactly `count` records of 1..=`max` bytes.
+    pub fn new(framed: &'a [u8], count: u64, max: usize) -> Result<Self, CheckError> {
+        if count == 0 {
+            return Err(CheckError::NoRecords);
+        }
+        let mut n = 0u64;
+        for e in entries(framed) {
+            match e.map_err(|_| CheckError::Truncated)?.len() {
+                0 => return Err(CheckError::Empty),
+                len if len > max => return Err(CheckError::TooLarge { len }),
+                _ => n += 1,
+            }
+        }
+        if n != count {
+            return Err(CheckError::CountMismatch);
+        }
+        Ok(Checked { framed, count, max })
+    }
+
+    /// The records, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + Clone + use<'a> {
+        // Checked: every entry parses.
+        entries(self.framed).flatten()
+    }
+
+    /// How many.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The size every record is at most.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// The records as framed.
+    pub fn framed(&self) -> &'a [u8] {
+        self.framed
+    }
+}
+
 /// Counts the entries of a well-formed bundle.
 pub fn count(bundle: &[u8]) -> Result<usize, BundleError> {
     entries(bundle).try_fold(0, |n, e| e.map(|_| n + 1))
@@ -94,6 +164,20 @@ mod tests {
         let got: heapless::Vec<&[u8], 4> = entries(&buf[..at]).map(Result::unwrap).collect();
         assert_eq!(got.as_slice(), [&b"a"[..], b"", b"hello"]);
         assert_eq!(count(&buf[..at]), Ok(3));
+    }
+
+    #[test]
+    fn records_are_checked_once_for_count_emptiness_and_size() {
+        let two = b"\x00\x02ab\x00\x01c";
+        let c = Checked::new(two, 2, 2).unwrap();
+        assert_eq!((c.count(), c.max(), c.framed()), (2, 2, &two[..]));
+        assert!(c.iter().eq([&b"ab"[..], b"c"]));
+        assert_eq!(Checked::new(two, 2, 1).err(), Some(CheckError::TooLarge { len: 2 }));
+        assert_eq!(Checked::new(two, 0, 2).err(), Some(CheckError::NoRecords));
+        assert_eq!(Checked::new(two, 3, 2).err(), Some(CheckError::CountMismatch));
+        assert_eq!(Checked::new(&two[..6], 2, 2).err(), Some(CheckError::Truncated));
+        assert_eq!(Checked::new(b"\x00\x00", 1, 2).err(), Some(CheckError::Empty));
+        assert_eq!(Checked::new(b"", 1, 2).err(), Some(CheckError::CountMismatch));
     }
 
     #[test]

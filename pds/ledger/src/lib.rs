@@ -299,14 +299,16 @@ fn append<P: Platform>(
     if out.buf.read(out.at, data).is_none() {
         return Ok(Msg::new(Status::BadBuffer as u64, &[]));
     }
-    let records = match abi::records::parse(data, count, bytes) {
-        Ok(r) => r.flatten(),
-        Err(abi::records::FramingError::Empty) => {
-            return Ok(Msg::new(Status::EmptyRecord as u64, &[]));
-        }
-        Err(_) => return Ok(Msg::new(Status::BadBuffer as u64, &[])),
+    use abi::records::FramingError;
+    let refused = |s: Status| Ok(Msg::new(s as u64, &[]));
+    let records = match abi::records::parse(data, count, bytes, engine.log().max_entry()) {
+        Ok(r) => r,
+        Err(FramingError::NoRecords) => return refused(Status::NoRecords),
+        Err(FramingError::Empty) => return refused(Status::EmptyRecord),
+        Err(FramingError::TooLarge) => return refused(Status::RecordTooLarge),
+        Err(_) => return refused(Status::BadBuffer),
     };
-    let range = engine.append_batch(records)?;
+    let range = engine.append_checked(&records)?;
     Ok(ok(&[range.start, range.end - range.start]))
 }
 

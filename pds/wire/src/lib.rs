@@ -172,17 +172,12 @@ pub fn admit(label: u64, rights: u64, count: usize) -> Result<(), Status> {
 /// `data` holds exactly `count` (at least one) non-empty records, each at
 /// most `max_record` bytes.
 pub fn check_records(data: &[u8], count: u64, max_record: usize) -> Result<(), Status> {
-    if count == 0 {
-        return Err(Status::NoRecords);
-    }
-    let records = parse(data, count, data.len() as u64).map_err(|e| match e {
+    parse(data, count, data.len() as u64, max_record).map(drop).map_err(|e| match e {
+        FramingError::NoRecords => Status::NoRecords,
         FramingError::Empty => Status::EmptyRecord,
+        FramingError::TooLarge => Status::RecordTooLarge,
         _ => Status::BadBuffer,
-    })?;
-    if records.flatten().any(|r| r.len() > max_record) {
-        return Err(Status::RecordTooLarge);
-    }
-    Ok(())
+    })
 }
 
 /// Copies an append's records out of the client's buffer and checks them.
