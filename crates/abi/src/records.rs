@@ -1,6 +1,7 @@
 //! Records in a shared buffer: C2SP entry-bundle framing, each record a
 //! big-endian `u16` length followed by its bytes, back to back.
 
+use platform::SharedRegion;
 use tlog::bundle::{self, CheckError, Checked};
 
 /// Why the records in a buffer are not what the registers say.
@@ -44,6 +45,20 @@ pub fn parse(
     let bytes = usize::try_from(bytes).map_err(|_| FramingError::BeyondBuffer)?;
     let data = buf.get(..bytes).ok_or(FramingError::BeyondBuffer)?;
     Ok(Checked::new(data, count, max_record)?)
+}
+
+/// Frames `records` into a shared buffer from offset 0, where an append
+/// reads them; returns the bytes written. `None` if a record is longer
+/// than the framing allows or they do not fit.
+pub fn stage(buf: &mut SharedRegion, records: &[&[u8]]) -> Option<usize> {
+    let mut at = 0usize;
+    for r in records {
+        let len = u16::try_from(r.len()).ok()?;
+        buf.write(at, &len.to_be_bytes())?;
+        buf.write(at + 2, r)?;
+        at += bundle::encoded_len(r.len());
+    }
+    Some(at)
 }
 
 /// Writes records into a buffer, refusing any that would not fit.
@@ -107,5 +122,15 @@ mod tests {
         assert_eq!(parse(&buf, 2, 17, 2).err(), Some(FramingError::BeyondBuffer));
         assert_eq!(parse(&buf, 2, u64::MAX, 2).err(), Some(FramingError::BeyondBuffer));
         assert_eq!(parse(&[0, 0], 1, 2, 2).err(), Some(FramingError::Empty));
+    }
+
+    #[test]
+    fn staged_records_parse_back() {
+        let mem = platform::host::leak(16);
+        let mut region = platform::host::view(mem);
+        let n = stage(&mut region, &[b"ab", b"c"]).unwrap();
+        assert_eq!(&mem[..n], b"\x00\x02ab\x00\x01c");
+        assert!(parse(mem, 2, n as u64, 2).unwrap().iter().eq([&b"ab"[..], b"c"]));
+        assert_eq!(stage(&mut region, &[&[0u8; 15]]), None, "does not fit");
     }
 }

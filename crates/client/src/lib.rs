@@ -105,16 +105,10 @@ impl<P: Platform> Client<P> {
 
     /// Appends records as one durable commit; returns their indexes.
     pub fn append(&mut self, records: &[&[u8]]) -> Result<Range<u64>, Status> {
-        let mut staged = 0usize;
-        for r in records {
-            let len = u16::try_from(r.len()).map_err(|_| Status::RecordTooLarge)?;
-            let ok = self.buf.write(staged, &len.to_be_bytes()).is_some()
-                && self.buf.write(staged + 2, r).is_some();
-            if !ok {
-                return Err(Status::BufferTooSmall);
-            }
-            staged += 2 + r.len();
+        if records.iter().any(|r| r.len() > tlog::bundle::MAX_ENTRY_SIZE) {
+            return Err(Status::RecordTooLarge);
         }
+        let staged = abi::records::stage(&mut self.buf, records).ok_or(Status::BufferTooSmall)?;
         let reply =
             check(self.call(Msg::new(label::APPEND, &[records.len() as u64, staged as u64])))?;
         Ok(reply.mr(0)..reply.mr(0) + reply.mr(1))
