@@ -19,6 +19,12 @@ use store_mem::{MemStore, Never};
 use store_posix::PosixStore;
 use tlog::Tile;
 
+/// The allocator service-fsd ships with: glibc's maps and unmaps every
+/// large block (an entry bundle of 1 KiB records is 256 KiB), so a store
+/// in memory would be measured faulting pages in rather than storing.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod daemon;
 mod peer;
 mod proofs;
