@@ -37,6 +37,22 @@ fn ledger_config(edit: impl FnOnce(&mut system::Ledger)) -> Vec<u8> {
     config.encode()
 }
 
+/// Acme's ledger's configuration, as committed.
+fn committed() -> system::Ledger<'static> {
+    match system::Config::parse(config_bytes(PD), PD).unwrap().kind {
+        system::Kind::Ledger(l) => l,
+        _ => panic!("not a ledger's configuration"),
+    }
+}
+
+fn max_record() -> usize {
+    committed().max_record as usize
+}
+
+fn client_buffer() -> usize {
+    committed().client_buffer as usize
+}
+
 /// The bytes of psdb's memory store: every namespace's extent (the
 /// driver's configuration says how many).
 fn disk_bytes() -> usize {
@@ -143,10 +159,7 @@ impl Rig {
         let fault = Fault::default();
         bus.register("psdb", Box::new(FlakyPsdb { psdb: psdb.unwrap(), fault: fault.clone() }));
         // The test calls as wire does, on the ledger's first wire channel.
-        let first = match system::Config::parse(config_bytes(PD), PD).unwrap().kind {
-            system::Kind::Ledger(l) => l.wires[0],
-            _ => panic!("not a ledger's configuration"),
-        };
+        let first = committed().wires[0];
         let (wire_pd, wire_ch) = bus.peer(PD, first).unwrap();
         assert_eq!(wire_pd, "wire");
         let wire = Channel::new(wire_ch).unwrap();
@@ -266,12 +279,13 @@ fn the_ledger_opens_over_psdb_and_says_its_verifier_key() {
 fn append_then_read_back() {
     let mut rig = Rig::new();
     assert_eq!(rig.append(&RECORDS), Msg::new(0, &[0, 3]));
-    assert_eq!(rig.append(&[&[b'm'; 1024]]), Msg::new(0, &[3, 1]), "a max_record record");
+    let max = vec![b'm'; max_record()];
+    assert_eq!(rig.append(&[&max]), Msg::new(0, &[3, 1]), "a max_record record");
     let reply = rig.call(READER, label::READ_SINCE, &[0, 0], &[]);
     assert_eq!(status(&reply), Status::Ok);
     assert_eq!((reply.mr(0), reply.mr(2)), (4, 4), "records, ledger size");
     let mut all = RECORDS.map(<[u8]>::to_vec).to_vec();
-    all.push(vec![b'm'; 1024]);
+    all.push(max);
     assert_eq!(unframe(&rig.data(reply.mr(1))), all);
     // At most one, from 1; at the size, none.
     let reply = rig.call(READER, label::READ_SINCE, &[1, 1], &[]);
@@ -347,7 +361,8 @@ type Bad = (&'static str, Who, u64, Vec<u64>, Vec<u8>, Status);
 fn bad_requests() -> Vec<Bad> {
     let two = frame(&[b"ab", b"c"]);
     let n = two.len() as u64;
-    let big = frame(&[&[b'b'; 1025]]);
+    let big = frame(&[&vec![b'b'; max_record() + 1]]);
+    let big_len = big.len() as u64;
     vec![
         ("read beyond the size", READER, label::READ_SINCE, vec![4, 0], vec![], Status::OutOfRange),
         ("audit read beyond", AUDITOR, label::READ_AUDIT, vec![99, 0], vec![], Status::OutOfRange),
@@ -427,7 +442,7 @@ fn bad_requests() -> Vec<Bad> {
             "bytes beyond the buffer",
             WRITER,
             label::APPEND,
-            vec![1, 0x20000],
+            vec![1, client_buffer() as u64 + 1],
             two.clone(),
             Status::BadBuffer,
         ),
@@ -443,7 +458,7 @@ fn bad_requests() -> Vec<Bad> {
             "a record over max_record",
             WRITER,
             label::APPEND,
-            vec![1, 1027],
+            vec![1, big_len],
             big,
             Status::RecordTooLarge,
         ),
@@ -503,9 +518,9 @@ fn only_its_wires_may_call_the_ledger() {
 #[test]
 fn a_read_that_does_not_fit_the_clients_buffer_is_refused_and_not_audited() {
     let mut rig = Rig::new();
-    rig.append(&[b"small", &[b'L'; 1000]]);
+    rig.append(&[b"small", &vec![b'L'; max_record()]]);
     // The same ledger, its clients' buffers now smaller than a record.
-    rig.boot(|l| l.client_buffer = 512);
+    rig.boot(|l| l.client_buffer = l.max_record / 2);
     let reply = rig.call(READER, label::READ_SINCE, &[1, 0], &[]);
     assert_eq!(reply, Msg::new(Status::BufferTooSmall as u64, &[]));
     assert_eq!(rig.sizes(), (2, 0), "not audited");
