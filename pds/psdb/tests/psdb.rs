@@ -1,7 +1,8 @@
-//! psdb as a PD, in one process: the ledger's psdb client calls it, it
-//! calls the block driver's logic through the queues (the driver runs when
-//! psdb notifies it), and the driver serves a model disk that loses or
-//! tears unflushed writes at a power cut. Also psdb over memory.
+//! psdb as a PD, in one process on the call bus (`platform::host::Bus`):
+//! the ledger's psdb client calls it, it calls the block driver's logic
+//! through the queues (the driver runs when psdb notifies it), and the
+//! driver serves a model disk that loses or tears unflushed writes at a
+//! power cut. Also psdb over memory.
 
 use std::cell::RefCell;
 
@@ -13,20 +14,22 @@ use disk::model::{ModelDevice, PowerLoss};
 use ledger::{Buffers, Caller, Engine, Ledger, Limit, NoClock};
 use ledger_pd::PsdbClient;
 use note::Signer;
-use platform::host::{HostRegions, leak, view};
-use platform::{Access, Channel, ChannelSet, Msg, Pd, Platform, SharedRegion, Time};
+use platform::host::{Bus, BusPlatform, HostRegions, leak, view};
+use platform::{Access, Channel, Msg, SharedRegion};
 use psdb::Psdb;
 use tlog::Tile;
 
 const DISK: usize = 64 * 1024 + 0x800000 + 0x200000 + 0x400000 + 0x200000;
 
 /// The committed system (what tenants.toml generates): psdb's
-/// configuration, its namespaces' channels, and the tenants.
+/// configuration, its namespaces' channels, the tenants, and the channels
+/// between its PDs.
 struct Sys {
     psdb: Vec<u8>,
     channels: Vec<u8>,
     tenants: Vec<sysgen::Tenant>,
     max_record: usize,
+    links: Vec<[(String, u8); 2]>,
 }
 
 fn sys() -> &'static Sys {
@@ -42,7 +45,9 @@ fn sys() -> &'static Sys {
         let dir = tempfile::tempdir().unwrap();
         sysgen::write_generated(&dir.path().join("system.xml"), &g).unwrap();
         let described = sysgen::describe(&dir.path().join("system.xml")).unwrap();
-        Sys { psdb, channels, tenants: described.tenants, max_record: described.max_record }
+        let links =
+            g.system.channels.iter().map(|c| c.ends.clone().map(|e| (e.pd, e.id))).collect();
+        Sys { psdb, channels, tenants: described.tenants, max_record: described.max_record, links }
     })
 }
 
@@ -57,9 +62,6 @@ struct Model {
 
 thread_local! {
     static DISKDEV: RefCell<ModelDevice> = RefCell::new(ModelDevice::new(DISK, 512));
-    static DRIVER: RefCell<Option<Driver<Host, Model>>> = const { RefCell::new(None) };
-    static PSDB: RefCell<Option<Psdb<Host>>> = const { RefCell::new(None) };
-    static CONSOLE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 impl Device for Model {
@@ -93,50 +95,31 @@ impl Device for Model {
     }
 }
 
-/// Each PD of the rig, as a platform: psdb's notification runs the
-/// driver, a ledger's call runs psdb, prints go to [`CONSOLE`].
-#[derive(Clone, Copy)]
-struct Host(&'static str);
-
-impl Platform for Host {
-    fn pd_name(&self) -> &str {
-        self.0
+/// A bus with the system's channels: the rig's PDs go on it.
+fn bus() -> Bus {
+    let bus = Bus::new();
+    for [a, b] in &sys().links {
+        bus.connect((&a.0, a.1), (&b.0, b.1));
     }
-    fn notify(&self, ch: Channel) {
-        if self.0 == "psdb" && ch.id() == system::blk::PSDB_DRIVER {
-            let set = ChannelSet(1 << system::blk::DRIVER_PSDB);
-            DRIVER.with(|d| d.borrow_mut().as_mut().expect("a driver").notified(set));
-        }
-    }
-    fn ppcall(&self, ch: Channel, msg: Msg) -> Msg {
-        // A ledger's channels 1 and 2 are its namespaces in psdb.
-        let ledger = sys().tenants.iter().position(|t| t.ledger_pd == self.0).expect("a ledger");
-        let ns = sys().channels[2 * ledger + usize::from(ch.id() - 1)];
-        let psdb_ch = Channel::new(ns).unwrap();
-        PSDB.with(|p| p.borrow_mut().as_mut().expect("psdb").protected(psdb_ch, msg))
-    }
-    fn print(&self, s: &str) {
-        CONSOLE.with(|c| c.borrow_mut().push_str(s));
-    }
-    fn time(&self) -> Time {
-        Time { unix_ms: None, source: "none" }
-    }
-    fn irq_ack(&self, _: Channel) {}
+    bus
 }
 
-fn console() -> String {
-    CONSOLE.with(|c| std::mem::take(&mut *c.borrow_mut()))
+/// What psdb and the driver printed since the last look.
+fn console(bus: Bus) -> String {
+    bus.prints("blk") + &bus.prints("psdb")
 }
 
-/// The ledger–psdb buffers, seen from the test (the ledgers' side).
+/// The rig's bus, and the ledger–psdb buffers, seen from the test (the
+/// ledgers' side).
 struct Buffers4 {
+    bus: Bus,
     mems: Vec<&'static [u8]>,
     views: Vec<SharedRegion>,
 }
 
 impl Buffers4 {
-    fn new(mems: Vec<&'static [u8]>) -> Buffers4 {
-        Buffers4 { views: mems.iter().map(|m| view(m)).collect(), mems }
+    fn new(bus: Bus, mems: Vec<&'static [u8]>) -> Buffers4 {
+        Buffers4 { bus, views: mems.iter().map(|m| view(m)).collect(), mems }
     }
 }
 
@@ -155,8 +138,9 @@ fn boot(durable: bool) -> Buffers4 {
         psdb_r = psdb_r.share(s, mem, Access::ReadWrite);
         blk_r = blk_r.share(s, mem, Access::ReadWrite);
     }
-    let driver = Driver::init(Host("blk"), &mut blk_r, |_, _| Ok(Model { durable })).unwrap();
-    DRIVER.with(|d| *d.borrow_mut() = Some(driver));
+    let bus = bus();
+    let driver = Driver::init(bus.platform("blk"), &mut blk_r, |_, _| Ok(Model { durable }));
+    bus.register("blk", Box::new(driver.unwrap()));
     psdb_r = psdb_r.private_region(system::MEM_SYMBOL, 4 << 20).with_config(&sys().psdb);
     let mut mems = vec![];
     for &ch in &sys().channels {
@@ -164,9 +148,9 @@ fn boot(durable: bool) -> Buffers4 {
         psdb_r = r;
         mems.push(mem);
     }
-    let pd = Psdb::init(Host("psdb"), &mut psdb_r).unwrap();
-    PSDB.with(|p| *p.borrow_mut() = Some(pd));
-    Buffers4::new(mems)
+    let pd = Psdb::init(bus.platform("psdb"), &mut psdb_r).unwrap();
+    bus.register("psdb", Box::new(pd));
+    Buffers4::new(bus, mems)
 }
 
 /// psdb over memory (no driver in the system).
@@ -181,24 +165,26 @@ fn boot_ram() -> Buffers4 {
         r = r.share(buffer(ch), mem, Access::ReadWrite);
         mems.push(mem);
     }
-    let pd = Psdb::init(Host("psdb"), &mut r).unwrap();
-    PSDB.with(|p| *p.borrow_mut() = Some(pd));
-    Buffers4::new(mems)
+    let bus = bus();
+    let pd = Psdb::init(bus.platform("psdb"), &mut r).unwrap();
+    bus.register("psdb", Box::new(pd));
+    Buffers4::new(bus, mems)
 }
 
-fn call(ch: u8, msg: Msg) -> Msg {
-    PSDB.with(|p| p.borrow_mut().as_mut().unwrap().protected(Channel::new(ch).unwrap(), msg))
+/// A call arriving on psdb's channel `ch`, as from that namespace's ledger.
+fn call(b: &Buffers4, ch: u8, msg: Msg) -> Msg {
+    b.bus.protected("psdb", ch, msg)
 }
 
 fn put(b: &mut Buffers4, ch: u8, t: &Tile, data: &[u8]) -> u64 {
     b.views[ch as usize].write(0, data).unwrap();
     let [x, y, z] = encode_tile(t);
-    call(ch, Msg::new(label::PUT, &[x, y, z, data.len() as u64])).label
+    call(b, ch, Msg::new(label::PUT, &[x, y, z, data.len() as u64])).label
 }
 
 fn get(b: &mut Buffers4, ch: u8, t: &Tile) -> Result<Vec<u8>, Msg> {
     let [x, y, z] = encode_tile(t);
-    let r = call(ch, Msg::new(label::GET, &[x, y, z]));
+    let r = call(b, ch, Msg::new(label::GET, &[x, y, z]));
     if r.label != status::OK {
         return Err(r);
     }
@@ -230,10 +216,10 @@ fn channels_are_namespaces(b: &mut Buffers4) {
         Msg::new(99, &[]),
         Msg::new(3, &[]),
     ] {
-        assert_eq!(call(ACME_LOG, msg).label, status::BAD_REQUEST, "{msg:?}");
+        assert_eq!(call(b, ACME_LOG, msg).label, status::BAD_REQUEST, "{msg:?}");
     }
     assert_eq!(
-        call(60, Msg::new(label::GET_CHECKPOINT, &[])).label,
+        call(b, 60, Msg::new(label::GET_CHECKPOINT, &[])).label,
         status::BAD_REQUEST,
         "a channel with no namespace"
     );
@@ -242,7 +228,7 @@ fn channels_are_namespaces(b: &mut Buffers4) {
 #[test]
 fn each_channel_reaches_its_own_namespace_on_a_disk() {
     let mut b = boot(true);
-    let c = console();
+    let c = console(b.bus);
     assert!(c.contains("psdb: formatted a blank disk: 4 namespaces"), "{c}");
     assert!(c.contains("psdb: acme/log: new (never initialised)"), "{c}");
     channels_are_namespaces(&mut b);
@@ -251,7 +237,7 @@ fn each_channel_reaches_its_own_namespace_on_a_disk() {
 #[test]
 fn each_channel_reaches_its_own_namespace_in_memory() {
     let mut b = boot_ram();
-    assert!(console().contains("no disk in this system"));
+    assert!(console(b.bus).contains("no disk in this system"));
     channels_are_namespaces(&mut b);
 }
 
@@ -261,12 +247,12 @@ fn signer(i: usize) -> Signer {
     Signer::from_seed(&sys().tenants[i].origin, [i as u8 + 1; 32]).unwrap()
 }
 
-type Ledger0 = Engine<PsdbClient<Host>, Vec<u8>, NoClock>;
+type Ledger0 = Engine<PsdbClient<BusPlatform>, Vec<u8>, NoClock>;
 
 /// Acme's engine over psdb, as its ledger PD runs it.
 fn engine(b: &Buffers4) -> Result<Ledger0, String> {
     let client = |ch: u8, i: usize| {
-        PsdbClient::new(Host("ledger_acme"), Channel::new(ch).unwrap(), view(b.mems[i]))
+        PsdbClient::new(b.bus.platform("ledger_acme"), Channel::new(ch).unwrap(), view(b.mems[i]))
     };
     Engine::open(
         client(1, 0),
@@ -357,7 +343,6 @@ fn the_ledger_over_psdb_over_the_driver_survives_a_power_cut_at_every_disk_opera
             }
         }
     }
-    let _ = console();
     assert!(ops > 60, "{ops} disk operations");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -381,9 +366,8 @@ fn psdb_says_what_it_recovered_for_each_tenant() {
     let mut e = engine(&b).unwrap();
     assert!(e.append_batch(batches()[5].iter().map(Vec::as_slice)).is_err());
     DISKDEV.with(|d| d.borrow_mut().power_cut(&mut PowerLoss::new(1)));
-    let _ = console();
     let b = boot(true);
-    let c = console();
+    let c = console(b.bus);
     let line = c.lines().find(|l| l.starts_with("psdb: acme/log: ")).unwrap();
     assert!(line.starts_with("psdb: acme/log: recovered 60 records (checkpoint size 60"), "{line}");
     let discarded: u64 =
@@ -397,7 +381,7 @@ fn psdb_says_what_it_recovered_for_each_tenant() {
 fn a_driver_that_cannot_flush_serves_nothing_and_psdb_says_so() {
     fresh_disk();
     let mut b = boot(false);
-    let c = console();
+    let c = console(b.bus);
     assert!(c.contains("blk: no VIRTIO_BLK_F_FLUSH: the device cannot flush its write cache: refusing to serve durable storage"), "{c}");
     assert!(c.contains("psdb: the block driver serves no durable disk"), "{c}");
     assert_eq!(put(&mut b, ACME_LOG, &Tile::entries(0, 1), b"\x00\x01x"), status::UNAVAILABLE);
@@ -414,9 +398,8 @@ fn a_damaged_object_is_reported_with_its_offset_and_never_served() {
     // Flip a byte in the first record of acme's log (a bundle delta).
     let at = 64 * 1024 + 8192 + 100;
     DISKDEV.with(|d| d.borrow_mut().durable_mut()[at] ^= 0x20);
-    let _ = console();
     let mut b = boot(true);
-    let c = console();
+    let c = console(b.bus);
     assert!(
         c.contains("psdb: acme/log: recovered")
             && c.contains("; DAMAGE: 1 records failed their checksum"),
@@ -441,9 +424,8 @@ fn a_disk_of_another_system_is_refused_and_left_as_it_was() {
         d.ops.clear();
     });
     let before = DISKDEV.with(|d| d.borrow().durable().to_vec());
-    let _ = console();
     let mut b = boot(true);
-    let c = console();
+    let c = console(b.bus);
     assert!(
         c.contains("the disk belongs to another system") && c.contains("nothing was written"),
         "{c}"
