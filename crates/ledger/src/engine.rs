@@ -70,6 +70,21 @@ impl<'a> Buffers<&'a mut [u8]> {
     }
 }
 
+/// An engine that did not open: why, and everything it was given but the
+/// signer.
+pub struct OpenError<S: TileStore, B, C> {
+    /// Why.
+    pub error: Error<S::Error>,
+    /// The record log's store.
+    pub log_store: S,
+    /// The audit log's store.
+    pub audit_store: S,
+    /// The clock.
+    pub clock: C,
+    /// The memory.
+    pub buffers: Buffers<B>,
+}
+
 /// Why [`Engine::append_stream`] failed.
 #[derive(Debug, PartialEq, Eq)]
 pub enum StreamError<X, E> {
@@ -179,11 +194,44 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
         buffers: Buffers<B>,
         max_entry: usize,
     ) -> Result<(Self, Recovered), Error<S::Error>> {
-        let audit_signer = audit_signer(&signer)?;
-        let (log, log_rec) = Log::open(log_store, signer, buffers.log, max_entry)?;
-        let (audit, audit_rec) =
-            Log::open(audit_store, audit_signer, buffers.audit, MAX_AUDIT_RECORD)?;
-        Ok((Engine { log, audit, clock }, Recovered { log: log_rec, audit: audit_rec }))
+        Self::try_open(log_store, audit_store, signer, clock, buffers, max_entry)
+            .map_err(|f| f.error)
+    }
+
+    /// [`Engine::open`], giving everything back when it fails, to try
+    /// again later (a store that was unavailable).
+    pub fn try_open(
+        log_store: S,
+        audit_store: S,
+        signer: Signer,
+        clock: C,
+        buffers: Buffers<B>,
+        max_entry: usize,
+    ) -> Result<(Self, Recovered), OpenError<S, B, C>> {
+        let audit_signer = match audit_signer(&signer) {
+            Ok(s) => s,
+            Err(error) => return Err(OpenError { error, log_store, audit_store, clock, buffers }),
+        };
+        let Buffers { log, audit } = buffers;
+        let (log, log_rec) = match Log::try_open(log_store, signer, log, max_entry) {
+            Ok(opened) => opened,
+            Err(f) => {
+                let buffers = Buffers { log: f.buffers, audit };
+                let (error, log_store) = (f.error, f.store);
+                return Err(OpenError { error, log_store, audit_store, clock, buffers });
+            }
+        };
+        match Log::try_open(audit_store, audit_signer, audit, MAX_AUDIT_RECORD) {
+            Ok((audit, audit_rec)) => {
+                Ok((Engine { log, audit, clock }, Recovered { log: log_rec, audit: audit_rec }))
+            }
+            Err(f) => {
+                let (log_store, log) = log.into_parts();
+                let buffers = Buffers { log, audit: f.buffers };
+                let (error, audit_store) = (f.error, f.store);
+                Err(OpenError { error, log_store, audit_store, clock, buffers })
+            }
+        }
     }
 
     /// Opens a tenant's ledger that must exist already: both logs hold a

@@ -94,23 +94,54 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         buffers: LogBuffers<B>,
         max_entry: usize,
     ) -> Result<(Self, Recovery), S> {
-        if max_entry == 0 || max_entry > MAX_ENTRY_SIZE {
-            return Err(Error::InvalidArgument("maximum record size must be 1..=65535"));
+        Self::try_open(store, signer, buffers, max_entry).map_err(|f| f.error)
+    }
+
+    /// [`Log::open`], giving the store and the memory back when it fails,
+    /// to try again later (a store that was unavailable).
+    pub fn try_open(
+        store: S,
+        signer: Signer,
+        mut buffers: LogBuffers<B>,
+        max_entry: usize,
+    ) -> core::result::Result<(Self, Recovery), OpenError<S, B>> {
+        if let Err(error) = check_buffers(&mut buffers, max_entry) {
+            return Err(OpenError { error, store, buffers });
         }
-        let LogBuffers { bundle, scratch, mut edge, mut cache } = buffers;
-        let bundle_max = bundle_capacity(max_entry);
-        let cache_len = cache.as_ref().len().max(EDGE_BYTES);
-        if !edge.reserve(EDGE_BYTES) || !cache.reserve(cache_len) {
-            return Err(Error::BufferTooSmall { needed: EDGE_BYTES });
+        let mut log = Self::assemble(store, signer, buffers, max_entry)?;
+        match log.load() {
+            Ok(recovery) => Ok((log, recovery)),
+            Err(error) => {
+                let (store, buffers) = log.into_parts();
+                Err(OpenError { error, store, buffers })
+            }
         }
-        let cache =
-            TileCache::new(cache).map_err(|_| Error::BufferTooSmall { needed: EDGE_BYTES })?;
-        if bundle.max_len() < bundle_max || scratch.max_len() < bundle_max {
-            return Err(Error::BufferTooSmall { needed: bundle_max });
-        }
-        let tree =
-            Builder::with_memory(edge).map_err(|_| Error::BufferTooSmall { needed: EDGE_BYTES })?;
-        let mut log = Log {
+    }
+
+    /// The log over checked buffers, before anything is read.
+    fn assemble(
+        store: S,
+        signer: Signer,
+        buffers: LogBuffers<B>,
+        max_entry: usize,
+    ) -> core::result::Result<Self, OpenError<S, B>> {
+        let error = Error::BufferTooSmall { needed: EDGE_BYTES };
+        let LogBuffers { bundle, scratch, edge, cache } = buffers;
+        let cache = match TileCache::new(cache) {
+            Ok(c) => c,
+            Err(cache) => {
+                let buffers = LogBuffers { bundle, scratch, edge, cache };
+                return Err(OpenError { error, store, buffers });
+            }
+        };
+        let tree = match Builder::with_memory(edge) {
+            Ok(t) => t,
+            Err(edge) => {
+                let buffers = LogBuffers { bundle, scratch, edge, cache: cache.into_inner() };
+                return Err(OpenError { error, store, buffers });
+            }
+        };
+        Ok(Log {
             store,
             signer,
             tree,
@@ -127,27 +158,31 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
             note_len: 0,
             max_entry,
             poisoned: false,
-        };
+        })
+    }
+
+    /// Verifies the stored checkpoint, recovers the store to it and loads
+    /// the right edge; an empty store gets a signed checkpoint of size 0.
+    fn load(&mut self) -> Result<Recovery, S> {
         let mut note = [0u8; MAX_NOTE];
-        let recovery = match log.store.get_checkpoint(&mut note) {
+        match self.store.get_checkpoint(&mut note) {
             Ok(None) => {
-                let recovery = log.store.recover(0)?;
-                log.commit()?;
-                recovery
+                let recovery = self.store.recover(0)?;
+                self.commit()?;
+                Ok(recovery)
             }
             Ok(Some(len)) => {
                 let stored = &note[..len];
-                let size = log.verify_checkpoint(stored)?.size;
-                let recovery = log.store.recover(size)?;
-                log.restore(stored)?;
-                recovery
+                let size = self.verify_checkpoint(stored)?.size;
+                let recovery = self.store.recover(size)?;
+                self.restore(stored)?;
+                Ok(recovery)
             }
             Err(StoreError::TooSmall { .. }) => {
-                return Err(corrupt(None, "checkpoint is larger than any this ledger writes"));
+                Err(corrupt(None, "checkpoint is larger than any this ledger writes"))
             }
-            Err(e) => return Err(e.into()),
-        };
-        Ok((log, recovery))
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Opens a stored checkpoint with this log's key and checks its origin.
@@ -696,6 +731,35 @@ impl<S: TileStore, B: Buffer> NodeReader for Nodes<'_, S, B> {
     fn node(&mut self, level: u8, index: u64) -> Result<Hash, S> {
         self.0.node(level, index)
     }
+}
+
+/// A log that did not open: why, and what it was given.
+pub struct OpenError<S: TileStore, B> {
+    /// Why.
+    pub error: Error<S::Error>,
+    /// The store, untouched or partly recovered (recovery is idempotent).
+    pub store: S,
+    /// The memory.
+    pub buffers: LogBuffers<B>,
+}
+
+/// Makes sure `buffers` can hold a log of records up to `max_entry` bytes.
+fn check_buffers<B: Buffer, E>(
+    b: &mut LogBuffers<B>,
+    max_entry: usize,
+) -> core::result::Result<(), Error<E>> {
+    if max_entry == 0 || max_entry > MAX_ENTRY_SIZE {
+        return Err(Error::InvalidArgument("maximum record size must be 1..=65535"));
+    }
+    let cache_len = b.cache.as_ref().len().max(EDGE_BYTES);
+    if !b.edge.reserve(EDGE_BYTES) || !b.cache.reserve(cache_len) {
+        return Err(Error::BufferTooSmall { needed: EDGE_BYTES });
+    }
+    let bundle_max = bundle_capacity(max_entry);
+    if b.bundle.max_len() < bundle_max || b.scratch.max_len() < bundle_max {
+        return Err(Error::BufferTooSmall { needed: bundle_max });
+    }
+    Ok(())
 }
 
 /// What [`Log::fit`] found.

@@ -139,7 +139,7 @@ impl<P: Platform> LedgerPd<P> {
             return;
         };
         let Some(signer) = self.signer.clone() else { return };
-        match Engine::open(log, audit, signer, clock, buffers, self.max_record) {
+        match Engine::try_open(log, audit, signer, clock, buffers, self.max_record) {
             Ok((engine, recovered)) => {
                 if let Some(s) = &self.signer {
                     self.say(format_args!(
@@ -156,7 +156,17 @@ impl<P: Platform> LedgerPd<P> {
                 }
                 self.state = State::Open(engine);
             }
-            Err(e) => self.say(format_args!("cannot open the ledger: {e}; refusing all requests")),
+            // psdb did not answer: try again at the next request.
+            Err(f) if matches!(f.error, Error::Store(StoreError::Backend(_))) => {
+                self.say(format_args!(
+                    "cannot open the ledger: {}; retrying at the next request",
+                    f.error
+                ));
+                self.state = State::Stopped(f.log_store, f.audit_store, f.clock, f.buffers);
+            }
+            Err(f) => {
+                self.say(format_args!("cannot open the ledger: {}; refusing all requests", f.error))
+            }
         }
     }
 
