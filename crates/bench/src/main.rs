@@ -588,9 +588,10 @@ fn write_plots(doc: &Path, figures: &plot::Figures) -> Result<Vec<&'static str>>
 /// The report's links to the plots `drawn`, relative to the report.
 fn plot_links(drawn: &[&str]) -> String {
     let mut s =
-        "Plots of this run (the same figures, each with its same-run baselines):\n".to_string();
+        "Plots of this run (the same figures, each with its same-run baselines):".to_string();
     for name in drawn {
-        let _ = write!(s, "\n![{}](perf/{name})", name.trim_end_matches(".png"));
+        let alt = name.trim_end_matches(".png").replace('-', " ");
+        let _ = write!(s, "\n\n![{alt}](perf/{name})");
     }
     s
 }

@@ -244,7 +244,7 @@ fn y_range(c: &Chart) -> (f64, f64) {
 
 type Coord = WithKeyPoints<LogCoord<f64>>;
 
-/// Tableau's ten colours, distinguishable on white.
+/// Eight of Tableau's colours, distinguishable on white.
 const COLOURS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -256,6 +256,15 @@ const COLOURS: [RGBColor; 8] = [
     RGBColor(23, 190, 207),
 ];
 
+/// The colour of the series `name` (the `i`th of its plot): the same
+/// implementation has the same colour in every plot.
+fn colour(name: &str, i: usize) -> RGBColor {
+    const KNOWN: [&str; 6] =
+        ["engine core", "engine + in-memory", "Go 1.23", "Go 1.19", "tlog_tiles", "raw SHA-256"];
+    let known = KNOWN.iter().position(|k| name.starts_with(k));
+    COLOURS[known.unwrap_or(i) % COLOURS.len()]
+}
+
 /// Renders `c` to the PNG `path`.
 fn draw(path: &Path, c: &Chart) -> Result<()> {
     let root = BitMapBackend::new(path, (1100, 700)).into_drawing_area();
@@ -263,14 +272,14 @@ fn draw(path: &Path, c: &Chart) -> Result<()> {
     let mut chart = axes(&root, c)?;
     let (x0, x1) = (chart.x_range().start, chart.x_range().end);
     for (i, s) in c.lines.iter().enumerate() {
-        let style = COLOURS[i % COLOURS.len()].stroke_width(2);
+        let style = colour(&s.name, i).stroke_width(2);
         chart
             .draw_series(LineSeries::new(s.points.clone(), style).point_size(4))?
             .label(s.name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
     }
     for (i, b) in c.baselines.iter().enumerate() {
-        let style = COLOURS[(c.lines.len() + i) % COLOURS.len()].stroke_width(2);
+        let style = colour(&b.name, c.lines.len() + i).stroke_width(2);
         let line = vec![(x0, b.value), (x1, b.value)];
         chart
             .draw_series(DashedLineSeries::new(line, 10, 6, style))?
