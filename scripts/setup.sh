@@ -19,8 +19,10 @@ rustup toolchain install "$toolchain" --profile minimal \
 scripts/apt.sh golang-go golang-golang-x-mod-dev strace gcc libc6-dev
 
 # `setup.sh bench`: also Go 1.23 (SHA-NI), the benchmark's second Go
-# baseline beside Debian's Go 1.19, from the release's backports suite.
+# baseline beside Debian's Go 1.19, from the release's backports suite,
+# and the TTF the benchmark's PNG plots are drawn with (loaded at run time
+# from /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf).
 if [ "${1:-}" = bench ]; then
     scripts/backports.sh
-    scripts/apt.sh golang-1.23-go
+    scripts/apt.sh golang-1.23-go fonts-dejavu-core
 fi

@@ -19,10 +19,14 @@ use tokio::net::TcpStream;
 pub struct Load {
     /// Requests answered per second.
     pub per_sec: f64,
-    /// Latency percentiles, milliseconds.
+    /// Latency percentiles, milliseconds: the median.
     pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
     /// 99th percentile.
     pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
     /// Records per group commit, from the daemon's metrics.
     pub batch: f64,
 }
@@ -115,8 +119,7 @@ impl Daemon {
         }))?;
         let (recs, commits) = self.counts(&rt)?;
         let batch = (recs - self.metrics_before.0) / (commits - self.metrics_before.1).max(1.0);
-        let (p50_ms, p99_ms) = percentiles(&mut lat);
-        Ok(Load { per_sec, p50_ms, p99_ms, batch })
+        Ok(load(per_sec, &mut lat, batch))
     }
 
     /// `clients` clients calling `GET /healthz` (no credential, no ledger):
@@ -127,8 +130,7 @@ impl Daemon {
         let (per_sec, mut lat) = rt.block_on(run(&self.addr, clients, secs, move |_, out| {
             request("GET", "/healthz", "none", "text/plain", &[], out)
         }))?;
-        let (p50_ms, p99_ms) = percentiles(&mut lat);
-        Ok(Load { per_sec, p50_ms, p99_ms, batch: 0.0 })
+        Ok(load(per_sec, &mut lat, 0.0))
     }
 
     /// `clients` clients each reading one record per request (audited).
@@ -140,8 +142,7 @@ impl Daemon {
                 format!("/v1/bench/records?from={}&max=1", i.wrapping_mul(7919) % size.max(1));
             request("GET", &path, &token, "application/octet-stream", &[], out)
         }))?;
-        let (p50_ms, p99_ms) = percentiles(&mut lat);
-        Ok(Load { per_sec, p50_ms, p99_ms, batch: 0.0 })
+        Ok(load(per_sec, &mut lat, 0.0))
     }
 }
 
@@ -278,11 +279,16 @@ async fn run(
     Ok((all.len() as f64 / elapsed, all))
 }
 
-fn percentiles(lat: &mut [f64]) -> (f64, f64) {
+/// The load of `per_sec` requests answered with latencies `lat` (ms).
+fn load(per_sec: f64, lat: &mut [f64], batch: f64) -> Load {
+    let [p50_ms, p90_ms, p99_ms, p999_ms] = percentiles(lat, [0.50, 0.90, 0.99, 0.999]);
+    Load { per_sec, p50_ms, p90_ms, p99_ms, p999_ms, batch }
+}
+
+fn percentiles<const N: usize>(lat: &mut [f64], qs: [f64; N]) -> [f64; N] {
     if lat.is_empty() {
-        return (0.0, 0.0);
+        return [0.0; N];
     }
     lat.sort_by(f64::total_cmp);
-    let at = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
-    (at(0.50), at(0.99))
+    qs.map(|q| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)])
 }

@@ -27,6 +27,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod daemon;
 mod peer;
+mod plot;
 mod proofs;
 mod sel4;
 
@@ -239,6 +240,8 @@ struct Row {
 #[derive(Default)]
 struct Report {
     rows: Vec<Row>,
+    /// The numbers the plots show.
+    figures: plot::Figures,
 }
 
 impl Report {
@@ -262,12 +265,20 @@ fn main() -> Result<()> {
     let (runs, scale) = if args.quick { (3, 20) } else { (7, 1) };
     let mut rows = Report::default();
     let mut notes = Vec::new();
+    if args.write.is_some() {
+        // Before measuring, so that a missing font does not cost a run.
+        plot::load_font()?;
+    }
     if args.daemon_only {
         let scratch = args.scratch.join(format!("run-{}", std::process::id()));
         let fsyncs = fsync_rate(&scratch.join("fsync"), 200)?;
         daemon_rows(&scratch.join("daemon"), args.quick, fsyncs, &mut rows)?;
         let _ = fs::remove_dir_all(&scratch);
         print!("{}", render(&rows.rows, &notes));
+        // The report stays as the last full run wrote it; the latency plot is redrawn.
+        if let Some(path) = &args.write {
+            write_plots(path, &rows.figures)?;
+        }
         return Ok(());
     }
     if args.proofs_only {
@@ -287,93 +298,14 @@ fn main() -> Result<()> {
                 .into(),
         );
     }
+    let mut at64 = None;
     for (size, count) in [(64usize, 200_000usize), (256, 100_000), (1024, 50_000)] {
-        let count = count / scale;
-        let recs = records(size, count);
-        progress(&format!("{size}-byte records: engine, Go tlog, tlog_tiles, SHA-256"));
-        // Interleave the measurements, so that noise hits them all alike.
-        let mut t: [Vec<f64>; 9] = Default::default();
-        for _ in 0..runs {
-            let g = oracle::bench_stored_hashes(size, count, 1).map_err(anyhow::Error::msg)?;
-            t[0].extend(g.ns_per_record);
-            t[1].extend(g.sha256_ns);
-            if go123 {
-                let g = oracle::bench_stored_hashes_with(oracle::Go::Go123, size, count, 1)
-                    .map_err(anyhow::Error::msg)?;
-                t[2].extend(g.ns_per_record);
-                t[3].extend(g.sha256_ns);
-            }
-            t[4].push(peer::stored_hashes(&recs));
-            t[5].push(sha256_raw(&recs));
-            t[6].push(merkle_only(&recs));
-            t[7].push(engine_memory(|| Discard, &recs, BATCH)?);
-            t[8].push(engine_memory(MemStore::new, &recs, BATCH)?);
-        }
-        let [go119, go119_sha, go123_ns, go123_sha, peer, sha, merkle, core, mem] =
-            t.map(|v| if v.is_empty() { f64::NAN } else { median(v) });
-        let per_sec = |ns: f64| format!("{:.0} records/s ({ns:.0} ns each)", 1e9 / ns);
-        let vs = |ns: f64| {
-            let go123 = match go123 {
-                true => format!("{:.2}x Go 1.23, ", go123_ns / ns),
-                false => String::new(),
-            };
-            format!(
-                "{go123}{:.2}x Go 1.19, {:.2}x tlog_tiles; {:.0}% of the SHA-256 bound",
-                go119 / ns,
-                peer / ns,
-                100.0 * sha / ns
-            )
-        };
-        rows.push(Row {
-            what: format!("engine core, {size}-byte records, batches of {BATCH} (store discards)"),
-            value: per_sec(core),
-            ratio: vs(core),
-        });
-        rows.push(Row {
-            what: format!("engine + in-memory store, {size}-byte records, batches of {BATCH}"),
-            value: per_sec(mem),
-            ratio: vs(mem),
-        });
-        if go123 {
-            rows.push(Row {
-                what: format!("Go 1.23 tlog.StoredHashes, {size}-byte records"),
-                value: per_sec(go123_ns),
-                ratio: format!(
-                    "baseline (SHA-NI); {:.0}% of Go 1.23's own SHA-256 bound ({go123_sha:.0} ns)",
-                    100.0 * go123_sha / go123_ns
-                ),
-            });
-        }
-        rows.push(Row {
-            what: format!("Go 1.19 tlog.StoredHashes, {size}-byte records"),
-            value: per_sec(go119),
-            ratio: format!(
-                "baseline (Debian's default Go; AVX2, no SHA-NI); {:.0}% of its own SHA-256 bound ({go119_sha:.0} ns)",
-                100.0 * go119_sha / go119
-            ),
-        });
-        rows.push(Row {
-            what: format!("tlog_tiles::tlog::stored_hashes (Rust peer), {size}-byte records"),
-            value: per_sec(peer),
-            ratio: format!(
-                "baseline: Cloudflare's port of x/mod tlog, into memory; {:.0}% of the SHA-256 bound",
-                100.0 * sha / peer
-            ),
-        });
-        rows.push(Row {
-            what: format!("raw SHA-256 of each {size}-byte record"),
-            value: per_sec(sha),
-            ratio: "bound".into(),
-        });
-        rows.push(Row {
-            what: format!("Merkle hashing alone (tlog::Builder), {size}-byte records"),
-            value: per_sec(merkle),
-            ratio: format!(
-                "{:.0}% of the SHA-256 bound; the engine core is {:.0}% of it",
-                100.0 * sha / merkle,
-                100.0 * merkle / core
-            ),
-        });
+        let m = by_size(size, count / scale, runs, go123)?;
+        size_rows(size, &m, &mut rows);
+        at64.get_or_insert(m);
+    }
+    if let Some(base) = &at64 {
+        batch_rows(runs, scale, base, &mut rows)?;
     }
 
     let one = records(64, 2_000 / scale);
@@ -469,6 +401,10 @@ fn main() -> Result<()> {
         cpu_model()
     ));
 
+    if let Some(path) = &args.write {
+        let drawn = write_plots(path, &rows.figures)?;
+        notes.push(plot_links(&drawn));
+    }
     let report = render(&rows.rows, &notes);
     print!("{report}");
     if let Some(path) = args.write {
@@ -478,6 +414,192 @@ fn main() -> Result<()> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The medians of one record size's measurements, nanoseconds per
+/// record (NaN where not measured: Go 1.23 when it is not installed).
+struct BySize {
+    go119: f64,
+    go119_sha: f64,
+    go123: f64,
+    go123_sha: f64,
+    peer: f64,
+    sha: f64,
+    merkle: f64,
+    core: f64,
+    mem: f64,
+}
+
+/// Measures `count` records of `size` bytes in every implementation,
+/// interleaved `runs` times so that noise hits them all alike.
+fn by_size(size: usize, count: usize, runs: usize, go123: bool) -> Result<BySize> {
+    let recs = records(size, count);
+    progress(&format!("{size}-byte records: engine, Go tlog, tlog_tiles, SHA-256"));
+    let mut t: [Vec<f64>; 9] = Default::default();
+    for _ in 0..runs {
+        let g = oracle::bench_stored_hashes(size, count, 1).map_err(anyhow::Error::msg)?;
+        t[0].extend(g.ns_per_record);
+        t[1].extend(g.sha256_ns);
+        if go123 {
+            let g = oracle::bench_stored_hashes_with(oracle::Go::Go123, size, count, 1)
+                .map_err(anyhow::Error::msg)?;
+            t[2].extend(g.ns_per_record);
+            t[3].extend(g.sha256_ns);
+        }
+        t[4].push(peer::stored_hashes(&recs));
+        t[5].push(sha256_raw(&recs));
+        t[6].push(merkle_only(&recs));
+        t[7].push(engine_memory(|| Discard, &recs, BATCH)?);
+        t[8].push(engine_memory(MemStore::new, &recs, BATCH)?);
+    }
+    let [go119, go119_sha, go123, go123_sha, peer, sha, merkle, core, mem] =
+        t.map(|v| if v.is_empty() { f64::NAN } else { median(v) });
+    Ok(BySize { go119, go119_sha, go123, go123_sha, peer, sha, merkle, core, mem })
+}
+
+/// `ns` per record as a rate, for the table.
+fn per_sec(ns: f64) -> String {
+    format!("{:.0} records/s ({ns:.0} ns each)", 1e9 / ns)
+}
+
+/// How `ns` per record compares with the baselines of `m`.
+fn versus(m: &BySize, ns: f64) -> String {
+    format!("{}; {:.0}% of the SHA-256 bound", versus_peers(m, ns), 100.0 * m.sha / ns)
+}
+
+/// How `ns` per record compares with Go's and `tlog_tiles`' `StoredHashes`.
+fn versus_peers(m: &BySize, ns: f64) -> String {
+    let go123 = match m.go123.is_nan() {
+        false => format!("{:.2}x Go 1.23, ", m.go123 / ns),
+        true => String::new(),
+    };
+    format!("{go123}{:.2}x Go 1.19, {:.2}x tlog_tiles", m.go119 / ns, m.peer / ns)
+}
+
+/// The rows, and the record-size plot's points, of one record size.
+fn size_rows(size: usize, m: &BySize, rows: &mut Report) {
+    let x = size as f64;
+    for (name, ns) in [
+        ("engine core", m.core),
+        ("engine + in-memory store", m.mem),
+        ("Go 1.23 tlog.StoredHashes", m.go123),
+        ("Go 1.19 tlog.StoredHashes", m.go119),
+        ("tlog_tiles stored_hashes (Rust peer)", m.peer),
+        ("raw SHA-256 alone (bound)", m.sha),
+    ] {
+        rows.figures.by_size(name, x, 1e9 / ns);
+    }
+    rows.push(Row {
+        what: format!("engine core, {size}-byte records, batches of {BATCH} (store discards)"),
+        value: per_sec(m.core),
+        ratio: versus(m, m.core),
+    });
+    rows.push(Row {
+        what: format!("engine + in-memory store, {size}-byte records, batches of {BATCH}"),
+        value: per_sec(m.mem),
+        ratio: versus(m, m.mem),
+    });
+    baseline_rows(size, m, rows);
+}
+
+/// The baselines' rows of one record size.
+fn baseline_rows(size: usize, m: &BySize, rows: &mut Report) {
+    if !m.go123.is_nan() {
+        rows.push(Row {
+            what: format!("Go 1.23 tlog.StoredHashes, {size}-byte records"),
+            value: per_sec(m.go123),
+            ratio: format!(
+                "baseline (SHA-NI); {:.0}% of Go 1.23's own SHA-256 bound ({:.0} ns)",
+                100.0 * m.go123_sha / m.go123,
+                m.go123_sha
+            ),
+        });
+    }
+    rows.push(Row {
+        what: format!("Go 1.19 tlog.StoredHashes, {size}-byte records"),
+        value: per_sec(m.go119),
+        ratio: format!(
+            "baseline (Debian's default Go; AVX2, no SHA-NI); {:.0}% of its own SHA-256 bound ({:.0} ns)",
+            100.0 * m.go119_sha / m.go119,
+            m.go119_sha
+        ),
+    });
+    rows.push(Row {
+        what: format!("tlog_tiles::tlog::stored_hashes (Rust peer), {size}-byte records"),
+        value: per_sec(m.peer),
+        ratio: format!(
+            "baseline: Cloudflare's port of x/mod tlog, into memory; {:.0}% of the SHA-256 bound",
+            100.0 * m.sha / m.peer
+        ),
+    });
+    rows.push(Row {
+        what: format!("raw SHA-256 of each {size}-byte record"),
+        value: per_sec(m.sha),
+        ratio: "bound".into(),
+    });
+    rows.push(Row {
+        what: format!("Merkle hashing alone (tlog::Builder), {size}-byte records"),
+        value: per_sec(m.merkle),
+        ratio: format!(
+            "{:.0}% of the SHA-256 bound; the engine core is {:.0}% of it",
+            100.0 * m.sha / m.merkle,
+            100.0 * m.merkle / m.core
+        ),
+    });
+}
+
+/// Engine + in-memory store at 1 to 4096 records per commit (64-byte
+/// records), next to the unbatched baselines of the same run (`base`,
+/// the 64-byte medians).
+fn batch_rows(runs: usize, scale: usize, base: &BySize, rows: &mut Report) -> Result<()> {
+    progress("engine + in-memory store by batch size");
+    let mut points = Vec::new();
+    for (batch, count) in [(1usize, 2_000usize), (16, 20_000), (256, 100_000), (4096, 200_000)] {
+        let recs = records(64, (count / scale).max(batch));
+        let ns = median(
+            (0..runs).map(|_| engine_memory(MemStore::new, &recs, batch)).collect::<Result<_>>()?,
+        );
+        points.push((batch as f64, 1e9 / ns));
+        rows.push(Row {
+            what: format!("engine + in-memory store, 64-byte records, batches of {batch} (one signed checkpoint per batch)"),
+            value: format!("{:.0} appends/s ({ns:.0} ns each)", 1e9 / ns),
+            ratio: format!("{} (their StoredHashes, which has no batches)", versus_peers(base, ns)),
+        });
+    }
+    let f = &mut rows.figures;
+    f.by_batch.push(plot::Series { name: "engine + in-memory store".into(), points });
+    for (name, ns) in [
+        ("Go 1.23 tlog.StoredHashes", base.go123),
+        ("Go 1.19 tlog.StoredHashes", base.go119),
+        ("tlog_tiles stored_hashes", base.peer),
+    ] {
+        if !ns.is_nan() {
+            f.batch_baselines.push(plot::Baseline { name: name.into(), value: 1e9 / ns });
+        }
+    }
+    Ok(())
+}
+
+/// Draws the plots into `perf/` beside the report `doc`; returns the
+/// file names written.
+fn write_plots(doc: &Path, figures: &plot::Figures) -> Result<Vec<&'static str>> {
+    let dir = plot::perf_dir(doc);
+    let drawn = plot::write(&dir, figures)?;
+    for name in &drawn {
+        eprintln!("wrote {}", dir.join(name).display());
+    }
+    Ok(drawn)
+}
+
+/// The report's links to the plots `drawn`, relative to the report.
+fn plot_links(drawn: &[&str]) -> String {
+    let mut s =
+        "Plots of this run (the same figures, each with its same-run baselines):".to_string();
+    for name in drawn {
+        let alt = name.trim_end_matches(".png").replace('-', " ");
+        let _ = write!(s, "\n\n![{alt}](perf/{name})");
+    }
+    s
 }
 
 /// Proofs over a stored, durable ledger of a million records.
@@ -551,6 +673,7 @@ fn daemon_rows(scratch: &Path, quick: bool, fsyncs: f64, rows: &mut Report) -> R
     // Warm up: connections, page cache, the first tiles.
     d.appends(16, secs / 5.0)?;
     let mut appended = 0.0;
+    rows.figures.fsync_ms = Some(1e3 / fsyncs);
     for clients in [1, 16, 256] {
         // HTTP alone at the same load, just before: the same-run ceiling.
         let ceiling = d.health(clients, secs)?;
@@ -564,6 +687,13 @@ fn daemon_rows(scratch: &Path, quick: bool, fsyncs: f64, rows: &mut Report) -> R
         });
         let l = d.appends(clients, secs)?;
         appended += l.per_sec * secs;
+        rows.figures.latency.push(plot::Latency {
+            clients: clients as f64,
+            p50: l.p50_ms,
+            p90: l.p90_ms,
+            p99: l.p99_ms,
+            p999: l.p999_ms,
+        });
         rows.push(Row {
             what: format!("service-fsd over HTTP, durable single-record appends (64 B), {clients} clients"),
             value: format!("{:.0} appends/s, p50 {:.2} ms, p99 {:.2} ms", l.per_sec, l.p50_ms, l.p99_ms),
