@@ -857,19 +857,22 @@ fn explained(dir: &std::path::Path, key: &Verifier, report: &verify::Report) -> 
     let Some(first) = report.beyond.first() else { return Ok(()) };
     // A live writer (service-fsd) committed while we verified: the
     // checkpoint there now is newer, signed, and covers every such object.
-    let now = std::fs::read(dir.join("checkpoint")).ok();
-    let grown = now.as_deref().and_then(|n| {
-        let cp = note::Checkpoint::parse(note::open(n, &[key]).ok()?.text).ok()?;
+    let grown = || {
+        let now = std::fs::read(dir.join("checkpoint")).ok()?;
+        let cp = note::Checkpoint::parse(note::open(&now, &[key]).ok()?.text).ok()?;
         let covered =
             report.beyond.iter().all(|p| tlog::Tile::parse(p).is_some_and(|t| t.within(cp.size)));
         (cp.size > report.size && covered).then_some(cp.size)
-    });
-    if let Some(size) = grown {
+    };
+    let said_grown = |size: u64| {
         eprintln!(
             "fsctl: {}: the ledger grew to {size} while it was verified at {} (a live writer); verify again for the rest",
             dir.display(),
             report.size
         );
+    };
+    if let Some(size) = grown() {
+        said_grown(size);
         return Ok(());
     }
     let intent = store_posix::read_intent(dir).map_err(ledger::Error::Store).map_err(ledger_err)?;
@@ -880,6 +883,13 @@ fn explained(dir: &std::path::Path, key: &Verifier, report: &verify::Report) -> 
             report.beyond.len(),
             report.size
         );
+        return Ok(());
+    }
+    // The commit from this size may have ended between the two reads: its
+    // intent moves on only after its checkpoint is stored, so a checkpoint
+    // read after the intent shows it.
+    if let Some(size) = grown() {
+        said_grown(size);
         return Ok(());
     }
     bail!(
