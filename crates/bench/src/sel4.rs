@@ -29,6 +29,8 @@ struct Figures {
     chain_us: f64,
     engine_us: f64,
     records: f64,
+    signatures: f64,
+    sign_us: f64,
     ready: Option<Duration>,
 }
 
@@ -121,6 +123,17 @@ pub fn rows(quick: bool) -> Result<(Vec<Row>, Vec<String>)> {
                 per_append(&counted) / per_append(&ram_counted)
             ),
         });
+        if batch == 1 {
+            rows.push(Row {
+                what: "seL4 image in QEMU -icount: guest instructions per checkpoint signature (Ed25519, the ledger PD's code)".into(),
+                value: format!("{:.0}", counted.sign_us * 1e3 / counted.signatures),
+                ratio: format!(
+                    "{:.0}% of an append of one record to the engine alone (one signed checkpoint each); emulated {:.0} µs",
+                    100.0 * counted.sign_us / counted.signatures / (counted.engine_us / n),
+                    timed.sign_us / timed.signatures
+                ),
+            });
+        }
         if batch == 1
             && let Some(t) = timed.ready
         {
@@ -171,6 +184,8 @@ fn median(runs: [Figures; 3]) -> Figures {
         chain_us: mid(|f| f.chain_us),
         engine_us: mid(|f| f.engine_us),
         records: runs[0].records,
+        signatures: runs[0].signatures,
+        sign_us: mid(|f| f.sign_us),
         ready: runs.iter().filter_map(|f| f.ready).min(),
     }
 }
@@ -229,6 +244,9 @@ fn figures(cmd: &str, args: &[String]) -> Result<Figures> {
             chain_us: field("bench: appends", 8)?,
             // bench: engine appends N batch B size S in T us
             engine_us: field("bench: engine appends", 9)?,
+            // bench: signatures N in T us
+            signatures: field("bench: signatures", 2)?,
+            sign_us: field("bench: signatures", 4)?,
             ready: r.first("MON|INFO: PD 'wire' is now passive"),
         })
     })();
