@@ -43,7 +43,7 @@ export SERVICE_FS_BLK_MMIO
 # rust-sel4's sel4-sys needs to read the SDK's libsel4 headers.
 rustup toolchain install "$toolchain" --profile minimal --component rustfmt,clippy \
     --target "$target" 2>&1 | grep -v '^info: ' || true
-scripts/apt.sh libclang-dev
+scripts/apt.sh libclang-dev binutils
 
 if [ -n "${RUST_SEL4:-}" ]; then
     # Fetch the pinned rust-sel4 from a local clone: git rewrites the URL,
@@ -83,6 +83,24 @@ for bin in image/programs/src/bin/*.rs; do
     p=$(basename "$bin" .rs)
     cp "image/target/$target/release/$p" "$programs/$p.elf"
 done
+
+# A program's code: the memory sizes of its executable LOAD segments.
+code_bytes() {
+    local type memsz flags total=0
+    # LOAD offset vaddr paddr filesz memsz flags (`R E`, two words) align
+    while read -r type _ _ _ _ memsz flags; do
+        [ "$type" = LOAD ] || continue
+        case $flags in *E*) total=$((total + memsz)) ;; esac
+    done < <(readelf -lW "$1")
+    echo "$total"
+}
+# The ledger PD holds at most 128 KiB of code (docs/image.md, "Code size").
+ledger_code_max=$((128 * 1024))
+ledger_code=$(code_bytes "$programs/ledger.elf")
+[ "$ledger_code" -gt 0 ] || fail "could not read the code size of $programs/ledger.elf"
+[ "$ledger_code" -le "$ledger_code_max" ] ||
+    fail "ledger.elf has $((ledger_code / 1024)) KiB of code, more than the $((ledger_code_max / 1024)) KiB allowed (docs/image.md, \"Code size\")"
+echo "make image: ledger.elf $((ledger_code / 1024)) KiB of code (at most $((ledger_code_max / 1024)))"
 # The integrators' programs (programs/, examples/): C and Rust.
 scripts/programs.sh sel4 "$programs"
 

@@ -54,6 +54,9 @@ struct Args {
     /// Only the proof rows, over a stored ledger.
     #[arg(long, conflicts_with = "daemon_only")]
     proofs_only: bool,
+    /// Only the seL4 image's rows and notes (needs `MICROKIT_SDK`).
+    #[arg(long, conflicts_with_all = ["daemon_only", "proofs_only"])]
+    sel4_only: bool,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -287,6 +290,12 @@ fn main() -> Result<()> {
         let _ = fs::remove_dir_all(&scratch);
         measured?;
         print!("{}", render(&rows.rows, &notes));
+        return Ok(());
+    }
+    if args.sel4_only {
+        let (sel4_rows, sel4_notes) = sel4::rows(args.quick)?;
+        rows.extend(sel4_rows);
+        print!("{}", render(&rows.rows, &sel4_notes));
         return Ok(());
     }
 

@@ -29,6 +29,8 @@ struct Figures {
     chain_us: f64,
     engine_us: f64,
     records: f64,
+    signatures: f64,
+    sign_us: f64,
     ready: Option<Duration>,
 }
 
@@ -121,6 +123,17 @@ pub fn rows(quick: bool) -> Result<(Vec<Row>, Vec<String>)> {
                 per_append(&counted) / per_append(&ram_counted)
             ),
         });
+        if batch == 1 {
+            rows.push(Row {
+                what: "seL4 image in QEMU -icount: guest instructions per checkpoint signature (Ed25519, the ledger PD's code)".into(),
+                value: format!("{:.0}", counted.sign_us * 1e3 / counted.signatures),
+                ratio: format!(
+                    "{:.0}% of an append of one record to the engine alone (one signed checkpoint each); emulated {:.0} µs",
+                    100.0 * counted.sign_us / counted.signatures / (counted.engine_us / n),
+                    timed.sign_us / timed.signatures
+                ),
+            });
+        }
         if batch == 1
             && let Some(t) = timed.ready
         {
@@ -130,7 +143,18 @@ pub fn rows(quick: bool) -> Result<(Vec<Row>, Vec<String>)> {
             ));
         }
     }
-    notes.push(sizes(&board_name)?);
+    let (ledger_code, note) = sizes(&board_name)?;
+    rows.push(Row {
+        what: format!(
+            "seL4 image ({board_name}): the ledger PD's code (ELF executable LOAD segments)"
+        ),
+        value: format!("{} KiB", ledger_code / 1024),
+        ratio: format!(
+            "limit {} KiB, which `make image` enforces; every program's size below",
+            LEDGER_CODE_LIMIT / 1024
+        ),
+    });
+    notes.push(note);
     Ok((rows, notes))
 }
 
@@ -171,6 +195,8 @@ fn median(runs: [Figures; 3]) -> Figures {
         chain_us: mid(|f| f.chain_us),
         engine_us: mid(|f| f.engine_us),
         records: runs[0].records,
+        signatures: runs[0].signatures,
+        sign_us: mid(|f| f.sign_us),
         ready: runs.iter().filter_map(|f| f.ready).min(),
     }
 }
@@ -229,21 +255,31 @@ fn figures(cmd: &str, args: &[String]) -> Result<Figures> {
             chain_us: field("bench: appends", 8)?,
             // bench: engine appends N batch B size S in T us
             engine_us: field("bench: engine appends", 9)?,
+            // bench: signatures N in T us
+            signatures: field("bench: signatures", 2)?,
+            sign_us: field("bench: signatures", 4)?,
             ready: r.first("MON|INFO: PD 'wire' is now passive"),
         })
     })();
     parsed.with_context(|| format!("the bench PD printed no figures:\n{console}"))
 }
 
-/// Each program's size and the image's, as a note.
-fn sizes(board: &str) -> Result<String> {
+/// The most code the ledger PD may have (scripts/image.sh checks it).
+const LEDGER_CODE_LIMIT: u64 = 128 * 1024;
+
+/// The ledger PD's code, and each program's size and the image's as a note.
+fn sizes(board: &str) -> Result<(u64, String)> {
     let dir = Path::new(OUT).join("disk/image").join(board);
     let mut parts = Vec::new();
+    let mut ledger = 0;
     let mut names: Vec<_> = fs::read_dir(&dir)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     names.sort();
     for p in names.iter().filter(|p| p.extension().is_some_and(|e| e == "elf")) {
         let bytes = fs::read(p)?;
         let (text, data) = loaded(&bytes).unwrap_or((0, 0));
+        if p.file_stem().is_some_and(|s| s == "ledger") {
+            ledger = text;
+        }
         parts.push(format!(
             "{} {} KiB code + {} KiB data",
             p.file_name().unwrap_or_default().to_string_lossy(),
@@ -252,11 +288,12 @@ fn sizes(board: &str) -> Result<String> {
         ));
     }
     let image = fs::metadata(Path::new(OUT).join("disk/loader.img"))?.len();
-    Ok(format!(
+    let note = format!(
         "seL4 image ({board}): loader image {:.2} MiB; programs as loaded (ELF LOAD segments, memory size): {}.",
         image as f64 / (1024.0 * 1024.0),
         parts.join(", ")
-    ))
+    );
+    Ok((ledger, note))
 }
 
 /// The executable and the other bytes an ELF64 file loads (`PT_LOAD`

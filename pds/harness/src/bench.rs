@@ -8,7 +8,9 @@
 //!   client → wire → ledger → psdb, each a PD;
 //! - `bench: engine appends N batch B size S in T us`: the same appends to
 //!   the ledger engine over psdb's disk format on a disk in this PD's own
-//!   memory, with no PD boundary: the cost of the chain is the difference.
+//!   memory, with no PD boundary: the cost of the chain is the difference;
+//! - `bench: signatures N in T us`: N checkpoint notes signed as the
+//!   engine signs them (Ed25519, the same code the ledger PD links).
 //!
 //! then `bench: DONE`.
 //!
@@ -221,9 +223,31 @@ fn run<P: Platform>(
     say(p, format_args!("appends {done} batch {} size {} in {us} us", w.batch, w.size));
 
     match regions.private(system::MEM_SYMBOL) {
-        Some(mem) => engine_alone(p, mem, &w, max_record),
-        None => Err("no private memory for the engine alone"),
+        Some(mem) => engine_alone(p, mem, &w, max_record)?,
+        None => return Err("no private memory for the engine alone"),
     }
+    signatures(p)
+}
+
+/// Checkpoint signatures timed.
+const SIGNATURES: u64 = 32;
+
+/// Signs [`SIGNATURES`] checkpoint notes of a ledger of 10^6 records, each
+/// of another size (so no two messages are the same).
+fn signatures<P: Platform>(p: P) -> Result<(), &'static str> {
+    let signer = Signer::from_seed("service-fs/bench", [7; 32]).map_err(|_| "signer")?;
+    let mut text = heapless::String::<128>::new();
+    let mut note = [0u8; 256];
+    let t = Stopwatch::start(p);
+    for n in 0..SIGNATURES {
+        text.clear();
+        let root = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        let _ = write!(text, "service-fs/bench\n{}\n{root}\n", 1_000_000 + n);
+        note::sign(&text, &[&signer], &mut note).map_err(|_| "signing failed")?;
+    }
+    let us = t.micros().unwrap_or(0);
+    say(p, format_args!("signatures {SIGNATURES} in {us} us"));
+    Ok(())
 }
 
 /// Appends the workload's records in its batches with `append`; returns
