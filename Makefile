@@ -22,7 +22,7 @@ judge_pds = $(foreach pd,$(JUDGE_PDS),$$(grep -q 'name="$(pd)"' $(1) && echo --p
 SIM_DISK ?= build/sim/disk.img
 export MICROKIT_SDK MICROKIT_BOARD MICROKIT_CONFIG RUST_SEL4
 NOSTD_TARGET := aarch64-unknown-none
-NOSTD_CRATES := -p tlog -p note -p ledger -p disk -p abi -p platform -p system -p client \
+NOSTD_CRATES := -p tlog -p note -p ledger -p disk -p abi -p platform -p system -p client -p scenarios \
 	-p psdb -p blk -p ledger-pd -p wire -p client-pd -p harness -p faulty
 
 .PHONY: setup programs run run-daemon demo test lint nostd bench system clean image qemu test-qemu test-qemu-systems test-qemu-crash qemu-tier qemu-setup fuzz fuzz-tier
@@ -83,6 +83,7 @@ lint:
 	$(CARGO) fmt --all --check
 	find image -name '*.rs' -not -path 'image/target/*' | xargs rustfmt --edition 2024 --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) test -q --locked -p sysgen --test edges
 	@test -z "$$(gofmt -l crates/oracle/go)" || { gofmt -l crates/oracle/go; echo "gofmt needed"; exit 1; }
 	find fuzz -name '*.rs' -not -path 'fuzz/target/*' | xargs rustfmt --edition 2024 --check
 

@@ -7,9 +7,11 @@
 //! <tenant>…`), prints `<pd>: CHECKPOINT <tenant> records|audit <base64 of
 //! the signed note>` at the end, and `<pd>: RECOVERED …` (the same form)
 //! for what it found at boot. Lines may carry the simulator's
-//! `[pd] ` prefix; seL4's serial console has none.
+//! `[pd] ` prefix; seL4's serial console has none. The markers are the
+//! `scenarios` crate's ([`scenarios::markers`]), which the PDs print with.
 
 use base64ct::{Base64, Encoding};
+use scenarios::markers::{self, Done};
 
 /// How a scenario came out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,28 +95,33 @@ impl Console {
     }
 
     fn marker(&mut self, rest: &str) {
-        if let Some(name) = rest.strip_prefix("PASS ") {
-            self.scenarios.push((name.to_string(), Outcome::Pass));
-        } else if let Some(fail) = rest.strip_prefix("FAIL ") {
-            let (name, why) = fail.split_once(": ").unwrap_or((fail, ""));
-            self.scenarios.push((name.to_string(), Outcome::Fail(why.to_string())));
-        } else if let Some(counts) = rest.strip_prefix("DONE ") {
-            match parse_done(counts) {
-                Some(d) => self.done = Some(d),
-                None => self.trouble.push(format!("malformed DONE line: {rest}")),
+        // Every marker but COVERS (which may name no tenant) has arguments.
+        let Some((word, args)) = rest.split_once(' ') else {
+            if rest == markers::COVERS {
+                self.covers.clear();
             }
-        } else if let Some(cp) = rest.strip_prefix("CHECKPOINT ") {
-            match parse_checkpoint(cp) {
+            return;
+        };
+        match word {
+            markers::PASS => self.scenarios.push((args.to_string(), Outcome::Pass)),
+            markers::FAIL => {
+                let (name, why) = args.split_once(": ").unwrap_or((args, ""));
+                self.scenarios.push((name.to_string(), Outcome::Fail(why.to_string())));
+            }
+            markers::DONE => match Done::parse_counts(args) {
+                Some(d) => self.done = Some((d.passed, d.failed)),
+                None => self.trouble.push(format!("malformed DONE line: {rest}")),
+            },
+            markers::CHECKPOINT => match parse_checkpoint(args) {
                 Some(p) => self.checkpoints.push(p),
                 None => self.trouble.push(format!("malformed CHECKPOINT line: {rest}")),
-            }
-        } else if let Some(tenants) = rest.strip_prefix("COVERS") {
-            self.covers = tenants.split_whitespace().map(String::from).collect();
-        } else if let Some(cp) = rest.strip_prefix("RECOVERED ") {
-            match parse_checkpoint(cp) {
+            },
+            markers::COVERS => self.covers = args.split_whitespace().map(String::from).collect(),
+            markers::RECOVERED => match parse_checkpoint(args) {
                 Some(p) => self.recovered.push(p),
                 None => self.trouble.push(format!("malformed RECOVERED line: {rest}")),
-            }
+            },
+            _ => {}
         }
     }
 
@@ -149,17 +156,8 @@ impl Console {
     }
 }
 
-fn parse_done(counts: &str) -> Option<(u64, u64)> {
-    let (p, f) = counts.split_once(" passed, ")?;
-    Some((p.parse().ok()?, f.strip_suffix(" failed")?.parse().ok()?))
-}
-
 fn parse_checkpoint(s: &str) -> Option<Printed> {
-    let mut it = s.split(' ');
-    let (tenant, kind, b64) = (it.next()?, it.next()?, it.next()?);
-    if it.next().is_some() || !matches!(kind, "records" | "audit") {
-        return None;
-    }
+    let (tenant, kind, b64) = markers::split_checkpoint(s)?;
     let note = Base64::decode_vec(b64).ok()?;
     Some(Printed { tenant: tenant.into(), kind: kind.into(), note })
 }

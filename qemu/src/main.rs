@@ -485,7 +485,7 @@ fn judge_console(text: &str, judge: &JudgeOpts, system: &Described) -> Result<bo
     let pds = judged(judge, system)?;
     for pd in &pds {
         let expected: Vec<String> = if pd == "harness" {
-            harness::SCENARIOS.iter().map(|s| s.to_string()).collect()
+            scenarios::SCENARIOS.iter().map(|s| s.to_string()).collect()
         } else {
             judge.expect.clone()
         };

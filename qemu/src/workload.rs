@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 use disk::file::FileDevice;
 use disk::image::{PartSource, read_object, with_image};
-use harness::bench::{CRASH_MAGIC, MAGIC, crash_record};
+use scenarios::bench::{self as markers, crash_record};
 use tlog::{Tile, bundle};
 
 use sysgen::Described;
@@ -39,22 +39,14 @@ pub fn write_system(dir: &Path, system: &sysgen::Generated, cfg: &[u8]) -> Resul
     Ok(path)
 }
 
-fn cfg(magic: &[u8; 8], words: &[u64]) -> Vec<u8> {
-    let mut out = magic.to_vec();
-    for w in words {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
-    out
-}
-
 /// A benchmark: records, records per append, record size, status calls.
 pub fn bench_cfg(records: u64, batch: u64, size: u64, status_calls: u64) -> Vec<u8> {
-    cfg(MAGIC, &[records, batch, size, status_calls])
+    scenarios::bench::workload(records, batch, size, status_calls).to_vec()
 }
 
 /// A crash workload: records per append, record size, appends per read.
 pub fn crash_cfg(batch: u64, size: u64, read_every: u64) -> Vec<u8> {
-    cfg(CRASH_MAGIC, &[batch, size, read_every])
+    scenarios::bench::crash_workload(batch, size, read_every).to_vec()
 }
 
 /// An acknowledged append of a crash workload: records `first..=last`,
@@ -77,7 +69,8 @@ pub fn acked(console: &str) -> (Vec<Acked>, bool) {
     for line in console.lines() {
         let line = line.trim_end_matches('\r');
         let line = line.rsplit_once("] ").map_or(line, |(_, l)| l);
-        if let Some(rest) = line.strip_prefix("bench: ACK ") {
+        let Some(said) = line.strip_prefix(markers::PREFIX) else { continue };
+        if let Some(rest) = said.strip_prefix(markers::ACK).and_then(|r| r.strip_prefix(' ')) {
             let mut it = rest.split(' ').map(str::parse::<u64>);
             if let (Some(Ok(first)), Some(Ok(last)), Some(Ok(made))) =
                 (it.next(), it.next(), it.next())
@@ -86,7 +79,7 @@ pub fn acked(console: &str) -> (Vec<Acked>, bool) {
                 ranges.push(Acked { first, last, made });
             }
         }
-        full |= line == "bench: FULL";
+        full |= said == markers::FULL;
     }
     (ranges, full)
 }

@@ -24,8 +24,8 @@ fn judge(log: &str, args: &[&str]) -> (bool, String) {
 /// What the harness prints when every scenario passes (no checkpoints).
 fn harness_passes() -> String {
     let mut log = String::from("harness: COVERS acme globex\n");
-    log.extend(harness::SCENARIOS.iter().map(|s| format!("harness: PASS {s}\n")));
-    log.push_str(&format!("harness: DONE {} passed, 0 failed\n", harness::SCENARIOS.len()));
+    log.extend(scenarios::SCENARIOS.iter().map(|s| format!("harness: PASS {s}\n")));
+    log.push_str(&format!("harness: DONE {} passed, 0 failed\n", scenarios::SCENARIOS.len()));
     log
 }
 
@@ -80,7 +80,7 @@ fn the_harness_must_report_every_scenario_and_print_the_checkpoints_of_the_tenan
     let (ok, err) = judge(&log, &["--checkpoints", "false"]);
     assert!(ok, "{err}");
     // One scenario missing.
-    let short = log.replace(&format!("harness: PASS {}\n", harness::SCENARIOS[3]), "");
+    let short = log.replace(&format!("harness: PASS {}\n", scenarios::SCENARIOS[3]), "");
     let (ok, err) = judge(&short, &["--checkpoints", "false"]);
     assert!(!ok && err.contains("never reported"), "{err}");
 }

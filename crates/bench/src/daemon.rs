@@ -66,7 +66,7 @@ impl Daemon {
         let tenants = scratch.join("tenants.toml");
         std::fs::write(&tenants, TENANTS)?;
         let creds = scratch.join("credentials.toml");
-        store_posix::Root::new(scratch.join("root")).init("bench", None)?;
+        tenant::Root::new(scratch.join("root")).init("bench", None)?;
         let writer = credentials::add_token(&creds, "bench", "writer")?;
         let reader = credentials::add_token(&creds, "bench", "reader")?;
         let mut child = Command::new(bin)

@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::{Result, anyhow};
 use ledger::{Buffers, Caller, Engine, Ledger, Log, NoClock};
 use store_posix::PosixStore;
-use store_posix::tenant::{AUDIT_CACHE_TILES, LOG_CACHE_TILES};
+use tenant::{AUDIT_CACHE_TILES, LOG_CACHE_TILES};
 use tlog::{Hash, NodeReader, leaf_hash, node_hash};
 
 type HostLedger = Engine<PosixStore, Vec<u8>, NoClock>;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use disk::file::FileDevice;
 use disk::image::{OpenImage, Part, PartSource, export_part, with_image};
 use note::Verifier;
-use store_posix::tenant::{AUDIT_DIR, LOG_DIR, valid_tenant};
+use tenant::{AUDIT_DIR, LOG_DIR, valid_tenant};
 
 /// A namespace's tenant and which of its ledgers it is (`log` or `audit`).
 fn split(name: &str) -> Option<(&str, &'static str)> {

@@ -16,8 +16,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ledger::{Caller, ConsistencyProof, InclusionProof, Ledger, Limit};
 use note::Verifier;
 use serde_json::json;
-use store_posix::Root;
-use store_posix::tenant::{AUDIT_DIR, LOG_DIR, Tenant};
+use tenant::Root;
+use tenant::{AUDIT_DIR, LOG_DIR, Tenant};
 use tlog::bundle::MAX_ENTRY_SIZE;
 use witness::client as witnesses;
 
@@ -797,7 +797,7 @@ fn prove(root: &Root, tenant: &str, index: Option<u64>, old_size: Option<u64>) -
     reportable("proved")?;
     // Held by a live daemon: prove from the files rather than wait for it.
     let quick = root.clone().waiting(std::time::Duration::ZERO);
-    if let Err(store_posix::TenantError::Busy { holder, .. }) = quick.lock(tenant).map(drop)
+    if let Err(tenant::TenantError::Busy { holder, .. }) = quick.lock(tenant).map(drop)
         && holder.contains("service-fsd")
     {
         return prove_from_files(root, tenant, index, old_size, &holder);
@@ -973,8 +973,8 @@ fn verify(
         })
         .collect::<Result<Vec<_>>>()?;
     let kept = trusted.iter().map(|f| Ok((f, read_note(f)?))).collect::<Result<Vec<_>>>()?;
-    if !store_posix::tenant::valid_tenant(tenant) {
-        return Err(store_posix::TenantError::BadName(tenant.into()).into());
+    if !tenant::valid_tenant(tenant) {
+        return Err(tenant::TenantError::BadName(tenant.into()).into());
     }
     let dir = root.tenant_dir(tenant);
     if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {

@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 
 use abi::client::Role;
 use anyhow::{Context, Result, bail};
-use store_posix::Root;
+use tenant::Root;
 use tokio::sync::mpsc;
 
 use crate::config::Config;

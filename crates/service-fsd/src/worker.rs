@@ -10,7 +10,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 use ledger::engine::{Read, Tree};
 use ledger::{Caller, ConsistencyProof, Error, InclusionProof, Ledger, ReadSummary, StoreError};
-use store_posix::{Root, Tenant};
+use tenant::{Root, Tenant};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use store_posix::Root;
+use tenant::Root;
 
 /// The repository's tenants file.
 fn tenants_toml() -> PathBuf {

@@ -57,7 +57,7 @@ fn a_witnessed_tenant_counts_only_cosigned_checkpoints_and_refuses_a_rollback() 
     }
     let w = serve(&state, 0);
     // `fsctl witness add`: the witness cosigns both checkpoints, then is saved.
-    let root = store_posix::Root::new(&l.root);
+    let root = tenant::Root::new(&l.root);
     let dir = root.tenant_dir("acme");
     let configured = witness::client::admit(&dir, &wkey.to_string(), &w.url).unwrap();
     let (mut t, _) = witness::client::open(&root, "acme").unwrap();

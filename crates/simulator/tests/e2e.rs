@@ -109,7 +109,7 @@ fn the_system_passes_every_scenario_and_its_disk_keeps_verifiable_ledgers_across
 }
 
 fn scenarios_passed(console: &str, judged: &Console) {
-    let expected: Vec<String> = harness::SCENARIOS.iter().map(|s| s.to_string()).collect();
+    let expected: Vec<String> = scenarios::SCENARIOS.iter().map(|s| s.to_string()).collect();
     assert_eq!(judged.failures(&expected), Vec::<String>::new(), "{console}");
     assert_eq!(judged.done, Some((9, 0)));
     let lines: Vec<&str> = console.lines().collect();
@@ -335,8 +335,14 @@ fn an_invalid_system_is_refused_with_file_line_and_reason() {
 fn what_the_system_does_not_grant_stops_only_the_offender() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    for (file, mode) in [("write", 0x81u8), ("call", 0x82), ("panic", 0x83), ("notify", 0x84)] {
-        std::fs::write(dir.join(format!("{file}.mode")), [mode]).unwrap();
+    use scenarios::faulty::{AT_ONCE, PANIC, UNGRANTED_CALL, UNGRANTED_NOTIFY, WRITE_READ_ONLY};
+    for (file, mode) in [
+        ("write", WRITE_READ_ONLY),
+        ("call", UNGRANTED_CALL),
+        ("panic", PANIC),
+        ("notify", UNGRANTED_NOTIFY),
+    ] {
+        std::fs::write(dir.join(format!("{file}.mode")), [AT_ONCE | mode]).unwrap();
     }
     let pd = |name: &str, mr: &str, prio: u8| {
         format!(
@@ -441,7 +447,7 @@ fn twenty_eight_tenants_and_a_hundred_modules_in_sixty_three_pds_all_run() {
     let (tmp, console, system) = boot_test_system("many-tenants");
     assert_eq!(system.tenants.len(), 28);
     let judged = Console::parse(&console, "harness");
-    let expected: Vec<String> = harness::SCENARIOS.iter().map(|s| s.to_string()).collect();
+    let expected: Vec<String> = scenarios::SCENARIOS.iter().map(|s| s.to_string()).collect();
     assert_eq!(judged.failures(&expected), Vec::<String>::new(), "{console}");
     checkpoints_verify(tmp.path(), &system, &judged);
     // Every tenant's ledger opened and its client PD did what its

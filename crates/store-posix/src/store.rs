@@ -551,7 +551,7 @@ pub fn install_checkpoint(root: &Path, note: &[u8]) -> std::result::Result<(), I
 /// checkpoint is durably in place and which holds no tile yet, so that its
 /// first open has nothing to sync. Not synced: the caller fsyncs the
 /// directory holding it, with the rest of what it creates.
-pub(crate) fn write_idle_intent(root: &Path) -> std::result::Result<(), IoError> {
+pub fn write_idle_intent(root: &Path) -> std::result::Result<(), IoError> {
     let path = intent_path(root);
     let done = write_temp(&path, &intent_record(None), true)
         .and_then(|temp| fs::rename(&temp, &path).map_err(io_err("renaming", &temp)));

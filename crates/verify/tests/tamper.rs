@@ -5,7 +5,7 @@ use std::path::Path;
 
 use ledger::Ledger;
 use note::Verifier;
-use store_posix::Root;
+use tenant::Root;
 use verify::{Dir, Source, verify};
 
 /// A tenant with full and partial tiles at two levels, older partials of

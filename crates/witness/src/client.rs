@@ -15,7 +15,7 @@ use crate::protocol::{ADD_CHECKPOINT, add_checkpoint_body, parse_size_body};
 use anyhow::{Context, Result, anyhow, bail};
 use ledger::Tree;
 use note::CosignatureVerifier;
-use store_posix::{HostEngine, Root, Tenant};
+use tenant::{HostEngine, Root, Tenant};
 
 /// The file, in the tenant's directory.
 pub const FILE: &str = "witnesses";

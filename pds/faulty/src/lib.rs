@@ -3,21 +3,12 @@
 //! fault); `2` makes a protected call on channel 0 without the right to;
 //! `3` panics; `4` notifies on channel 0 without the right to. With bit
 //! `0x80` set it misbehaves at once, in `init`. Whatever it does, only it
-//! must stop, and its parent (if any) must hear of it.
+//! must stop, and its parent (if any) must hear of it. The codes are the
+//! `scenarios` crate's (`scenarios::faulty`), which those who ask use.
 #![no_std]
 
 use platform::{Channel, ChannelSet, Msg, Pd, Platform, Regions, SharedRegion};
-
-/// Misbehave by writing to a read-only mapping.
-pub const WRITE_READ_ONLY: u8 = 1;
-/// Misbehave by calling channel 0 without `pp`.
-pub const UNGRANTED_CALL: u8 = 2;
-/// Misbehave by panicking.
-pub const PANIC: u8 = 3;
-/// Misbehave by notifying channel 0 without `notify`.
-pub const UNGRANTED_NOTIFY: u8 = 4;
-/// Misbehave in `init` rather than when notified.
-pub const AT_ONCE: u8 = 0x80;
+use scenarios::faulty::{AT_ONCE, PANIC, UNGRANTED_CALL, UNGRANTED_NOTIFY, WRITE_READ_ONLY};
 
 /// The faulty PD.
 pub struct Faulty<P> {

@@ -12,17 +12,9 @@
 //! - `bench: signatures N in T us`: N checkpoint notes signed as the
 //!   engine signs them (Ed25519, the same code the ledger PD links).
 //!
-//! then `bench: DONE`.
-//!
-//! With a crash workload (`CRASH1`) it appends until it is killed (crash
-//! tests kill the machine at random moments), each batch of records whose
-//! bytes follow from their index ([`crash_record`]), and prints
-//! `bench: ACK <first> <last> <made>` once an append is acknowledged
-//! (durable): the records `first..=last` hold the bytes of records `made…`
-//! (the index the ledger had when they were made: another writer may have
-//! appended in between), and
-//! `bench: READ <index>` after an audited read; `bench: FULL` when the
-//! ledger is full.
+//! then `bench: DONE`; or, with a crash workload, appends until it is
+//! killed. The workloads, the crash records and the lines are the
+//! `scenarios` crate's ([`scenarios::bench`]).
 
 use core::fmt::Write;
 
@@ -37,26 +29,7 @@ use ledger::audit::NoClock;
 use ledger::{Buffers, Engine, Ledger};
 use note::Signer;
 use platform::{Channel, Console, Pd, Platform, Regions, Ticks};
-
-/// Marks a workload in the probe region: `BENCH1`, then little-endian u64s:
-/// records, records per append, record size, status calls.
-pub const MAGIC: &[u8; 8] = b"BENCH1\0\0";
-/// Marks a crash workload: `CRASH1`, then little-endian u64s: records per
-/// append, record size, appends per audited read.
-pub const CRASH_MAGIC: &[u8; 8] = b"CRASH1\0\0";
-
-/// The bytes of record `index` of a crash workload of `size`-byte records
-/// (at least 24): its index in decimal, then a pattern that depends on it.
-pub fn crash_record(index: u64, size: usize, out: &mut [u8]) -> usize {
-    let size = size.clamp(24, out.len());
-    let mut head = heapless::String::<24>::new();
-    let _ = write!(head, "crash {index:016} ");
-    out[..head.len()].copy_from_slice(head.as_bytes());
-    for (k, b) in out[head.len()..size].iter_mut().enumerate() {
-        *b = b'a' + ((index as usize + k) % 26) as u8;
-    }
-    size
-}
+use scenarios::bench::{ACK, CRASH_MAGIC, DONE, FAILED, FULL, MAGIC, PREFIX, READ, crash_record};
 
 /// Largest record the benchmark appends (a record on its stack).
 const MAX_BENCH_RECORD: usize = 1024;
@@ -103,24 +76,24 @@ impl<P: Platform> Bench<P> {
         let config = match system::load(regions, p.pd_name()).map(|c| c.kind) {
             Ok(system::Kind::Harness(h)) => h,
             _ => {
-                say(p, format_args!("FAILED: no harness configuration (sfs_config)"));
+                say(p, format_args!("{FAILED}: no harness configuration (sfs_config)"));
                 return Bench { _p: p };
             }
         };
         let Some(probe) = regions.shared(system::PROBE_SYMBOL) else {
-            say(p, format_args!("FAILED: no probe region to read the workload from"));
+            say(p, format_args!("{FAILED}: no probe region to read the workload from"));
             return Bench { _p: p };
         };
         let mut magic = [0u8; 8];
         if probe.read(0, &mut magic).is_some() && &magic == CRASH_MAGIC {
             if let Err(why) = crash_loop(p, regions, &config, &probe) {
-                say(p, format_args!("FAILED: {why}"));
+                say(p, format_args!("{FAILED}: {why}"));
             }
             return Bench { _p: p };
         }
         match run(p, regions, &config, &probe) {
-            Ok(()) => say(p, format_args!("DONE")),
-            Err(why) => say(p, format_args!("FAILED: {why}")),
+            Ok(()) => say(p, format_args!("{DONE}")),
+            Err(why) => say(p, format_args!("{FAILED}: {why}")),
         }
         Bench { _p: p }
     }
@@ -129,7 +102,7 @@ impl<P: Platform> Bench<P> {
 impl<P: Platform> Pd for Bench<P> {}
 
 fn say<P: Platform>(p: P, args: core::fmt::Arguments) {
-    let _ = writeln!(Console(p), "bench: {args}");
+    let _ = writeln!(Console(p), "{PREFIX}{args}");
 }
 
 /// Appends until killed, or until the ledger is full; `Err` says what failed.
@@ -155,16 +128,16 @@ fn crash_loop<P: Platform>(
         }
         let slots: [&[u8]; 64] = core::array::from_fn(|k| &recs[k][..lens[k]]);
         match writer.append(&slots[..batch]) {
-            Ok(r) => say(p, format_args!("ACK {} {} {at}", r.start, r.end - 1)),
+            Ok(r) => say(p, format_args!("{ACK} {} {} {at}", r.start, r.end - 1)),
             Err(abi::client::Status::Full) => {
-                say(p, format_args!("FULL"));
+                say(p, format_args!("{FULL}"));
                 return Ok(());
             }
             Err(_) => return Err("an append failed"),
         }
         if n % every == every - 1 {
             match reader.read_since(at, 1) {
-                Ok(_) => say(p, format_args!("READ {at}")),
+                Ok(_) => say(p, format_args!("{READ} {at}")),
                 Err(_) => return Err("a read failed"),
             }
         }

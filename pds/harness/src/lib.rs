@@ -9,16 +9,18 @@
 //! scenarios it prints the checkpoints it found at boot the same way
 //! (`harness: RECOVERED …`): after a reboot they must be the last run's
 //! `CHECKPOINT`s, everything acknowledged before kept. The simulator's
-//! tests and the QEMU runner judge the system by these lines.
+//! tests and the QEMU runner judge the system by these lines; their
+//! formats and the scenarios' names are the `scenarios` crate's, which
+//! those tools use instead of this one.
 #![no_std]
 
 pub mod bench;
 mod scenarios;
 
-pub use scenarios::SCENARIOS;
-
 use core::fmt::Write;
 
+use ::scenarios::faulty;
+use ::scenarios::markers::{self, AUDIT, CHECKPOINT, COVERS, Done, RECORDS, RECOVERED};
 use abi::client::Role;
 use base64ct::{Base64, Encoding};
 use client::Client;
@@ -94,7 +96,7 @@ impl<P: Platform> Harness<P> {
         };
         h.say(format_args!("starting: {} identities", h.clients.len()));
         h.covers();
-        h.print_checkpoints("RECOVERED");
+        h.print_checkpoints(RECOVERED);
         scenarios::run(&mut h);
         h.start_fault_test();
         Ok(h)
@@ -106,7 +108,7 @@ impl<P: Platform> Harness<P> {
         for t in &self.tenants {
             let _ = write!(line, " {}", t.name);
         }
-        self.say(format_args!("COVERS{line}"));
+        self.say(format_args!("{COVERS}{line}"));
     }
 
     /// Tenant `t` of those covered.
@@ -123,11 +125,11 @@ impl<P: Platform> Harness<P> {
         match result {
             Ok(()) => {
                 self.passed += 1;
-                self.say(format_args!("PASS {name}"));
+                self.say(format_args!("{} {name}", markers::PASS));
             }
             Err(why) => {
                 self.failed += 1;
-                self.say(format_args!("FAIL {name}: {why}"));
+                self.say(format_args!("{} {name}: {why}", markers::FAIL));
             }
         }
     }
@@ -165,8 +167,11 @@ impl<P: Platform> Harness<P> {
 
     fn finish(&mut self) {
         scenarios::storage_full(self);
-        self.print_checkpoints("CHECKPOINT");
-        self.say(format_args!("DONE {} passed, {} failed", self.passed, self.failed));
+        self.print_checkpoints(CHECKPOINT);
+        self.say(format_args!(
+            "{}",
+            Done { passed: self.passed.into(), failed: self.failed.into() }
+        ));
     }
 
     /// Prints each tenant's latest signed checkpoints, of its records and of
@@ -175,7 +180,7 @@ impl<P: Platform> Harness<P> {
     fn print_checkpoints(&mut self, word: &str) {
         for t in 0..self.tenants.len() {
             let tenant = self.tenants[t];
-            for (kind, role) in [("records", Role::Ring2), ("audit", Role::Audit)] {
+            for (kind, role) in [(RECORDS, Role::Ring2), (AUDIT, Role::Audit)] {
                 let mut note = [0u8; 1024];
                 let got = match self.client(t, role) {
                     Some(c) if role == Role::Audit => c.audit_checkpoint(&mut note),
@@ -206,7 +211,7 @@ impl<P: Platform> Pd for Harness<P> {
             let _ = write!(why, "unexpected fault of child {}", child.0);
             Err(why)
         };
-        self.report(scenarios::FAULT, result);
+        self.report(::scenarios::FAULT, result);
         if core::mem::take(&mut self.awaiting_fault) {
             self.finish();
         }

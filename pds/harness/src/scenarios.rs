@@ -13,6 +13,8 @@ use platform::{Msg, Platform};
 use tlog::proof::{verify_consistency, verify_inclusion};
 use tlog::{Hash, leaf_hash};
 
+use ::scenarios::{AT_START, SCENARIOS};
+
 use crate::{Harness, Reason};
 
 /// The tenant the scenarios write to and read from (the first covered).
@@ -60,26 +62,9 @@ fn tenant<P: Platform>(h: &Harness<P>, t: usize) -> Result<crate::Tenant, Reason
 
 type Scenario<P> = fn(&mut Harness<P>) -> Result<(), Reason>;
 
-/// Every scenario, in the order they run: the first seven at start, then
-/// the fault test when the child's fault arrives, then storage full.
-pub const SCENARIOS: [&str; 9] = [
-    "append-then-read-back",
-    "checkpoint-and-proofs-verify",
-    "tenant-isolation",
-    "rights-by-role",
-    "every-read-audited-in-order",
-    "bad-input-refused-ledger-unchanged",
-    "reading-past-the-end",
-    FAULT,
-    FULL,
-];
-/// The fault test's name.
-pub const FAULT: &str = "fault-stops-only-the-child-and-reaches-its-parent";
-const FULL: &str = "storage-full-loses-nothing-acknowledged";
-
 /// Runs the scenarios that need no fault.
 pub fn run<P: Platform>(h: &mut Harness<P>) {
-    let scenarios: [Scenario<P>; 7] =
+    let scenarios: [Scenario<P>; AT_START] =
         [append_read, checkpoint_proofs, isolation, rights, audit_trail, bad_input, past_end];
     for (name, f) in SCENARIOS.into_iter().zip(scenarios) {
         let r = f(h);
@@ -359,7 +344,7 @@ fn past_end<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
 /// acknowledged before stays readable and provable.
 pub fn storage_full<P: Platform>(h: &mut Harness<P>) {
     let r = fill(h);
-    h.report(FULL, r);
+    h.report(::scenarios::FULL, r);
 }
 
 fn fill<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {

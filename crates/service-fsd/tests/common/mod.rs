@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use store_posix::Root;
+use tenant::Root;
 
 /// The daemon's binary.
 pub const BIN: &str = env!("CARGO_BIN_EXE_service-fsd");

@@ -11,6 +11,10 @@
 //!   audit.intent  the audit log's commit intent
 //!   audit.spare/  likewise for the audit log
 //! ```
+//!
+//! Each log is a [`PosixStore`] (the `store-posix` crate); this crate adds
+//! the tenants around them: names, keys, the writer lock, creating a tenant
+//! atomically, and the engine over its two stores ([`HostEngine`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -23,7 +27,7 @@ use ledger::{Buffers, Clock, Engine, Timestamp};
 use note::{Signer, Verifier};
 use tlog::bundle::MAX_ENTRY_SIZE;
 
-use crate::store::{IoError, PosixStore};
+use store_posix::{IoError, PosixStore};
 
 /// Key file name inside a tenant directory.
 pub const KEY_FILE: &str = "signing.key";
@@ -180,7 +184,7 @@ impl Root {
         if dest.exists() {
             return Err(TenantError::Exists(tenant.into()));
         }
-        crate::dir_builder(true)
+        store_posix::dir_builder(true)
             .create(&self.dir)
             .map_err(os(format!("creating {}", self.dir.display())))?;
         let staging = self.dir.join(format!("{STAGING}{tenant}-{}", std::process::id()));
@@ -212,7 +216,7 @@ impl Root {
             .create(true)
             .truncate(false)
             .write(true)
-            .mode(crate::FILE_MODE)
+            .mode(store_posix::FILE_MODE)
             .open(&lock_path)
             .map_err(os(format!("opening {}", lock_path.display())))?;
         take_lock(&lock, &lock_path, tenant, self.wait)?;
@@ -360,9 +364,11 @@ fn open_engine(
 }
 
 fn build_tenant(dir: &Path, signer: &Signer) -> Result<(), TenantError> {
-    crate::dir_builder(false).create(dir).map_err(os(format!("creating {}", dir.display())))?;
+    store_posix::dir_builder(false)
+        .create(dir)
+        .map_err(os(format!("creating {}", dir.display())))?;
     for sub in [LOG_DIR, AUDIT_DIR] {
-        crate::dir_builder(false)
+        store_posix::dir_builder(false)
             .create(dir.join(sub))
             .map_err(os(format!("creating {}", dir.display())))?;
     }
@@ -371,7 +377,7 @@ fn build_tenant(dir: &Path, signer: &Signer) -> Result<(), TenantError> {
     // intent records start idle, made durable with the directory.
     open_engine(dir, signer.clone(), true)?;
     for sub in [LOG_DIR, AUDIT_DIR] {
-        crate::store::write_idle_intent(&dir.join(sub))?;
+        store_posix::write_idle_intent(&dir.join(sub))?;
     }
     sync_dir(dir)
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use ledger::audit::Caller;
 use ledger::{Ledger, Limit};
 use signed_note::{Note, StandardVerifier, VerifierList};
-use store_posix::Root;
+use tenant::Root;
 use tlog_tiles::checkpoint::Checkpoint;
 use tlog_tiles::tile::{Tile, TileHashReader, TileReader};
 use tlog_tiles::tlog::{self, Hash, HashReader};
