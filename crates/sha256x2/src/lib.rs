@@ -51,8 +51,26 @@ impl Msg<'_> {
         (self.len() + 9).div_ceil(64)
     }
 
-    /// Block `i` of the padded message.
-    fn block(&self, i: usize, out: &mut [u8; 64]) {
+    /// Block `i` of the padded message, in place when it lies inside one
+    /// part (most blocks of a long message), else assembled in `out`.
+    fn block<'b>(&'b self, i: usize, out: &'b mut [u8; 64]) -> &'b [u8; 64] {
+        let start = i * 64;
+        let mut at = 0;
+        for part in self.0 {
+            if start >= at
+                && start + 64 <= at + part.len()
+                && let Ok(b) = <&[u8; 64]>::try_from(&part[start - at..start - at + 64])
+            {
+                return b;
+            }
+            at += part.len();
+        }
+        self.assemble(i, out);
+        out
+    }
+
+    /// Block `i` of the padded message, copied into `out`.
+    fn assemble(&self, i: usize, out: &mut [u8; 64]) {
         let (total, start) = (self.len(), i * 64);
         *out = [0; 64];
         let mut at = 0;
@@ -120,17 +138,14 @@ mod x86 {
     fn hash2_sha(m: [Msg<'_>; 2]) -> [[u8; 32]; 2] {
         let mut st = [initial(), initial()];
         let n = [m[0].blocks(), m[1].blocks()];
-        let mut b = [[0u8; 64]; 2];
+        let (mut b0, mut b1) = ([0u8; 64], [0u8; 64]);
         for i in 0..n[0].min(n[1]) {
-            m[0].block(i, &mut b[0]);
-            m[1].block(i, &mut b[1]);
-            compress(&mut st, [&b[0], &b[1]]);
+            compress(&mut st, [m[0].block(i, &mut b0), m[1].block(i, &mut b1)]);
         }
         for (j, msg) in m.iter().enumerate() {
             for i in n[0].min(n[1])..n[j] {
-                msg.block(i, &mut b[0]);
                 let mut one = [st[j]];
-                compress(&mut one, [&b[0]]);
+                compress(&mut one, [msg.block(i, &mut b0)]);
                 st[j] = one[0];
             }
         }
