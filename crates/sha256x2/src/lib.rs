@@ -166,21 +166,34 @@ mod x86 {
                 *w = _mm_shuffle_epi8(x, bswap);
             }
         }
-        for r in 0..16 {
-            let i = r % 4;
-            // SAFETY: constants 4r..4r+4 of 64, read unaligned.
-            let k = unsafe { _mm_loadu_si128(K.as_ptr().add(4 * r).cast()) };
-            for (s, w) in st.iter_mut().zip(w.iter_mut()) {
-                if r >= 4 {
-                    // The message schedule, four words at a time.
-                    let t = _mm_sha256msg1_epu32(w[i], w[(i + 1) % 4]);
-                    let t = _mm_add_epi32(t, _mm_alignr_epi8(w[(i + 3) % 4], w[(i + 2) % 4], 4));
-                    w[i] = _mm_sha256msg2_epu32(t, w[(i + 3) % 4]);
+        // Four rounds of every lane, with constant word indices so that the
+        // schedule stays in registers: word `i` (computed from the four
+        // before it once past the first sixteen), constants 4r..4r+4.
+        macro_rules! quad {
+            ($r:expr, $i:literal, $i1:literal, $i2:literal, $i3:literal, $schedule:literal) => {{
+                // SAFETY: constants 4r..4r+4 of 64, read unaligned.
+                let k = unsafe { _mm_loadu_si128(K.as_ptr().add(4 * $r).cast()) };
+                for (s, w) in st.iter_mut().zip(w.iter_mut()) {
+                    if $schedule {
+                        let t = _mm_sha256msg1_epu32(w[$i], w[$i1]);
+                        let t = _mm_add_epi32(t, _mm_alignr_epi8(w[$i3], w[$i2], 4));
+                        w[$i] = _mm_sha256msg2_epu32(t, w[$i3]);
+                    }
+                    let wk = _mm_add_epi32(w[$i], k);
+                    s[1] = _mm_sha256rnds2_epu32(s[1], s[0], wk);
+                    s[0] = _mm_sha256rnds2_epu32(s[0], s[1], _mm_shuffle_epi32(wk, 0x0E));
                 }
-                let wk = _mm_add_epi32(w[i], k);
-                s[1] = _mm_sha256rnds2_epu32(s[1], s[0], wk);
-                s[0] = _mm_sha256rnds2_epu32(s[0], s[1], _mm_shuffle_epi32(wk, 0x0E));
-            }
+            }};
+        }
+        quad!(0, 0, 1, 2, 3, false);
+        quad!(1, 1, 2, 3, 0, false);
+        quad!(2, 2, 3, 0, 1, false);
+        quad!(3, 3, 0, 1, 2, false);
+        for q in 1..4 {
+            quad!(4 * q, 0, 1, 2, 3, true);
+            quad!(4 * q + 1, 1, 2, 3, 0, true);
+            quad!(4 * q + 2, 2, 3, 0, 1, true);
+            quad!(4 * q + 3, 3, 0, 1, 2, true);
         }
         for (s, saved) in st.iter_mut().zip(saved) {
             s[0] = _mm_add_epi32(s[0], saved[0]);
