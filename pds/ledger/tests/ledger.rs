@@ -223,24 +223,18 @@ fn status(m: &Msg) -> Status {
     Status::from_label(m.label)
 }
 
+/// Records framed as a client frames them (`abi::records::Writer`).
 fn frame(records: &[&[u8]]) -> Vec<u8> {
-    let mut out = vec![];
-    for r in records {
-        out.extend_from_slice(&(r.len() as u16).to_be_bytes());
-        out.extend_from_slice(r);
-    }
+    let len = records.iter().map(|r| tlog::bundle::encoded_len(r.len())).sum();
+    let mut out = vec![0; len];
+    let mut w = abi::records::Writer::new(&mut out);
+    assert!(records.iter().all(|r| w.push(r)), "a record too long to frame");
     out
 }
 
-fn unframe(mut b: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = vec![];
-    while b.len() >= 2 {
-        let n = usize::from(u16::from_be_bytes([b[0], b[1]]));
-        out.push(b[2..2 + n].to_vec());
-        b = &b[2 + n..];
-    }
-    assert!(b.is_empty(), "framing cut short");
-    out
+fn unframe(b: &[u8]) -> Vec<Vec<u8>> {
+    let entries = tlog::bundle::entries(b).map(|e| e.map(<[u8]>::to_vec));
+    entries.collect::<Result<_, _>>().expect("framing cut short")
 }
 
 fn root(records: &[&[u8]]) -> Hash {

@@ -170,12 +170,12 @@ impl Client {
     }
 }
 
+/// Records framed as a client frames them (`abi::records::Writer`).
 fn frame(records: &[&[u8]]) -> Vec<u8> {
-    let mut out = vec![];
-    for r in records {
-        out.extend_from_slice(&(r.len() as u16).to_be_bytes());
-        out.extend_from_slice(r);
-    }
+    let len = records.iter().map(|r| tlog::bundle::encoded_len(r.len())).sum();
+    let mut out = vec![0; len];
+    let mut w = abi::records::Writer::new(&mut out);
+    assert!(records.iter().all(|r| w.push(r)), "a record too long to frame");
     out
 }
 
