@@ -6,6 +6,8 @@
 //! consistency proofs, built from the stored tiles it authenticates
 //! against the checkpoint, must equal the engine's and check.
 
+mod common;
+
 use std::cell::RefCell;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -71,21 +73,11 @@ fn open_checkpoint(path: &Path, vkey: &str) -> Checkpoint {
 
 /// Every full or partial hash tile under `dir/tile/<level>/`, as paths.
 fn hash_tiles(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.join("tile")];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_str().unwrap().to_string();
-                if !rel.starts_with("tile/entries/") {
-                    out.push(rel);
-                }
-            }
-        }
-    }
+    let tiles = common::files(&dir.join("tile")).into_iter();
+    let mut out: Vec<String> = tiles
+        .map(|p| Path::new("tile").join(p).to_str().unwrap().to_string())
+        .filter(|rel| !rel.starts_with("tile/entries/"))
+        .collect();
     out.sort();
     out
 }

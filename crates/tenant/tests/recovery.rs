@@ -1,5 +1,7 @@
 //! Recovery trusts only a verified checkpoint and never destroys data.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,19 +10,11 @@ use ledger::Ledger;
 use tenant::Root;
 
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
+    let read = |rel: PathBuf| {
+        let data = fs::read(dir.join(&rel)).unwrap();
+        (rel, data)
+    };
+    common::files(dir).into_iter().map(read).collect()
 }
 
 fn tenant(dir: &Path, batches: &[u64]) -> Root {
