@@ -335,12 +335,22 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
             // Checked against a larger maximum: check each against ours.
             return self.append_batch(records.iter());
         }
+        self.commit_checked(records.iter(), records.count())
+    }
+
+    /// Appends `n` checked records as one commit; returns their indexes.
+    fn commit_checked<'e>(
+        &mut self,
+        records: impl Iterator<Item = &'e [u8]>,
+        n: u64,
+    ) -> Result<Range<u64>, Error<S::Error>> {
         let first = self.log.pending_size();
-        let n = records.count();
         if first.checked_add(n).is_none_or(|end| end > tlog::tree::MAX_TREE_SIZE) {
             return Err(Error::TreeFull);
         }
-        let appended = self.log.append_checked(records.iter());
+        // Past the first append the log's memory runs ahead of its store: any
+        // failure now leaves it poisoned until reopened.
+        let appended = self.log.append_checked(records);
         if let Err(e) = appended.and_then(|()| self.log.commit()) {
             self.log.poison();
             return Err(e);
@@ -627,18 +637,7 @@ impl<S: TileStore, B: Buffer, C: Clock> Ledger for Engine<S, B, C> {
         if n == 0 {
             return Err(Error::NoEntries);
         }
-        let first = self.log.pending_size();
-        if first.checked_add(n).is_none_or(|end| end > tlog::tree::MAX_TREE_SIZE) {
-            return Err(Error::TreeFull);
-        }
-        // Past the first append the log's memory runs ahead of its store: any
-        // failure now leaves it poisoned until reopened.
-        let appended = self.log.append_checked(records);
-        if let Err(e) = appended.and_then(|()| self.log.commit()) {
-            self.log.poison();
-            return Err(e);
-        }
-        Ok(first..first + n)
+        self.commit_checked(records, n)
     }
 
     fn read_since(
