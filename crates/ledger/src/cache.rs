@@ -7,9 +7,8 @@
 //! never answers for another tree; slot data is written only when a tile is
 //! loaded, so a large host buffer costs memory only as tiles fill it.
 
-use tlog::pair::node_hashes;
 use tlog::tile::{TILE_BYTES, TILE_HEIGHT};
-use tlog::{HASH_SIZE, Hash, TILE_WIDTH, node_hash};
+use tlog::{HASH_SIZE, Hash, TILE_WIDTH};
 
 /// Hashes a slot holds: the tile's 256 and its 255 interior nodes.
 const NODES: usize = 2 * TILE_WIDTH as usize - 1;
@@ -118,18 +117,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TileCache<B> {
         let nodes = &mut self.mem.as_mut()[at..at + SLOT_NODES];
         for k in 0..TILE_HEIGHT {
             let (below, above) = nodes.split_at_mut(row_start(k + 1) * HASH_SIZE);
-            let below = &below[row_start(k) * HASH_SIZE..];
-            // Two nodes at a time; the root alone.
-            for (four, out) in below.chunks(4 * HASH_SIZE).zip(above.chunks_mut(2 * HASH_SIZE)) {
-                let h = |i: usize| hash(&four[i * HASH_SIZE..]);
-                let up = match four.len() {
-                    128 => node_hashes((&h(0), &h(1)), (&h(2), &h(3))),
-                    _ => [node_hash(&h(0), &h(1)), Hash::default()],
-                };
-                for (o, u) in out.chunks_exact_mut(HASH_SIZE).zip(up) {
-                    o.copy_from_slice(&u.0);
-                }
-            }
+            tlog::batch::parents(&below[row_start(k) * HASH_SIZE..], above);
         }
         hash(&nodes[row_start(TILE_HEIGHT) * HASH_SIZE..])
     }

@@ -325,8 +325,8 @@ impl<S: TileStore, B: Buffer, C: Clock> Engine<S, B, C> {
 
     /// Appends records checked once already (their count, framing and
     /// sizes, against at most this log's maximum) as one commit; returns
-    /// their indexes. Nothing re-parses or re-checks them: each is hashed
-    /// (two at a time) and copied into its bundle.
+    /// their indexes. Nothing re-parses or re-checks them: they are hashed
+    /// in batches and each is copied into its bundle.
     pub fn append_checked(
         &mut self,
         records: &tlog::bundle::Checked<'_>,

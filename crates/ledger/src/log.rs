@@ -4,8 +4,10 @@
 use core::fmt::Write;
 
 use note::{Checkpoint, MAX_CHECKPOINT_TEXT, Signer};
+use tlog::batch::CHUNK;
 use tlog::bundle::{self, MAX_ENTRY_SIZE};
 use tlog::tile::{MAX_TILE_LEVELS, hash_at};
+use tlog::tree::RUN;
 use tlog::tree::{Builder, BuilderError, EDGE_BYTES, NodeReader, tree_hash};
 use tlog::{HASH_SIZE, Hash, Proof, ProofError, TILE_WIDTH, Tile, TileKind, leaf_hash};
 
@@ -346,20 +348,52 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
     }
 
     /// Appends records checked already (non-empty, at most
-    /// [`Log::max_entry`] bytes), hashing them two at a time.
+    /// [`Log::max_entry`] bytes), hashed in batches: their leaves a chunk at
+    /// a time, and, for each aligned run of [`RUN`], the run's subtree a row
+    /// at a time.
     pub(crate) fn append_checked<'e>(
         &mut self,
         mut records: impl Iterator<Item = &'e [u8]>,
     ) -> Result<(), S> {
-        while let Some(a) = records.next() {
-            match records.next() {
-                Some(b) => {
-                    let [ha, hb] = tlog::pair::leaf_hashes(a, b);
-                    self.append_hashed(a, ha)?;
-                    self.append_hashed(b, hb)?;
+        let mut chunk: [&[u8]; RUN] = [&[]; RUN];
+        let mut leaves = [Hash::default(); RUN];
+        loop {
+            // Up to the next multiple of RUN, so that later chunks are runs.
+            let want = RUN - (self.tree.size() % RUN as u64) as usize;
+            let n = chunk[..want].iter_mut().zip(records.by_ref()).map(|(c, r)| *c = r).count();
+            tlog::batch::leaf_hashes(&chunk[..n], &mut leaves[..n]);
+            if n == RUN {
+                self.append_run(&chunk, &leaves)?;
+            } else {
+                for (entry, leaf) in chunk[..n].iter().zip(&leaves) {
+                    self.append_hashed(entry, *leaf)?;
                 }
-                None => drop(self.append_hashed(a, leaf_hash(a))?),
             }
+            if n < want {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Appends a run of [`RUN`] checked records at a multiple of [`RUN`].
+    fn append_run(&mut self, entries: &[&[u8]; RUN], leaves: &[Hash; RUN]) -> Result<(), S> {
+        self.usable()?;
+        let index = self.tree.size();
+        let end =
+            self.bundle_len + entries.iter().map(|e| bundle::encoded_len(e.len())).sum::<usize>();
+        if !self.bundle.reserve(end) {
+            return Err(Error::BufferTooSmall { needed: end });
+        }
+        let mut at = self.bundle_len;
+        for e in entries {
+            at = bundle::put(self.bundle.as_mut(), at, e)
+                .ok_or(Error::BufferTooSmall { needed: end })?;
+        }
+        let completed = self.tree.push_run(leaves).map_err(|_| Error::TreeFull)?;
+        self.bundle_len = end;
+        if completed > 0 {
+            let r = self.write_full(index / TILE_WIDTH, completed);
+            self.poison_on_err(r)?;
         }
         Ok(())
     }
@@ -818,27 +852,35 @@ fn read_grow<S: TileStore, B: Buffer>(store: &mut S, t: &Tile, buf: &mut B) -> R
 }
 
 /// Checks that a bundle holds exactly the entries whose leaf hashes `hashes`
-/// lists, hashing them two at a time.
+/// lists, hashing them a chunk at a time.
 fn check_bundle<E>(bytes: &[u8], hashes: &[u8], t: &Tile) -> core::result::Result<(), Error<E>> {
     let width = usize::from(t.width);
     let mut entries = bundle::entries(bytes)
         .map(|e| e.map_err(|_| corrupt(Some(*t), "entry bundle is truncated")));
-    let mismatch = || corrupt(Some(*t), "entry does not match its leaf hash");
+    let mut chunk: [&[u8]; CHUNK] = [&[]; CHUNK];
+    let mut leaves = [Hash::default(); CHUNK];
     let mut n = 0;
-    while let Some(a) = entries.next().transpose()? {
-        let b = entries.next().transpose()?;
-        if n + 1 + usize::from(b.is_some()) > width {
+    loop {
+        let mut got = 0;
+        for slot in chunk.iter_mut() {
+            match entries.next().transpose()? {
+                Some(e) => *slot = e,
+                None => break,
+            }
+            got += 1;
+        }
+        if n + got > width {
             return Err(corrupt(Some(*t), "entry bundle has too many entries"));
         }
-        let hashed = match b {
-            Some(b) => tlog::pair::leaf_hashes(a, b),
-            None => [leaf_hash(a), Hash::default()],
-        };
-        for h in &hashed[..1 + usize::from(b.is_some())] {
+        tlog::batch::leaf_hashes(&chunk[..got], &mut leaves[..got]);
+        for h in &leaves[..got] {
             if hash_at(hashes, n) != Some(*h) {
-                return Err(mismatch());
+                return Err(corrupt(Some(*t), "entry does not match its leaf hash"));
             }
             n += 1;
+        }
+        if got < CHUNK {
+            break;
         }
     }
     if n != width {

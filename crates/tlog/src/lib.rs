@@ -16,9 +16,9 @@
 //! [C2SP tlog-tiles]: https://c2sp.org/tlog-tiles
 #![no_std]
 
+pub mod batch;
 pub mod bundle;
 pub mod hash;
-pub mod pair;
 pub mod proof;
 pub mod tile;
 pub mod tree;

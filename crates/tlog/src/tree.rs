@@ -1,6 +1,8 @@
 //! Tree hashes, the stored-hash append algorithm, and the incremental
 //! [`Builder`] that produces tile contents as entries are appended.
 
+use core::convert::Infallible;
+
 use crate::hash::{EMPTY_ROOT, HASH_SIZE, Hash, node_hash};
 use crate::tile::{
     MAX_TILE_LEVELS, TILE_BYTES, TILE_HEIGHT, TILE_WIDTH, Tile, TileKind, subtree_hash,
@@ -123,6 +125,10 @@ pub fn stored_hashes<R: NodeReader>(
 /// Bytes of memory a [`Builder`] needs: one tile per level.
 pub const EDGE_BYTES: usize = TILE_BYTES * MAX_TILE_LEVELS;
 
+/// Leaves in a run [`Builder::push_run`] appends: one batch of hashes.
+pub const RUN: usize = crate::batch::CHUNK;
+const _: () = assert!(RUN.is_power_of_two() && RUN <= TILE_WIDTH as usize);
+
 /// The growing right edge of a tree: enough state to append leaves, to
 /// compute the root, and to produce every tile the tree needs.
 ///
@@ -153,6 +159,8 @@ pub enum BuilderError<E> {
     NoMemory,
     /// Reading a partial tile failed.
     Read(E),
+    /// [`Builder::push_run`] at a size that is not a multiple of [`RUN`].
+    Unaligned,
 }
 
 impl Default for Builder {
@@ -274,11 +282,47 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Builder<T> {
         }
         self.frontier[level as usize] = h;
         self.size = n + 1;
+        Ok(self.mark_full())
+    }
+
+    /// Appends [`RUN`] leaf hashes to a tree whose size is a multiple of
+    /// [`RUN`]: their subtree's nodes are hashed a row at a time
+    /// ([`crate::batch`]) rather than one chain per leaf. Returns the tile
+    /// levels completed, as [`Builder::push`] does; a run never straddles a
+    /// tile, so nothing completes inside it.
+    pub fn push_run(&mut self, leaves: &[Hash; RUN]) -> Result<u8, BuilderError<Infallible>> {
+        let n = self.size;
+        if !n.is_multiple_of(RUN as u64) {
+            return Err(BuilderError::Unaligned);
+        }
+        if n + RUN as u64 > MAX_TREE_SIZE {
+            return Err(BuilderError::TooLarge);
+        }
+        for (i, leaf) in (n..).zip(leaves) {
+            self.set_tile_hash(0, i, leaf);
+        }
+        let at = (n % TILE_WIDTH) as usize * HASH_SIZE;
+        let mut h = crate::batch::subtree(&self.level_tile(0)[at..at + RUN * HASH_SIZE]);
+        let mut level = RUN.trailing_zeros();
+        while (n >> level) & 1 == 1 {
+            h = node_hash(&self.frontier[level as usize], &h);
+            level += 1;
+            if level.is_multiple_of(TILE_HEIGHT) {
+                self.set_tile_hash(level / TILE_HEIGHT, n >> level, &h);
+            }
+        }
+        self.frontier[level as usize] = h;
+        self.size = n + RUN as u64;
+        Ok(self.mark_full())
+    }
+
+    /// Marks the tiles the last append completed; returns how many.
+    fn mark_full(&mut self) -> u8 {
         let completed = (self.size.trailing_zeros() / TILE_HEIGHT).min(MAX_TILE_LEVELS as u32);
         for (l, full) in self.full.iter_mut().enumerate() {
             *full = (l as u32) < completed;
         }
-        Ok(completed as u8)
+        completed as u8
     }
 
     fn set_tile_hash(&mut self, level: u32, index: u64, h: &Hash) {
@@ -412,6 +456,40 @@ pub(crate) mod tests {
             assert_eq!(stored_hash_count(size), s.0.len() as u64);
             let hs = stored_hashes(size, leaf_hash(&size.to_be_bytes()), &mut s).unwrap();
             s.0.extend_from_slice(&hs);
+        }
+    }
+
+    /// Runs of leaves give the tree, tiles and completions of single pushes,
+    /// and are refused off a multiple of [`RUN`].
+    #[test]
+    fn runs_equal_single_pushes() {
+        let (mut one, mut runs) = (Builder::new(), Builder::new());
+        let leaf = |i: u64| leaf_hash(&i.to_be_bytes());
+        let mut i = 0u64;
+        while i < 70_000 {
+            // Runs where aligned, except now and then, so both paths mix.
+            if i.is_multiple_of(RUN as u64) && i % 7 != 3 {
+                let leaves: [Hash; RUN] = core::array::from_fn(|k| leaf(i + k as u64));
+                let mut completed = 0;
+                for (k, l) in leaves.iter().enumerate() {
+                    completed = one.push(*l).unwrap();
+                    assert!(completed == 0 || k == RUN - 1, "a tile completed inside a run");
+                }
+                assert_eq!(runs.push_run(&leaves).unwrap(), completed);
+                for level in 0..completed {
+                    assert_eq!(runs.tile(level).map(|t| t.1), one.tile(level).map(|t| t.1));
+                }
+                i += RUN as u64;
+            } else {
+                assert_eq!(runs.push(leaf(i)).unwrap(), one.push(leaf(i)).unwrap());
+                if !runs.size().is_multiple_of(RUN as u64) {
+                    let leaves = [leaf(0); RUN];
+                    assert!(matches!(runs.push_run(&leaves), Err(BuilderError::Unaligned)));
+                }
+                i += 1;
+            }
+            assert_eq!(runs.size(), one.size());
+            assert_eq!(runs.root(), one.root(), "size {i}");
         }
     }
 
