@@ -1,37 +1,28 @@
 //! The programs a system description may name, by image file name: the
-//! simulator runs the PD crates' logic where seL4 would load an ELF.
+//! simulator runs the PD crates' logic where seL4 would load an ELF. Every
+//! PD type runs on [`SimPlatform`], and the block driver serves a host file
+//! ([`FileDisk`]).
 
-use platform::{Platform, Regions};
+use platform::Regions;
 
-use sim_pd::{BoxedPd, SimPlatform};
+use sim_pd::{BoxedPd, SimPlatform, start as run};
+
+use crate::disk::FileDisk;
 
 type Start = fn(SimPlatform, &mut dyn Regions) -> Result<BoxedPd, String>;
 
-fn boxed<T: platform::Pd + 'static, E: std::fmt::Debug>(
-    r: Result<T, E>,
-) -> Result<BoxedPd, String> {
-    r.map(|pd| Box::new(pd) as BoxedPd).map_err(|e| format!("{e:?}"))
-}
+type P = SimPlatform;
 
 /// Every program, by the file name of its image.
 pub const PROGRAMS: &[(&str, Start)] = &[
-    ("psdb.elf", |p, r| boxed(psdb::Psdb::init(p, r))),
-    ("blk.elf", |p, r| {
-        boxed(blk::Driver::init(p, r, |r, _| {
-            let bytes = match system::load(r, p.pd_name()).map(|c| c.kind) {
-                Ok(system::Kind::Blk(b)) => b.disk_bytes,
-                _ => return Err("no block driver configuration (sfs_config)"),
-            };
-            // The driver's reason must outlive the call: leak the message.
-            crate::disk::FileDisk::from_env(bytes).map_err(|e| &*Box::leak(e.into_boxed_str()))
-        }))
-    }),
-    ("ledger.elf", |p, r| boxed(ledger_pd::LedgerPd::init(p, r))),
-    ("wire.elf", |p, r| boxed(wire::Wire::init(p, r))),
-    ("client.elf", |p, r| boxed(Ok::<_, ()>(client_pd::ClientPd::init(p, r)))),
-    ("harness.elf", |p, r| boxed(harness::Harness::init(p, r))),
-    ("faulty.elf", |p, r| boxed(Ok::<_, ()>(faulty::Faulty::init(p, r)))),
-    ("bench.elf", |p, r| boxed(Ok::<_, ()>(harness::bench::Bench::init(p, r)))),
+    ("psdb.elf", run::<psdb::Psdb<P>>),
+    ("blk.elf", run::<blk::Driver<P, FileDisk>>),
+    ("ledger.elf", run::<ledger_pd::LedgerPd<P>>),
+    ("wire.elf", run::<wire::Wire<P>>),
+    ("client.elf", run::<client_pd::ClientPd<P>>),
+    ("harness.elf", run::<harness::Harness<P>>),
+    ("faulty.elf", run::<faulty::Faulty<P>>),
+    ("bench.elf", run::<harness::bench::Bench<P>>),
 ];
 
 /// The file name of an image path.

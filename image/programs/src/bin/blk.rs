@@ -1,5 +1,7 @@
-//! `blk.elf`: the virtio-blk driver psdb's disk sits behind.
+//! `blk.elf`: the block driver psdb's disk sits behind.
 #![no_std]
 #![no_main]
 
-sel4_platform::program!(fallible blk::virtio::init);
+use sel4_platform::Sel4;
+
+sel4_platform::program!(blk::Driver<Sel4, blk::virtio::Virtio>);

@@ -2,4 +2,6 @@
 #![no_std]
 #![no_main]
 
-sel4_platform::program!(faulty::Faulty::init);
+use sel4_platform::Sel4;
+
+sel4_platform::program!(faulty::Faulty<Sel4>);
