@@ -19,6 +19,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 mode=${1:?usage: scripts/programs.sh host|sel4 [OUT]}
 out=${2:-build/sim/programs}
+# Where cargo puts the host builds (microkit-host's library among them).
+host_target=${CARGO_TARGET_DIR:-target}
 
 fail() {
     echo "programs: $*" >&2
@@ -82,7 +84,7 @@ TOML
 
 host_c() {
     cc -std=gnu11 -Wall -Werror -O2 -I crates/microkit-host/include "$1" \
-        target/release/libmicrokit_host.a \
+        "$host_target/release/libmicrokit_host.a" \
         -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o "$2"
 }
 
@@ -95,8 +97,8 @@ host_rust() {
 sim-pd = { path = \"$root/crates/sim-pd\" }" \
         "fn main() { sim_pd::main::<$crate::Program<sim_pd::SimPlatform>>() }"
     cp Cargo.lock "$dir/Cargo.lock" &&
-        cargo build -q --release --manifest-path "$dir/Cargo.toml" --target-dir target/programs &&
-        cp target/programs/release/program "$elf"
+        cargo build -q --release --manifest-path "$dir/Cargo.toml" --target-dir "$host_target/programs" &&
+        cp "$host_target/programs/release/program" "$elf"
 }
 
 # image/Cargo.toml's workspace tables, its paths made absolute: the image
