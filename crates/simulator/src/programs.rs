@@ -1,29 +1,25 @@
 //! The programs a system description may name, by image file name: the
-//! simulator runs the PD crates' logic where seL4 would load an ELF. Every
-//! PD type runs on [`SimPlatform`], and the block driver serves a host file
-//! ([`FileDisk`]).
+//! simulator runs the PD crates' logic where seL4 would load an ELF. The
+//! list is `sysgen::programs!`, the one the seL4 image's programs are
+//! generated from; here every PD type runs on [`SimPlatform`], and the
+//! block driver serves a host file ([`FileDisk`]).
 
 use platform::Regions;
 
-use sim_pd::{BoxedPd, SimPlatform, start as run};
+use sim_pd::{BoxedPd, SimPlatform};
 
 use crate::disk::FileDisk;
 
 type Start = fn(SimPlatform, &mut dyn Regions) -> Result<BoxedPd, String>;
 
-type P = SimPlatform;
+macro_rules! table {
+    ($($image:literal => $pd:ty, $about:literal;)*) => {
+        /// Every program, by the file name of its image.
+        pub const PROGRAMS: &[(&str, Start)] = &[$(($image, sim_pd::start::<$pd>)),*];
+    };
+}
 
-/// Every program, by the file name of its image.
-pub const PROGRAMS: &[(&str, Start)] = &[
-    ("psdb.elf", run::<psdb::Psdb<P>>),
-    ("blk.elf", run::<blk::Driver<P, FileDisk>>),
-    ("ledger.elf", run::<ledger_pd::LedgerPd<P>>),
-    ("wire.elf", run::<wire::Wire<P>>),
-    ("client.elf", run::<client_pd::ClientPd<P>>),
-    ("harness.elf", run::<harness::Harness<P>>),
-    ("faulty.elf", run::<faulty::Faulty<P>>),
-    ("bench.elf", run::<harness::bench::Bench<P>>),
-];
+sysgen::programs!(table, SimPlatform, FileDisk);
 
 /// The file name of an image path.
 pub fn name(image: &str) -> &str {
