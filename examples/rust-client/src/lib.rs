@@ -21,6 +21,8 @@ use tlog::proof::verify_inclusion;
 
 /// The PD once its checks ran: it serves nothing.
 pub struct RustClient<P> {
+    // Kept only so that the type is one over the platform, as the
+    // contract's `Program<P>` is.
     _p: P,
 }
 
