@@ -83,7 +83,7 @@ lint:
 	$(CARGO) fmt --all --check
 	find image -name '*.rs' -not -path 'image/target/*' | xargs rustfmt --edition 2024 --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
-	$(CARGO) test -q --locked -p sysgen --test edges
+	$(CARGO) test -q --locked -p sysgen --test edges --test programs
 	@test -z "$$(gofmt -l crates/oracle/go)" || { gofmt -l crates/oracle/go; echo "gofmt needed"; exit 1; }
 	find fuzz -name '*.rs' -not -path 'fuzz/target/*' | xargs rustfmt --edition 2024 --check
 

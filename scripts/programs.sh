@@ -9,8 +9,8 @@
 #
 #   programs/<name>.c           -> <name>.elf
 #   programs/<name>/Cargo.toml  -> <name>.elf, <name> with - as _: a no_std
-#       library crate with `pub fn init<P: platform::Platform>(p: P,
-#       regions: &mut dyn platform::Regions) -> Result<impl Pd, impl Debug>`
+#       library crate whose root names its PD type `Program<P>` (generic
+#       over the platform), implementing `platform::Program<P>`
 #
 # For seL4: MICROKIT_SDK, MICROKIT_BOARD, MICROKIT_CONFIG as for image.sh;
 # the cross compiler from CROSS_COMPILE (default from the board's target).
@@ -19,6 +19,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 mode=${1:?usage: scripts/programs.sh host|sel4 [OUT]}
 out=${2:-build/sim/programs}
+# Where cargo puts the host builds (microkit-host's library among them).
+host_target=${CARGO_TARGET_DIR:-target}
 
 fail() {
     echo "programs: $*" >&2
@@ -47,7 +49,7 @@ package_of() {
     sed -n 's/^name = "\(.*\)"/\1/p' "$1" | head -1
 }
 
-# The wrapper crate that runs the library's init as a PD: DIR, deps, main.
+# The wrapper crate that runs the library's `Program` as a PD: DIR, deps, main.
 wrapper() {
     local dir=$1 deps=$2 main=$3 workspace=${4:-}
     mkdir -p "$dir/src"
@@ -82,7 +84,7 @@ TOML
 
 host_c() {
     cc -std=gnu11 -Wall -Werror -O2 -I crates/microkit-host/include "$1" \
-        target/release/libmicrokit_host.a \
+        "$host_target/release/libmicrokit_host.a" \
         -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o "$2"
 }
 
@@ -93,10 +95,10 @@ host_rust() {
     dir=build/programs/host/$(name_of "$manifest")
     wrapper "$dir" "$package = { path = \"$root/$(dirname "$manifest")\" }
 sim-pd = { path = \"$root/crates/sim-pd\" }" \
-        "fn main() { sim_pd::main($crate::init) }"
+        "fn main() { sim_pd::main::<$crate::Program<sim_pd::SimPlatform>>() }"
     cp Cargo.lock "$dir/Cargo.lock" &&
-        cargo build -q --release --manifest-path "$dir/Cargo.toml" --target-dir target/programs &&
-        cp target/programs/release/program "$elf"
+        cargo build -q --release --manifest-path "$dir/Cargo.toml" --target-dir "$host_target/programs" &&
+        cp "$host_target/programs/release/program" "$elf"
 }
 
 # image/Cargo.toml's workspace tables, its paths made absolute: the image
@@ -126,7 +128,7 @@ sel4-microkit = { git = \"https://github.com/seL4/rust-sel4\", rev = \"$rev\", d
 sel4-platform = { path = \"$root/image/sel4-platform\" }" \
         "#![no_std]
 #![no_main]
-sel4_platform::program!(fallible $crate::init);" "$(image_workspace)"
+sel4_platform::program!($crate::Program<sel4_platform::Sel4>);" "$(image_workspace)"
     cp image/Cargo.lock "$dir/Cargo.lock" &&
         # From image/: its toolchain file and target settings apply.
         (cd image && cargo +"$toolchain" build -q --release --manifest-path "$root/$dir/Cargo.toml" \

@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 use abi::psdb::{ENTRIES, label, status};
 use libfuzzer_sys::fuzz_target;
 use platform::host::view;
-use platform::{Access, Channel, Msg, Pd, Platform, Regions, SharedRegion, Time};
+use platform::{Access, Channel, Msg, Pd, Platform, Program, Regions, SharedRegion, Time};
 use psdb::Psdb;
 
 const CHANNELS: [u8; 2] = [1, 2];

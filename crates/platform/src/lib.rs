@@ -155,8 +155,8 @@ impl<P: Platform> core::fmt::Write for Console<P> {
     }
 }
 
-/// A protection domain's logic: Microkit's event handlers. Each PD crate's
-/// `init` function is its constructor.
+/// A protection domain's logic: Microkit's event handlers. How it starts
+/// is [`Program::init`].
 pub trait Pd {
     /// A notification arrived on `channels`.
     fn notified(&mut self, channels: ChannelSet) {
@@ -174,6 +174,25 @@ pub trait Pd {
         let _ = (child, msg);
         None
     }
+}
+
+/// A PD that starts from a program image: Microkit's `init`, the one way
+/// every PD type starts on every platform. The seL4 glue and the simulator
+/// start any PD through it, so a program is named by its type alone (the
+/// simulator's table, the image's binaries, an integrator's crate:
+/// docs/abi.md).
+///
+/// Implemented for each platform `P` the PD can run on (every PD here is
+/// generic over it); a PD that cannot fail says so with
+/// [`core::convert::Infallible`].
+pub trait Program<P: Platform>: Pd + Sized {
+    /// Why the PD cannot start: the glue prints it and stops the PD (a
+    /// fault its parent or the monitor sees; in the simulator, the boot
+    /// fails naming it).
+    type Error: core::fmt::Debug;
+
+    /// Starts the PD on `p` with the regions its system description maps.
+    fn init(p: P, regions: &mut dyn Regions) -> Result<Self, Self::Error>;
 }
 
 /// Where a PD finds its memory regions: by the symbol the system

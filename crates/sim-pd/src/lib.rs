@@ -7,9 +7,10 @@
 //!
 //! The simulator runs its own programs this way, and so does a program of
 //! an integrator's built for the host (`programs/` in the repository):
-//! `fn main() { sim_pd::main(my_pd::init) }`.
+//! `fn main() { sim_pd::main::<my_pd::Program<sim_pd::SimPlatform>>() }`,
+//! for any PD type that implements [`platform::Program`].
 
 mod pd;
 pub mod proto;
 
-pub use pd::{BoxedPd, Connected, SimPlatform, SimRegions, connect, main, run, serve};
+pub use pd::{BoxedPd, Connected, SimPlatform, SimRegions, connect, main, run, serve, start};

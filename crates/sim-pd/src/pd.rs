@@ -10,7 +10,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
 use platform::{
-    Access, Channel, ChannelSet, Child, Msg, Pd, Platform, Regions, SharedRegion, Ticks, Time,
+    Access, Channel, ChannelSet, Child, Msg, Pd, Platform, Program, Regions, SharedRegion, Ticks,
+    Time,
 };
 use rustix::mm::{MapFlags, ProtFlags};
 
@@ -236,18 +237,23 @@ pub fn serve(mut pd: BoxedPd) -> Result<()> {
     }
 }
 
-/// The `main` of a PD program built for the simulator: runs `init` as the
-/// PD the kernel sets up. Exits 1 saying why when it cannot start.
-pub fn main<T: Pd + 'static, E: std::fmt::Debug>(
-    init: impl FnOnce(SimPlatform, &mut dyn Regions) -> Result<T, E>,
-) -> ! {
-    let result =
-        run(|_, p, r| init(p, r).map(|pd| Box::new(pd) as BoxedPd).map_err(|e| format!("{e:?}")));
-    if let Err(e) = result {
+/// The `main` of a PD program built for the simulator: starts the PD
+/// type `T` as the PD the kernel sets up (`sim_pd::main::<MyPd<SimPlatform>>()`).
+/// Exits 1 saying why when it cannot start.
+pub fn main<T: Program<SimPlatform> + 'static>() -> ! {
+    if let Err(e) = run(|_, p, r| start::<T>(p, r)) {
         eprintln!("simulator: {e:#}");
         std::process::exit(1);
     }
     std::process::exit(0)
+}
+
+/// Starts the PD type `T`, boxed; `Err` is its [`Program::Error`], shown.
+pub fn start<T: Program<SimPlatform> + 'static>(
+    p: SimPlatform,
+    regions: &mut dyn Regions,
+) -> Result<BoxedPd, String> {
+    T::init(p, regions).map(|pd| Box::new(pd) as BoxedPd).map_err(|e| format!("{e:?}"))
 }
 
 /// A PD's logic, boxed.

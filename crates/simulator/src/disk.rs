@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use abi::blk::{Request, code, status};
 use blk::{Device, Geometry, Started};
 use disk::model::PowerLoss;
-use platform::SharedRegion;
+use platform::{Platform, Regions, SharedRegion};
 
 /// The disk image (`simulator boot --disk`).
 pub const DISK_ENV: &str = "SERVICE_FS_SIM_DISK";
@@ -55,6 +55,24 @@ fn journal_path(image: &Path) -> PathBuf {
     let mut p = image.as_os_str().to_owned();
     p.push(".volatile");
     PathBuf::from(p)
+}
+
+/// The simulator's disk backend (`blk::Driver<P, FileDisk>`): the image
+/// the environment names, at the size the driver's configuration gives.
+impl blk::Open for FileDisk {
+    fn open<P: Platform>(
+        p: P,
+        regions: &mut dyn Regions,
+        _: &SharedRegion,
+    ) -> Result<Self, &'static str> {
+        let bytes = match system::load(regions, p.pd_name()).map(|c| c.kind) {
+            Ok(system::Kind::Blk(b)) => b.disk_bytes,
+            _ => return Err("no block driver configuration (sfs_config)"),
+        };
+        // The driver's reason must outlive the call: leak the message (once,
+        // in a driver that then serves nothing).
+        FileDisk::from_env(bytes).map_err(|e| &*Box::leak(e.into_boxed_str()))
+    }
 }
 
 impl FileDisk {

@@ -652,7 +652,7 @@ impl<'a> Builder<'a> {
             .flat_map(|t| t.modules.iter().map(move |m| (t, m)))
             .find(|(t, m)| client_pd(t, m) == pd)
             .and_then(|(_, m)| m.program.as_deref())
-            .unwrap_or("client.elf")
+            .unwrap_or(crate::programs::CLIENT_PROGRAM)
     }
 
     /// Microkit's limits the spreading cannot lift, each in one line.

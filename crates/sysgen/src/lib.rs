@@ -10,9 +10,14 @@
 //! tenants (checked: [`isolation`]). Where Microkit's limits (62 channels a
 //! PD, 63 PDs) would be passed, clients spread over several `wire` PDs;
 //! what cannot be spread is refused in one line naming the limit.
+//!
+//! The programs those PDs run are one list, [`programs!`] (its generator:
+//! [`mod@programs`]), which the simulator expands and from which the
+//! image's program crate is generated.
 
 mod builder;
 pub mod isolation;
+pub mod programs;
 mod tenants;
 
 use std::path::{Path, PathBuf};
@@ -262,6 +267,7 @@ pub fn stale(root: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut want = files(&root.join("system.xml"), &g);
     want.push((root.join(SYMBOLS_RS), symbols_rs().into_bytes()));
+    want.extend(programs::files(root));
     for (path, bytes) in &want {
         if std::fs::read(path).ok().as_ref() != Some(bytes) {
             out.push(path.strip_prefix(root).unwrap_or(path).display().to_string());
@@ -274,15 +280,25 @@ pub fn stale(root: &Path) -> Result<Vec<String>> {
             out.push(format!("{} (no such PD)", p.strip_prefix(root).unwrap_or(&p).display()));
         }
     }
+    for p in programs::extra_bins(root) {
+        out.push(format!("{} (no such program)", p.strip_prefix(root).unwrap_or(&p).display()));
+    }
     Ok(out)
 }
 
-/// Writes `system.xml` (for [`DEFAULT_BOARD`]), its configurations and the
-/// seL4 glue's symbol list.
+/// Writes `system.xml` (for [`DEFAULT_BOARD`]), its configurations, the
+/// seL4 glue's symbol list and the image's program crate (removing
+/// binaries of programs the list no longer has).
 pub fn write(root: &Path) -> Result<()> {
     let g = generate_for(root, DEFAULT_BOARD, None)?;
     write_generated(&root.join("system.xml"), &g)?;
     std::fs::write(root.join(SYMBOLS_RS), symbols_rs())?;
+    for old in programs::extra_bins(root) {
+        std::fs::remove_file(&old).with_context(|| format!("removing {}", old.display()))?;
+    }
+    for (path, bytes) in programs::files(root) {
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `sysgen`: regenerates `system.xml`, its PDs' configurations (`system/`)
-//! and the seL4 glue's symbol list from `tenants.toml` (`make system`), or
+//! and the seL4 glue's symbol list from `tenants.toml`, and the image's
+//! program crate from the program list (`make system`), or
 //! with `--check` says whether they are up to date. With `--board B --xml
 //! OUT` it writes the description for another board (its disk device, or
 //! none) to OUT, its configurations beside it; `--tenants FILE` reads

@@ -86,17 +86,13 @@ fn valid_name(s: &str, extra: u8) -> bool {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == extra)
 }
 
-/// Programs the system itself runs; a client PD may not pose as one.
-const SYSTEM_PROGRAMS: [&str; 7] =
-    ["psdb.elf", "blk.elf", "ledger.elf", "wire.elf", "harness.elf", "faulty.elf", "bench.elf"];
-
 fn valid_program(p: &str) -> bool {
     p.strip_suffix(".elf").is_some_and(|n| {
         (1..=32).contains(&n.len())
             && n.starts_with(|c: char| c.is_ascii_lowercase())
             && n.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-    }) && !SYSTEM_PROGRAMS.contains(&p)
+    }) && !crate::programs::is_system_program(p)
 }
 
 /// The client PD of module `m` of tenant `t`.

@@ -6,8 +6,10 @@
 //! and prints `<pd>: PASS <check>` or `<pd>: FAIL <check>: <why>`, then
 //! `<pd>: DONE <n> passed, <m> failed`, as the harness does.
 //!
-//! The crate's contract with the glue: a `pub fn init` taking the platform
-//! and the PD's regions and returning the PD (or why it cannot start).
+//! The crate's contract with the glue: its PD type, generic over the
+//! platform, named `Program` at the crate's root and implementing
+//! [`platform::Program`] (how every PD starts, on seL4 and in the
+//! simulator alike).
 #![no_std]
 
 use core::fmt::Write;
@@ -18,9 +20,16 @@ use platform::{Channel, Console, Pd, Platform, Regions};
 use tlog::proof::verify_inclusion;
 
 /// The PD once its checks ran: it serves nothing.
-pub struct RustClient;
+pub struct RustClient<P> {
+    // Kept only so that the type is one over the platform, as the
+    // contract's `Program<P>` is.
+    _p: P,
+}
 
-impl Pd for RustClient {}
+/// The crate's PD type, for the glue (`scripts/programs.sh`).
+pub type Program<P> = RustClient<P>;
+
+impl<P: Platform> Pd for RustClient<P> {}
 
 /// Why the PD cannot start.
 #[derive(Debug)]
@@ -36,8 +45,18 @@ struct Identities<P> {
     auditor: Client<P>,
 }
 
-/// Runs the checks at start and reports them.
-pub fn init<P: Platform>(p: P, regions: &mut dyn Regions) -> Result<RustClient, Error> {
+impl<P: Platform> platform::Program<P> for RustClient<P> {
+    type Error = Error;
+
+    /// Runs the checks at start and reports them.
+    fn init(p: P, regions: &mut dyn Regions) -> Result<Self, Error> {
+        run(p, regions)?;
+        Ok(RustClient { _p: p })
+    }
+}
+
+/// The checks, reported.
+fn run<P: Platform>(p: P, regions: &mut dyn Regions) -> Result<(), Error> {
     let mut ids = identities(p, regions)?;
     let mut r = Report { p, passed: 0, failed: 0 };
     let max = ids.writer.status().map(|i| i.max_record as usize).unwrap_or(0);
@@ -53,7 +72,7 @@ pub fn init<P: Platform>(p: P, regions: &mut dyn Regions) -> Result<RustClient, 
         r.check("oversize-record-refused", oversize(&mut ids.writer, end));
     }
     let _ = writeln!(Console(p), "{}: DONE {} passed, {} failed", p.pd_name(), r.passed, r.failed);
-    Ok(RustClient)
+    Ok(())
 }
 
 /// Channels 0..3 and their buffers, sorted by their rights.

@@ -3,7 +3,9 @@
 //! The PD crates (`pds/*`) are written against [`platform::Platform`],
 //! [`platform::Regions`] and [`platform::Pd`]; this crate implements them
 //! with rust-sel4's `sel4-microkit`, as the simulator does with processes.
-//! A program is one line: `sel4_platform::program!(psdb::Psdb::init);`.
+//! A program is one line naming its PD type, a [`platform::Program`]:
+//! `sel4_platform::program!(psdb::Psdb<Sel4>);` (service-fs's own are
+//! `image/programs/src/bin/*.rs`).
 //!
 //! What the system description does not grant stops the PD, as the
 //! platform contract says: `sel4-microkit` panics on a channel without the
@@ -16,9 +18,8 @@ mod regions;
 mod symbols;
 
 use core::convert::Infallible;
-use core::fmt::Debug;
 
-use platform::{Channel, ChannelSet, Child, MAX_MRS, Msg, Pd, Platform, Ticks, Time};
+use platform::{Channel, ChannelSet, Child, MAX_MRS, Msg, Pd, Platform, Program, Ticks, Time};
 use sel4_microkit::{Handler, MessageInfo};
 
 pub use regions::Sel4Regions;
@@ -107,10 +108,10 @@ fn counter() -> Option<Ticks> {
     None
 }
 
-/// Runs a PD crate's logic as a Microkit protection domain.
-pub struct Program<T>(T);
+/// Runs a PD's logic as a Microkit protection domain.
+pub struct PdHandler<T>(T);
 
-impl<T: Pd> Handler for Program<T> {
+impl<T: Pd> Handler for PdHandler<T> {
     type Error = Infallible;
 
     fn notified(&mut self, channels: sel4_microkit::ChannelSet) -> Result<(), Infallible> {
@@ -148,33 +149,25 @@ impl<T: Pd> Handler for Program<T> {
     }
 }
 
-/// Starts a PD: runs the crate's `init` with this platform and the PD's
-/// regions. A PD that cannot start says why and stops (a fault its parent
-/// or the monitor reports).
-pub fn start<T: Pd, E: Debug>(
-    init: impl FnOnce(Sel4, &mut Sel4Regions) -> Result<T, E>,
-) -> Program<T> {
+/// Starts the PD type `T`: its [`Program::init`] with this platform and
+/// the PD's regions. A PD that cannot start says why and stops (a fault
+/// its parent or the monitor reports).
+pub fn start<T: Program<Sel4>>() -> PdHandler<T> {
     let mut regions = Sel4Regions::new(Sel4.pd_name());
-    match init(Sel4, &mut regions) {
-        Ok(pd) => Program(pd),
+    match T::init(Sel4, &mut regions) {
+        Ok(pd) => PdHandler(pd),
         Err(e) => panic!("cannot start: {e:?}"),
     }
 }
 
-/// Declares a program image: `program!(path::to::init)` with an `init` of
-/// the form `fn(Sel4, &mut dyn Regions) -> Result<T, E>` or `-> T`.
+/// Declares a program image running the PD type `$pd` (a
+/// [`platform::Program<Sel4>`]): `program!(psdb::Psdb<Sel4>)`.
 #[macro_export]
 macro_rules! program {
-    (fallible $init:path) => {
+    ($pd:ty) => {
         #[sel4_microkit::protection_domain]
         fn init() -> impl sel4_microkit::Handler {
-            $crate::start(|p, r| $init(p, r))
-        }
-    };
-    ($init:path) => {
-        #[sel4_microkit::protection_domain]
-        fn init() -> impl sel4_microkit::Handler {
-            $crate::start(|p, r| Ok::<_, core::convert::Infallible>($init(p, r)))
+            $crate::start::<$pd>()
         }
     };
 }

@@ -20,7 +20,7 @@ use core::fmt::Write;
 use abi::blk::{
     Config, FLAG_DURABLE, FLAG_READ_ONLY, Queue, Request, Response, code, state, status,
 };
-use platform::{Channel, ChannelSet, Console, Pd, Platform, Regions, SharedRegion};
+use platform::{Channel, ChannelSet, Console, Pd, Platform, Program, Regions, SharedRegion};
 use system::blk as sym;
 
 /// What a device tells the driver about itself.
@@ -87,12 +87,36 @@ fn channel(id: u8) -> Channel {
     Channel::new(id).unwrap_or_else(|| unreachable!("blk channel ids are below 62"))
 }
 
+/// A disk backend the driver opens by itself, from its PD's regions: one
+/// type per backend ([`virtio::Virtio`] on seL4, a host file in the
+/// simulator), so that the driver over each is a [`Program`] like every
+/// other PD (`Driver<P, Virtio>`), and the program list names it by type.
+pub trait Open: Device + Sized {
+    /// Opens the device; `data` is psdb's data region, for devices that
+    /// read and write it in place. `Err` says why it cannot serve.
+    fn open<P: Platform>(
+        p: P,
+        regions: &mut dyn Regions,
+        data: &SharedRegion,
+    ) -> Result<Self, &'static str>;
+}
+
+impl<P: Platform, D: Open> Program<P> for Driver<P, D> {
+    type Error = InitError;
+
+    /// Starts the driver over the device `D` opens.
+    fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
+        Driver::with_device(p, regions, |r, data| D::open(p, r, data))
+    }
+}
+
 impl<P: Platform, D: Device> Driver<P, D> {
     /// Starts the driver: takes the queue regions, opens the device with
     /// `open` (given the data region, for drivers that hand it to the device
     /// in place), publishes its configuration, and refuses to serve a device
-    /// whose writes cannot be made durable.
-    pub fn init(
+    /// whose writes cannot be made durable. [`Program::init`] opens an
+    /// [`Open`] device; tests hand in a model.
+    pub fn with_device(
         p: P,
         regions: &mut dyn Regions,
         open: impl FnOnce(&mut dyn Regions, &SharedRegion) -> Result<D, &'static str>,

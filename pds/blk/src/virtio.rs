@@ -30,7 +30,7 @@ use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
 
-use crate::{Device, Driver, Geometry, InitError, Started};
+use crate::{Device, Geometry, Open, Started};
 
 /// `VIRTIO_BLK_F_RO`: the device is read-only.
 const F_RO: u64 = 1 << 5;
@@ -215,7 +215,7 @@ fn probe(regs: &SharedRegion) -> Result<MmioTransport<'static>, &'static str> {
 
 impl Virtio {
     /// Probes the device and sets up its queue.
-    fn open(regs: &SharedRegion) -> Result<Virtio, &'static str> {
+    fn set_up(regs: &SharedRegion) -> Result<Virtio, &'static str> {
         let mut transport = probe(regs)?;
         let features = transport.read_device_features();
         let blk = VirtIOBlk::<SelHal, _>::new(transport)
@@ -307,9 +307,15 @@ impl Device for Virtio {
     }
 }
 
-/// The seL4 program's start: the regions, the device, the driver.
-pub fn init<P: Platform>(p: P, regions: &mut dyn Regions) -> Result<Driver<P, Virtio>, InitError> {
-    Driver::init(p, regions, |regions, data| {
+/// virtio-blk is the seL4 program's disk (`Driver<P, Virtio>`): the
+/// transport's registers, the DMA region and the physical addresses of it
+/// and of the data region, from the PD's regions.
+impl Open for Virtio {
+    fn open<P: Platform>(
+        _: P,
+        regions: &mut dyn Regions,
+        data: &SharedRegion,
+    ) -> Result<Self, &'static str> {
         let regs = regions.shared(sym::REGS).ok_or("no device register mapping (sfs_blk_regs)")?;
         let dma = regions.shared(sym::DMA).ok_or("no DMA region (sfs_blk_dma)")?;
         let dma_paddr =
@@ -321,6 +327,6 @@ pub fn init<P: Platform>(p: P, regions: &mut dyn Regions) -> Result<Driver<P, Vi
         }
         DMA.set(dma.base().as_ptr() as usize, dma_paddr, dma.len());
         DATA.set(data.base().as_ptr() as usize, data_paddr, data.len());
-        Virtio::open(&regs)
-    })
+        Virtio::set_up(&regs)
+    }
 }

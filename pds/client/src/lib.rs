@@ -6,11 +6,12 @@
 //! through the client library, printing what it sees.
 #![no_std]
 
+use core::convert::Infallible;
 use core::fmt::Write;
 
 use abi::client::rights;
 use client::Client;
-use platform::{Channel, Console, Pd, Platform, Regions, SharedRegion};
+use platform::{Channel, Console, Pd, Platform, Program, Regions, SharedRegion};
 use tlog::proof::verify_inclusion;
 
 /// The example client PD.
@@ -24,9 +25,11 @@ macro_rules! say {
     }};
 }
 
-impl<P: Platform> ClientPd<P> {
+impl<P: Platform> Program<P> for ClientPd<P> {
+    type Error = Infallible;
+
     /// Starts the client and runs each identity's demonstration.
-    pub fn init(p: P, regions: &mut dyn Regions) -> Self {
+    fn init(p: P, regions: &mut dyn Regions) -> Result<Self, Infallible> {
         match regions.shared(system::CLIENT_BUFFER_SYMBOL) {
             Some(buf) => identity(p, 0, buf),
             None => {
@@ -37,9 +40,11 @@ impl<P: Platform> ClientPd<P> {
                 }
             }
         }
-        ClientPd { p }
+        Ok(ClientPd { p })
     }
+}
 
+impl<P: Platform> ClientPd<P> {
     /// The platform (for the glue).
     pub fn platform(&self) -> P {
         self.p

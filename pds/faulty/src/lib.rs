@@ -7,7 +7,9 @@
 //! `scenarios` crate's (`scenarios::faulty`), which those who ask use.
 #![no_std]
 
-use platform::{Channel, ChannelSet, Msg, Pd, Platform, Regions, SharedRegion};
+use core::convert::Infallible;
+
+use platform::{Channel, ChannelSet, Msg, Pd, Platform, Program, Regions, SharedRegion};
 use scenarios::faulty::{AT_ONCE, PANIC, UNGRANTED_CALL, UNGRANTED_NOTIFY, WRITE_READ_ONLY};
 
 /// The faulty PD.
@@ -16,16 +18,20 @@ pub struct Faulty<P> {
     probe: Option<SharedRegion>,
 }
 
-impl<P: Platform> Faulty<P> {
+impl<P: Platform> Program<P> for Faulty<P> {
+    type Error = Infallible;
+
     /// Starts; misbehaves now if the probe says so, else when notified.
-    pub fn init(p: P, regions: &mut dyn Regions) -> Self {
+    fn init(p: P, regions: &mut dyn Regions) -> Result<Self, Infallible> {
         let f = Faulty { p, probe: regions.shared(system::PROBE_SYMBOL) };
         if f.mode() & AT_ONCE != 0 {
             f.misbehave();
         }
-        f
+        Ok(f)
     }
+}
 
+impl<P: Platform> Faulty<P> {
     fn mode(&self) -> u8 {
         let mut mode = [0u8; 1];
         if let Some(r) = &self.probe {

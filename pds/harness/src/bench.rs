@@ -16,9 +16,9 @@
 //! killed. The workloads, the crash records and the lines are the
 //! `scenarios` crate's ([`scenarios::bench`]).
 
-use core::fmt::Write;
-
 use core::cell::RefCell;
+use core::convert::Infallible;
+use core::fmt::Write;
 
 use abi::client::Role;
 use client::Client;
@@ -28,7 +28,7 @@ use disk::{RamDevice, Store};
 use ledger::audit::NoClock;
 use ledger::{Buffers, Engine, Ledger};
 use note::Signer;
-use platform::{Channel, Console, Pd, Platform, Regions, Ticks};
+use platform::{Channel, Console, Pd, Platform, Program, Regions, Ticks};
 use scenarios::bench::{ACK, CRASH_MAGIC, DONE, FAILED, FULL, MAGIC, PREFIX, READ, crash_record};
 
 /// Largest record the benchmark appends (a record on its stack).
@@ -70,32 +70,34 @@ pub struct Bench<P> {
     _p: P,
 }
 
-impl<P: Platform> Bench<P> {
+impl<P: Platform> Program<P> for Bench<P> {
+    type Error = Infallible;
+
     /// Runs the workload at start (a crash workload never returns).
-    pub fn init(p: P, regions: &mut dyn Regions) -> Self {
+    fn init(p: P, regions: &mut dyn Regions) -> Result<Self, Infallible> {
         let config = match system::load(regions, p.pd_name()).map(|c| c.kind) {
             Ok(system::Kind::Harness(h)) => h,
             _ => {
                 say(p, format_args!("{FAILED}: no harness configuration (sfs_config)"));
-                return Bench { _p: p };
+                return Ok(Bench { _p: p });
             }
         };
         let Some(probe) = regions.shared(system::PROBE_SYMBOL) else {
             say(p, format_args!("{FAILED}: no probe region to read the workload from"));
-            return Bench { _p: p };
+            return Ok(Bench { _p: p });
         };
         let mut magic = [0u8; 8];
         if probe.read(0, &mut magic).is_some() && &magic == CRASH_MAGIC {
             if let Err(why) = crash_loop(p, regions, &config, &probe) {
                 say(p, format_args!("{FAILED}: {why}"));
             }
-            return Bench { _p: p };
+            return Ok(Bench { _p: p });
         }
         match run(p, regions, &config, &probe) {
             Ok(()) => say(p, format_args!("{DONE}")),
             Err(why) => say(p, format_args!("{FAILED}: {why}")),
         }
-        Bench { _p: p }
+        Ok(Bench { _p: p })
     }
 }
 

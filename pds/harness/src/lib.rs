@@ -24,7 +24,7 @@ use ::scenarios::markers::{self, AUDIT, CHECKPOINT, COVERS, Done, RECORDS, RECOV
 use abi::client::Role;
 use base64ct::{Base64, Encoding};
 use client::Client;
-use platform::{Channel, Child, Console, Msg, Pd, Platform, Regions, SharedRegion};
+use platform::{Channel, Child, Console, Msg, Pd, Platform, Program, Regions, SharedRegion};
 
 /// Why a scenario failed.
 pub type Reason = heapless::String<256>;
@@ -51,10 +51,12 @@ pub struct Harness<P: Platform> {
     awaiting_fault: bool,
 }
 
-impl<P: Platform> Harness<P> {
+impl<P: Platform> Program<P> for Harness<P> {
+    type Error = &'static str;
+
     /// Starts the harness and runs every scenario up to the fault test,
     /// which completes when the child's fault arrives.
-    pub fn init(p: P, regions: &mut dyn Regions) -> Result<Self, &'static str> {
+    fn init(p: P, regions: &mut dyn Regions) -> Result<Self, &'static str> {
         let config = match system::load(regions, p.pd_name()).map(|c| c.kind) {
             Ok(system::Kind::Harness(h)) => h,
             _ => return Err("no harness configuration (sfs_config)"),
@@ -101,7 +103,9 @@ impl<P: Platform> Harness<P> {
         h.start_fault_test();
         Ok(h)
     }
+}
 
+impl<P: Platform> Harness<P> {
     /// Says which tenants the harness covers (prints checkpoints of).
     fn covers(&self) {
         let mut line: heapless::String<512> = heapless::String::new();

@@ -15,7 +15,7 @@ use abi::ledger::{DATA_OFFSET, read_caller};
 use ledger::store::StoreError;
 use ledger::{Buffers, Caller, Clock, Engine, Error, Ledger, Limit, Timestamp};
 use note::Signer;
-use platform::{Channel, Console, Msg, Pd, Platform, Regions, SharedRegion};
+use platform::{Channel, Console, Msg, Pd, Platform, Program, Regions, SharedRegion};
 use system::{ConfigError, Kind, ledger_channels};
 use tlog::HASH_SIZE;
 
@@ -81,11 +81,13 @@ fn buffer(regions: &mut dyn Regions, ch: u8) -> Result<SharedRegion, InitError> 
     regions.shared(symbol).ok_or(InitError::MissingRegion(symbol))
 }
 
-impl<P: Platform> LedgerPd<P> {
+impl<P: Platform> Program<P> for LedgerPd<P> {
+    type Error = InitError;
+
     /// Starts the PD: finds its tenant and key, and opens (or creates) its
     /// ledger in psdb. A missing key or a ledger that does not open leaves
     /// the PD refusing every request, and says why on the console.
-    pub fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
+    fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
         let config = system::load(regions, p.pd_name()).map_err(InitError::Config)?;
         let Kind::Ledger(cfg) = config.kind else {
             return Err(InitError::Config(ConfigError::WrongKind));
@@ -126,7 +128,9 @@ impl<P: Platform> LedgerPd<P> {
         }
         Ok(pd)
     }
+}
 
+impl<P: Platform> LedgerPd<P> {
     fn say(&self, args: core::fmt::Arguments) {
         let _ = writeln!(Console(self.p), "{}: {args}", self.p.pd_name());
     }

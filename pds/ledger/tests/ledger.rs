@@ -12,7 +12,7 @@ use abi::ledger::{DATA_OFFSET, write_caller};
 use ledger_pd::LedgerPd;
 use note::{Checkpoint, Signer};
 use platform::host::{Bus, BusPlatform, HostRegions, leak, view};
-use platform::{Access, Channel, Msg, Pd, Platform, SharedRegion, Time};
+use platform::{Access, Channel, Msg, Pd, Platform, Program, SharedRegion, Time};
 use psdb::Psdb;
 use tlog::{Builder, Hash, leaf_hash};
 

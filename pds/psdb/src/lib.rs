@@ -22,7 +22,7 @@ use disk::namespace::{Described, Error, Fault, Namespace, Opened, Stopped};
 use disk::superblock::{self, Spec};
 use disk::{Source, format::MAX_NOTE, store::prefix_len};
 use ledger::store::StoreError;
-use platform::{Channel, Console, Msg, Pd, Platform, Regions, SharedRegion};
+use platform::{Channel, Console, Msg, Pd, Platform, Program, Regions, SharedRegion};
 
 pub use medium::{BlkClient, Medium, MediumError, Published};
 
@@ -126,10 +126,12 @@ fn open_medium<P: Platform>(
     Ok(Some(Medium::Ram(disk::RamDevice::new(store))))
 }
 
-impl<P: Platform> Psdb<P> {
+impl<P: Platform> Program<P> for Psdb<P> {
+    type Error = InitError;
+
     /// Starts psdb: opens the disk and every namespace of its
     /// configuration, saying what it found.
-    pub fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
+    fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
         let config = system::load(regions, p.pd_name()).map_err(InitError::Config)?;
         let system::Kind::Psdb(config) = config.kind else {
             return Err(InitError::Config(system::ConfigError::WrongKind));
@@ -173,7 +175,9 @@ impl<P: Platform> Psdb<P> {
         }
         Ok(Psdb { p, medium, namespaces })
     }
+}
 
+impl<P: Platform> Psdb<P> {
     /// Bytes of log in use in the namespace of `ch`.
     pub fn used(&self, ch: Channel) -> Option<u64> {
         self.namespaces.iter().find(|n| n.channel == ch)?.store.as_ref().map(Namespace::used)

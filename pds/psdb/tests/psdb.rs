@@ -15,7 +15,7 @@ use ledger::{Buffers, Caller, Engine, Ledger, Limit, NoClock};
 use ledger_pd::PsdbClient;
 use note::Signer;
 use platform::host::{Bus, BusPlatform, HostRegions, leak, view};
-use platform::{Access, Channel, Msg, SharedRegion};
+use platform::{Access, Channel, Msg, Program, SharedRegion};
 use psdb::Psdb;
 use tlog::Tile;
 
@@ -139,7 +139,7 @@ fn boot(durable: bool) -> Buffers4 {
         blk_r = blk_r.share(s, mem, Access::ReadWrite);
     }
     let bus = bus();
-    let driver = Driver::init(bus.platform("blk"), &mut blk_r, |_, _| Ok(Model { durable }));
+    let driver = Driver::with_device(bus.platform("blk"), &mut blk_r, |_, _| Ok(Model { durable }));
     bus.register("blk", Box::new(driver.unwrap()));
     psdb_r = psdb_r.private_region(system::MEM_SYMBOL, 4 << 20).with_config(&sys().psdb);
     let mut mems = vec![];

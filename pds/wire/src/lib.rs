@@ -14,7 +14,7 @@ use core::fmt::Write;
 use abi::client::{Status, label, required_right};
 use abi::ledger::{DATA_OFFSET, write_caller};
 use abi::records::{FramingError, parse};
-use platform::{Channel, Console, Msg, Pd, Platform, Regions, SharedRegion};
+use platform::{Channel, Console, Msg, Pd, Platform, Program, Regions, SharedRegion};
 use system::{ConfigError, Kind, WireClient};
 use tlog::HASH_SIZE;
 
@@ -65,9 +65,11 @@ fn registers(label: u64) -> usize {
     }
 }
 
-impl<P: Platform> Wire<P> {
+impl<P: Platform> Program<P> for Wire<P> {
+    type Error = InitError;
+
     /// Starts wire with the channels and buffers its configuration gives.
-    pub fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
+    fn init(p: P, regions: &mut dyn Regions) -> Result<Self, InitError> {
         let config = system::load(regions, p.pd_name()).map_err(InitError::Config)?;
         let Kind::Wire(w) = config.kind else {
             return Err(InitError::Config(ConfigError::WrongKind));
@@ -95,7 +97,9 @@ impl<P: Platform> Wire<P> {
         let max_record = w.max_record as usize;
         Ok(Wire { p, clients, ledgers, scratch, requests: 0, max_record })
     }
+}
 
+impl<P: Platform> Wire<P> {
     fn serve(&mut self, client: usize, msg: Msg) -> Msg {
         let Wire { p, clients, ledgers, scratch, requests, max_record } = self;
         let Client { identity, buf, channel } = &mut clients[client];

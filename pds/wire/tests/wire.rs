@@ -10,7 +10,7 @@ use std::rc::Rc;
 use abi::client::{Status, label, required_right};
 use abi::ledger::{CALLER_BYTES, DATA_OFFSET, read_caller};
 use platform::host::{Bus, BusPlatform, HostRegions, leak, view};
-use platform::{Access, Channel, Msg, Pd, Platform, SharedRegion};
+use platform::{Access, Channel, Msg, Pd, Platform, Program, SharedRegion};
 use wire::Wire;
 
 /// The committed system: what `tenants.toml` generates (`system.xml`).
