@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 
-use abi::psdb::{ENTRIES, label, status};
+use abi::psdb::{ENTRIES, Object, label, status};
 use libfuzzer_sys::fuzz_target;
 use platform::host::view;
 use platform::{Access, Channel, Msg, Pd, Platform, Program, Regions, SharedRegion, Time};
@@ -158,6 +158,11 @@ type Objects = BTreeMap<[u64; 3], Vec<u8>>;
 
 const STATUSES: std::ops::RangeInclusive<u64> = status::OK..=status::UNAVAILABLE;
 
+/// The length an `OK` answer to `GET` or `GET_CHECKPOINT` gives.
+fn object_len(reply: &Msg) -> usize {
+    Object::decode(reply).expect("an OK reply carries the object's length").len as usize
+}
+
 fuzz_target!(|data: &[u8]| {
     let m = memory();
     m.store.fill(0);
@@ -209,8 +214,7 @@ fuzz_target!(|data: &[u8]| {
                 stored[i].insert(tile, payload[..mrs[3] as usize].to_vec());
             }
             (label::GET, status::OK) => {
-                let n = reply.mr(0) as usize;
-                let mut got = vec![0u8; n];
+                let mut got = vec![0u8; object_len(&reply)];
                 buffer(i).read(0, &mut got).unwrap();
                 if let Some(want) = stored[i].get(&tile) {
                     assert_eq!(&got, want, "GET returned other bytes than the PUT");
@@ -227,7 +231,7 @@ fuzz_target!(|data: &[u8]| {
                 stored[i] = committed[i].as_ref().map(|(_, o)| o.clone()).unwrap_or_default();
             }
             (label::GET_CHECKPOINT, status::OK) => {
-                let mut got = vec![0u8; reply.mr(0) as usize];
+                let mut got = vec![0u8; object_len(&reply)];
                 buffer(i).read(0, &mut got).unwrap();
                 let want = committed[i].as_ref().map(|(cp, _)| cp);
                 assert_eq!(Some(&got), want, "GET_CHECKPOINT is not the last one accepted");
@@ -243,13 +247,13 @@ fuzz_target!(|data: &[u8]| {
         let channel = Channel::new(CHANNELS[i]).unwrap();
         let reply = psdb.protected(channel, Msg::new(label::GET_CHECKPOINT, &[]));
         assert_eq!(reply.label, status::OK, "the checkpoint is lost at reboot");
-        let mut got = vec![0u8; reply.mr(0) as usize];
+        let mut got = vec![0u8; object_len(&reply)];
         buffer(i).read(0, &mut got).unwrap();
         assert_eq!(&got, cp, "another checkpoint after reboot");
         for (tile, want) in objects {
             let reply = psdb.protected(channel, Msg::new(label::GET, tile));
             assert_eq!(reply.label, status::OK, "object {tile:?} lost at reboot");
-            let mut got = vec![0u8; reply.mr(0) as usize];
+            let mut got = vec![0u8; object_len(&reply)];
             buffer(i).read(0, &mut got).unwrap();
             assert_eq!(&got, want, "object {tile:?} changed at reboot");
         }

@@ -1,7 +1,7 @@
 //! The wire PD's request checks (`wire::admit`, `wire::check_records`): any
 //! label, rights, register count and buffer get an answer, never a panic;
 //! a request admitted has a known label whose right the caller holds and
-//! enough registers; records accepted are exactly `count` non-empty records
+//! enough registers, and decodes to a request of that label; records accepted are exactly `count` non-empty records
 //! of at most `max_record` bytes filling the buffer, which re-encode (with
 //! `abi::records::Writer`) to the same bytes.
 #![no_main]
@@ -9,6 +9,7 @@
 use abi::client::{Status, required_right};
 use abi::records::Writer;
 use libfuzzer_sys::fuzz_target;
+use platform::Msg;
 use tlog::bundle;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,10 +24,14 @@ fuzz_target!(|data: &[u8]| {
     let max_record = usize::from(u16::from_le_bytes([data[4], data[5]]));
     let buf = &data[6..];
 
-    match wire::admit(label, rights, count) {
-        Ok(()) => {
+    let registers = [u64::from(data[3]); 8];
+    match wire::admit(&Msg::new(label, &registers[..count]), rights) {
+        Ok(request) => {
             let right = required_right(label).expect("a known label");
             assert_eq!(rights & right, right);
+            assert_eq!(request.label(), label);
+            let again = request.encode();
+            assert_eq!(again.mrs[..again.count], registers[..again.count]);
         }
         Err(Status::UnknownLabel) => assert!(required_right(label).is_none()),
         Err(Status::Forbidden) => {
@@ -38,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // Far labels too: an answer.
     let far = u64::from_le_bytes([data[0], data[1], data[2], data[3], data[4], data[5], 0, 0]);
-    let _ = wire::admit(far, rights, count);
+    let _ = wire::admit(&Msg::new(far, &registers[..count]), rights);
 
     match wire::check_records(buf, records, max_record) {
         Ok(()) => {

@@ -149,7 +149,9 @@ pub const CONFIG_MAGIC: u32 = u32::from_le_bytes(*b"SFSB");
 /// This protocol's version.
 pub const VERSION: u32 = 1;
 /// Offset of `state` in [`Config`].
-pub const STATE_OFFSET: usize = 8;
+pub const STATE_OFFSET: usize = core::mem::offset_of!(Config, state);
+// docs/abi.md gives the offsets: the structure must keep them.
+const _: () = assert!(STATE_OFFSET == 8 && size_of::<Config>() == 128);
 
 /// Bytes of a queue's header.
 pub const QUEUE_HEADER: usize = 64;

@@ -1,11 +1,18 @@
 //! `wire` → `ledger_<tenant>`: the client requests, forwarded with the
 //! caller's identity as `wire` established it.
 //!
-//! Labels, registers and replies are those of [`crate::client`]. The shared
-//! buffer starts with a [`CALLER_BYTES`]-byte caller header; request and reply
-//! data follow at [`DATA_OFFSET`].
+//! Requests and replies are those of [`crate::client`] ([`Request`],
+//! [`Reply`](crate::client::Reply)), but for `STATUS`, which the ledger
+//! answers with [`LedgerStatus`] and `wire` completes with what only it
+//! knows. The shared buffer starts with a [`CALLER_BYTES`]-byte caller
+//! header ([`CallerHeader`]); request and reply data follow at
+//! [`DATA_OFFSET`].
 
 use zerocopy::byteorder::little_endian;
+
+pub use crate::client::Request;
+use crate::client::{ReplyError, Status, StatusReply};
+use crate::{Msg, registers};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// Where request and reply data start in the wire–ledger buffer.
@@ -70,6 +77,46 @@ pub fn read_caller(buf: &[u8]) -> Option<(&str, &str, u64)> {
     Some((h.module.get()?, h.credential.get()?, h.request.get()))
 }
 
+/// The ledger's answer to `STATUS`: its sizes. `wire` turns it into the
+/// client's [`StatusReply`], adding the caller's rights and the largest
+/// record from its own configuration. MR2 is kept for the rights, zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LedgerStatus {
+    /// Ledger size.
+    pub size: u64,
+    /// Audit ledger size.
+    pub audit_size: u64,
+    /// [`crate::VERSION`].
+    pub version: u64,
+}
+
+impl LedgerStatus {
+    /// The `OK` reply.
+    pub fn encode(&self) -> Msg {
+        Msg::new(Status::Ok as u64, &[self.size, self.audit_size, 0, self.version])
+    }
+
+    /// The reply `msg` is.
+    pub fn decode(msg: &Msg) -> Result<LedgerStatus, ReplyError> {
+        if msg.label != Status::Ok as u64 {
+            return Err(ReplyError::Refused(msg.label));
+        }
+        let [size, audit_size, _, version] = registers::<4>(msg).map_err(ReplyError::Malformed)?;
+        Ok(LedgerStatus { size, audit_size, version })
+    }
+
+    /// The client's reply: these sizes, with `rights` and `max_record`.
+    pub fn for_client(&self, rights: u64, max_record: u64) -> StatusReply {
+        StatusReply {
+            size: self.size,
+            audit_size: self.audit_size,
+            rights,
+            version: self.version,
+            max_record,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +131,19 @@ mod tests {
         buf[0] = 200;
         assert_eq!(read_caller(&buf), None);
         assert_eq!(read_caller(&buf[..10]), None);
+    }
+
+    #[test]
+    fn the_ledgers_status_round_trips_and_wire_completes_it() {
+        let s = LedgerStatus { size: 3, audit_size: 9, version: crate::VERSION };
+        let msg = s.encode();
+        assert_eq!(msg, Msg::new(0, &[3, 9, 0, crate::VERSION]));
+        assert_eq!(LedgerStatus::decode(&msg), Ok(s));
+        let client = s.for_client(2, 512);
+        assert_eq!(client.encode(), Msg::new(0, &[3, 9, 2, crate::VERSION, 512]));
+        let short = Msg::new(0, &[3, 9, 0]);
+        assert!(matches!(LedgerStatus::decode(&short), Err(ReplyError::Malformed(_))));
+        let refused = Msg::new(Status::Unavailable as u64, &[]);
+        assert_eq!(LedgerStatus::decode(&refused), Err(ReplyError::Refused(10)));
     }
 }

@@ -11,9 +11,12 @@
 //! ```
 #![no_std]
 
+use core::num::NonZeroU64;
 use core::ops::Range;
 
-use abi::client::{Status, label};
+use abi::client::{
+    Appended, NoteReply, ProofReply, ReadReply, ReplyError, Request, Status, StatusReply,
+};
 use platform::{Channel, Msg, Platform, SharedRegion};
 use tlog::{HASH_SIZE, Hash, Proof};
 
@@ -80,11 +83,9 @@ pub struct Info {
     pub max_record: u64,
 }
 
-fn check(reply: Msg) -> Result<Msg, Status> {
-    match Status::from_label(reply.label) {
-        Status::Ok => Ok(reply),
-        e => Err(e),
-    }
+/// A count or size the ABI sends as 0 when none is given.
+fn optional(n: u64) -> Option<NonZeroU64> {
+    NonZeroU64::new(n)
 }
 
 impl<P: Platform> Client<P> {
@@ -98,6 +99,15 @@ impl<P: Platform> Client<P> {
         self.p.ppcall(self.ch, msg)
     }
 
+    /// Makes `request`; its reply, as `decode` reads it.
+    fn request<T>(
+        &mut self,
+        request: Request,
+        decode: fn(&Msg) -> Result<T, ReplyError>,
+    ) -> Result<T, Status> {
+        decode(&self.call(request.encode())).map_err(ReplyError::status)
+    }
+
     /// The shared buffer (for tests that put garbage in it).
     pub fn buffer(&mut self) -> &mut SharedRegion {
         &mut self.buf
@@ -109,38 +119,31 @@ impl<P: Platform> Client<P> {
             return Err(Status::RecordTooLarge);
         }
         let staged = abi::records::stage(&mut self.buf, records).ok_or(Status::BufferTooSmall)?;
-        let reply =
-            check(self.call(Msg::new(label::APPEND, &[records.len() as u64, staged as u64])))?;
-        Ok(reply.mr(0)..reply.mr(0) + reply.mr(1))
+        self.append_staged(records.len() as u64, staged)
     }
 
     /// Appends the `count` records the caller framed at the start of the
     /// buffer (`bytes` of it, [`Client::buffer`]): a record as large as
     /// the buffer allows, without a copy of it anywhere else.
     pub fn append_staged(&mut self, count: u64, bytes: usize) -> Result<Range<u64>, Status> {
-        let reply = check(self.call(Msg::new(label::APPEND, &[count, bytes as u64])))?;
-        Ok(reply.mr(0)..reply.mr(0) + reply.mr(1))
+        let r = self.request(Request::Append { count, bytes: bytes as u64 }, Appended::decode)?;
+        Ok(r.first..r.first + r.count)
     }
 
-    fn read(&mut self, label: u64, from: u64, max: u64) -> Result<Read, Status> {
-        let r = check(self.call(Msg::new(label, &[from, max])))?;
-        Ok(Read {
-            from,
-            count: r.mr(0),
-            bytes: r.mr(1) as usize,
-            tree_size: r.mr(2),
-            audit_seq: r.mr(3),
-        })
+    fn read(&mut self, request: Request, from: u64) -> Result<Read, Status> {
+        let r = self.request(request, ReadReply::decode)?;
+        let bytes = usize::try_from(r.bytes).map_err(|_| Status::BadBuffer)?;
+        Ok(Read { from, count: r.count, bytes, tree_size: r.tree_size, audit_seq: r.audit_seq })
     }
 
     /// Reads up to `max` records from `from` (0: as many as fit the buffer).
     pub fn read_since(&mut self, from: u64, max: u64) -> Result<Read, Status> {
-        self.read(label::READ_SINCE, from, max)
+        self.read(Request::ReadSince { from, max: optional(max) }, from)
     }
 
     /// Reads up to `max` audit records from `from`.
     pub fn read_audit(&mut self, from: u64, max: u64) -> Result<Read, Status> {
-        self.read(label::READ_AUDIT, from, max)
+        self.read(Request::ReadAudit { from, max: optional(max) }, from)
     }
 
     /// Passes each record of the last read to `f`, copied into `scratch`
@@ -191,25 +194,26 @@ impl<P: Platform> Client<P> {
         if at != read.bytes { Err(Status::BadBuffer) } else { Ok(()) }
     }
 
-    fn note(&mut self, label: u64, out: &mut [u8]) -> Result<(usize, u64), Status> {
-        let r = check(self.call(Msg::new(label, &[])))?;
-        let len = r.mr(0) as usize;
+    fn note(&mut self, request: Request, out: &mut [u8]) -> Result<(usize, u64), Status> {
+        let r = self.request(request, NoteReply::decode)?;
+        let len = usize::try_from(r.bytes).map_err(|_| Status::BufferTooSmall)?;
         let dst = out.get_mut(..len).ok_or(Status::BufferTooSmall)?;
         self.buf.read(0, dst).ok_or(Status::BadBuffer)?;
-        Ok((len, r.mr(1)))
+        Ok((len, r.tree_size))
     }
 
     /// The signed checkpoint into `out`; returns (length, ledger size).
     pub fn checkpoint(&mut self, out: &mut [u8]) -> Result<(usize, u64), Status> {
-        self.note(label::CHECKPOINT, out)
+        self.note(Request::Checkpoint, out)
     }
 
     /// The audit ledger's signed checkpoint into `out`.
     pub fn audit_checkpoint(&mut self, out: &mut [u8]) -> Result<(usize, u64), Status> {
-        self.note(label::AUDIT_CHECKPOINT, out)
+        self.note(Request::AuditCheckpoint, out)
     }
 
-    fn hashes(&self, count: usize) -> Result<(Hash, Hash, Proof), Status> {
+    fn hashes(&self, count: u64) -> Result<(Hash, Hash, Proof), Status> {
+        let count = usize::try_from(count).map_err(|_| Status::BadBuffer)?;
         let mut h = [0u8; HASH_SIZE];
         let mut at = |i: usize| -> Result<Hash, Status> {
             self.buf.read(i * HASH_SIZE, &mut h).ok_or(Status::BadBuffer)?;
@@ -225,27 +229,29 @@ impl<P: Platform> Client<P> {
 
     /// Proves record `index` is in the ledger of `tree_size` records (0: now).
     pub fn prove_inclusion(&mut self, index: u64, tree_size: u64) -> Result<Inclusion, Status> {
-        let r = check(self.call(Msg::new(label::PROVE_INCLUSION, &[index, tree_size])))?;
-        let (leaf, root, proof) = self.hashes(r.mr(0) as usize)?;
-        Ok(Inclusion { leaf, root, tree_size: r.mr(1), proof })
+        let request = Request::ProveInclusion { index, tree_size: optional(tree_size) };
+        let r = self.request(request, ProofReply::decode)?;
+        let (leaf, root, proof) = self.hashes(r.hashes)?;
+        Ok(Inclusion { leaf, root, tree_size: r.tree_size, proof })
     }
 
     /// Proves the ledger of `old` records is a prefix of that of `tree_size` (0: now).
     pub fn prove_consistency(&mut self, old: u64, tree_size: u64) -> Result<Consistency, Status> {
-        let r = check(self.call(Msg::new(label::PROVE_CONSISTENCY, &[old, tree_size])))?;
-        let (old_root, root, proof) = self.hashes(r.mr(0) as usize)?;
-        Ok(Consistency { old_root, root, tree_size: r.mr(1), proof })
+        let request = Request::ProveConsistency { old, tree_size: optional(tree_size) };
+        let r = self.request(request, ProofReply::decode)?;
+        let (old_root, root, proof) = self.hashes(r.hashes)?;
+        Ok(Consistency { old_root, root, tree_size: r.tree_size, proof })
     }
 
     /// `STATUS`.
     pub fn status(&mut self) -> Result<Info, Status> {
-        let r = check(self.call(Msg::new(label::STATUS, &[])))?;
+        let r = self.request(Request::Status, StatusReply::decode)?;
         Ok(Info {
-            size: r.mr(0),
-            audit_size: r.mr(1),
-            rights: r.mr(2),
-            version: r.mr(3),
-            max_record: r.mr(4),
+            size: r.size,
+            audit_size: r.audit_size,
+            rights: r.rights,
+            version: r.version,
+            max_record: r.max_record,
         })
     }
 }

@@ -10,6 +10,8 @@ use rustix::net::{
     SendAncillaryMessage, SendFlags,
 };
 use serde::{Deserialize, Serialize};
+use zerocopy::byteorder::little_endian::U64;
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// Bytes of a frame.
 pub const FRAME: usize = 16 + 8 + 8 * MAX_MRS;
@@ -65,28 +67,39 @@ impl Frame {
     }
 
     fn encode(&self) -> [u8; FRAME] {
+        let mut raw = Raw::new_zeroed();
+        raw.kind = self.kind as u8;
+        raw.ch = self.ch;
+        raw.label = self.msg.label.into();
+        raw.count = (self.msg.count as u64).into();
+        raw.mrs = self.msg.mrs.map(U64::new);
         let mut b = [0u8; FRAME];
-        b[0] = self.kind as u8;
-        b[1] = self.ch;
-        b[8..16].copy_from_slice(&self.msg.label.to_le_bytes());
-        b[16..24].copy_from_slice(&(self.msg.count as u64).to_le_bytes());
-        for (i, mr) in self.msg.mrs.iter().enumerate() {
-            b[24 + 8 * i..32 + 8 * i].copy_from_slice(&mr.to_le_bytes());
-        }
+        b.copy_from_slice(raw.as_bytes());
         b
     }
 
     fn decode(b: &[u8]) -> Option<Frame> {
-        if b.len() != FRAME {
-            return None;
-        }
-        let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
-        let count = (word(16) as usize).min(MAX_MRS);
-        let mrs: [u64; MAX_MRS] = std::array::from_fn(|i| word(24 + 8 * i));
-        let msg = Msg::new(word(8), &mrs[..count]);
-        Some(Frame { kind: Kind::from_u8(b[0])?, ch: b[1], msg })
+        let raw = Raw::ref_from_bytes(b).ok()?;
+        let count = usize::try_from(raw.count.get()).unwrap_or(MAX_MRS).min(MAX_MRS);
+        let mrs = raw.mrs.map(U64::get);
+        let msg = Msg::new(raw.label.get(), &mrs[..count]);
+        Some(Frame { kind: Kind::from_u8(raw.kind)?, ch: raw.ch, msg })
     }
 }
+
+/// A frame's bytes: kind, channel, six reserved, then little-endian words.
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
+#[repr(C)]
+struct Raw {
+    kind: u8,
+    ch: u8,
+    reserved: [u8; 6],
+    label: U64,
+    count: U64,
+    mrs: [U64; MAX_MRS],
+}
+
+const _: () = assert!(size_of::<Raw>() == FRAME);
 
 /// Sends a frame.
 pub fn send(fd: BorrowedFd<'_>, f: &Frame) -> io::Result<()> {

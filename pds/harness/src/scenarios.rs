@@ -6,7 +6,7 @@
 
 use core::fmt::Write;
 
-use abi::client::{Role, Status, label};
+use abi::client::{Request, Role, Status, label};
 use client::Client;
 use note::Checkpoint;
 use platform::{Msg, Platform};
@@ -201,24 +201,29 @@ fn isolation<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
 }
 
 fn rights<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
+    let (append, read) =
+        (Request::Append { count: 1, bytes: 1 }, Request::ReadSince { from: 1, max: None });
+    let prove = Request::ProveInclusion { index: 1, tree_size: None };
+    let audit = Request::ReadAudit { from: 1, max: None };
     let forbidden = [
-        (Role::Ring2, label::APPEND),
-        (Role::Audit, label::APPEND),
-        (Role::Ring1, label::READ_SINCE),
-        (Role::Ring1, label::CHECKPOINT),
-        (Role::Ring1, label::PROVE_INCLUSION),
-        (Role::Audit, label::READ_SINCE),
-        (Role::Ring1, label::READ_AUDIT),
-        (Role::Ring2, label::READ_AUDIT),
-        (Role::Ring2, label::AUDIT_CHECKPOINT),
+        (Role::Ring2, append),
+        (Role::Audit, append),
+        (Role::Ring1, read),
+        (Role::Ring1, Request::Checkpoint),
+        (Role::Ring1, prove),
+        (Role::Audit, read),
+        (Role::Ring1, audit),
+        (Role::Ring2, audit),
+        (Role::Ring2, Request::AuditCheckpoint),
     ];
-    for (role, l) in forbidden {
-        let reply = client(h, ACME, role)?.call(Msg::new(l, &[1, 1]));
+    for (role, request) in forbidden {
+        let reply = client(h, ACME, role)?.call(request.encode());
         let s = Status::from_label(reply.label);
         ensure!(
             s == Status::Forbidden,
-            "{} label {l}: {} instead of forbidden",
+            "{} label {}: {} instead of forbidden",
             role.name(),
+            request.label(),
             s.name()
         );
     }
@@ -302,8 +307,12 @@ fn bad_input<P: Platform>(h: &mut Harness<P>) -> Result<(), Reason> {
         for at in (0..big).step_by(256) {
             let _ = c.buffer().write(2 + at, &[b'x'; 256][..(big - at).min(256)]);
         }
-        let got = Status::from_label(c.call(Msg::new(label::APPEND, &[1, big as u64 + 2])).label);
-        ensure!(got == Status::RecordTooLarge, "oversize record: {}", got.name());
+        let got = c.append_staged(1, big + 2).err();
+        ensure!(
+            got == Some(Status::RecordTooLarge),
+            "oversize record: {:?}",
+            got.map(Status::name)
+        );
     }
     let origin = tenant(h, ACME)?.origin;
     let r = client(h, ACME, Role::Ring2)?;

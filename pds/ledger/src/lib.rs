@@ -10,8 +10,8 @@ mod psdb_client;
 
 use core::fmt::Write;
 
-use abi::client::{Status, label};
-use abi::ledger::{DATA_OFFSET, read_caller};
+use abi::client::{Appended, NoteReply, ProofReply, ReadReply, Request, Status};
+use abi::ledger::{CALLER_BYTES, DATA_OFFSET, LedgerStatus, read_caller};
 use ledger::store::StoreError;
 use ledger::{Buffers, Caller, Clock, Engine, Error, Ledger, Limit, Timestamp};
 use note::Signer;
@@ -196,15 +196,15 @@ impl<P: Platform> LedgerPd<P> {
             self.reopen();
         }
         let State::Open(engine) = &mut self.state else {
-            return Msg::new(Status::Unavailable as u64, &[]);
+            return Status::Unavailable.reply();
         };
         let Some((_, wire)) = self.wires.get_mut(w) else {
-            return Msg::new(Status::Internal as u64, &[]);
+            return Status::Internal.reply();
         };
-        let mut ids = [0u8; 2 * 64 + 8];
+        let mut ids = [0u8; CALLER_BYTES];
         let _ = wire.read(0, &mut ids);
         let Some((module, credential, request)) = read_caller(&ids) else {
-            return Msg::new(Status::BadArgument as u64, &[]);
+            return Status::BadArgument.reply();
         };
         let caller = Caller { module, credential, request: Some(request) };
         let out = Out { buf: wire, at: DATA_OFFSET };
@@ -233,10 +233,6 @@ impl Out<'_> {
     }
 }
 
-fn ok(mrs: &[u64]) -> Msg {
-    Msg::new(Status::Ok as u64, mrs)
-}
-
 fn status<E>(e: &Error<E>) -> Status {
     match e {
         Error::EmptyEntry => Status::EmptyRecord,
@@ -251,6 +247,9 @@ fn status<E>(e: &Error<E>) -> Status {
     }
 }
 
+/// A request's answer, or the status refusing it.
+type Answer = Result<Msg, Status>;
+
 fn handle<P: Platform>(
     engine: &mut LedgerEngine<P>,
     caller: &Caller<'_>,
@@ -259,95 +258,111 @@ fn handle<P: Platform>(
     scratch: &mut [u8],
     client_buffer: usize,
 ) -> Msg {
-    let start = out.at;
-    let result = match msg.label {
-        label::APPEND => append(engine, &msg, &out, scratch),
-        label::READ_SINCE | label::READ_AUDIT => {
-            let max = if msg.mr(1) == 0 { u64::MAX } else { msg.mr(1) };
+    let request = match Request::decode(&msg) {
+        Ok(r) => r,
+        Err(e) => return Status::from(e).reply(),
+    };
+    let result = match request {
+        Request::Append { count, bytes } => append(engine, count, bytes, &out, scratch),
+        Request::ReadSince { from, max } | Request::ReadAudit { from, max } => {
+            let max = max.map_or(u64::MAX, |m| m.get());
             // Replies go on to the client's buffer, which may be smaller than ours.
             let limit = Limit { max_entries: max, max_bytes: out.room().min(client_buffer) };
+            let start = out.at;
             let mut sink = |_: u64, r: &[u8]| {
                 out.put(&(r.len() as u16).to_be_bytes());
                 out.put(r);
             };
-            let read = if msg.label == label::READ_SINCE {
-                engine.read_since(caller, msg.mr(0), limit, &mut sink)
+            let read = if matches!(request, Request::ReadSince { .. }) {
+                engine.read_since(caller, from, limit, &mut sink)
             } else {
-                engine.read_audit_since(caller, msg.mr(0), limit, &mut sink)
+                engine.read_audit_since(caller, from, limit, &mut sink)
             };
-            read.map(|s| ok(&[s.count, (out.at - start) as u64, s.tree_size, s.audit_seq]))
+            read.map(|s| {
+                let (count, bytes) = (s.count, (out.at - start) as u64);
+                Ok(ReadReply { count, bytes, tree_size: s.tree_size, audit_seq: s.audit_seq }
+                    .encode())
+            })
         }
-        label::CHECKPOINT | label::AUDIT_CHECKPOINT => {
-            let (note, size) = if msg.label == label::CHECKPOINT {
+        Request::Checkpoint | Request::AuditCheckpoint => {
+            let (note, tree_size) = if request == Request::Checkpoint {
                 let size = engine.size();
                 (engine.checkpoint(), size)
             } else {
                 let size = engine.audit_size();
                 (engine.audit_checkpoint(), size)
             };
-            note.map(|n| {
-                let len = n.len();
-                if out.put(n) {
-                    ok(&[len as u64, size])
-                } else {
-                    Msg::new(Status::BufferTooSmall as u64, &[])
-                }
+            note.map(|n| match out.put(n) {
+                true => Ok(NoteReply { bytes: n.len() as u64, tree_size }.encode()),
+                false => Err(Status::BufferTooSmall),
             })
         }
-        label::PROVE_INCLUSION | label::PROVE_CONSISTENCY => prove(engine, caller, &msg, &mut out),
-        label::STATUS => Ok(ok(&[engine.size(), engine.audit_size(), 0, abi::VERSION])),
-        _ => Ok(Msg::new(Status::UnknownLabel as u64, &[])),
+        Request::ProveInclusion { .. } | Request::ProveConsistency { .. } => {
+            prove(engine, caller, &request, &mut out)
+        }
+        Request::Status => {
+            let (size, audit_size) = (engine.size(), engine.audit_size());
+            Ok(Ok(LedgerStatus { size, audit_size, version: abi::VERSION }.encode()))
+        }
     };
-    result.unwrap_or_else(|e| Msg::new(status(&e) as u64, &[]))
+    match result {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(refused)) => refused.reply(),
+        Err(e) => status(&e).reply(),
+    }
 }
 
 fn append<P: Platform>(
     engine: &mut LedgerEngine<P>,
-    msg: &Msg,
+    count: u64,
+    bytes: u64,
     out: &Out<'_>,
     scratch: &mut [u8],
-) -> Result<Msg, Error<PsdbError>> {
-    let (count, bytes) = (msg.mr(0), msg.mr(1));
+) -> Result<Answer, Error<PsdbError>> {
     let data = usize::try_from(bytes).ok().and_then(|b| scratch.get_mut(..b));
-    let Some(data) = data else { return Ok(Msg::new(Status::BadBuffer as u64, &[])) };
+    let Some(data) = data else { return Ok(Err(Status::BadBuffer)) };
     if out.buf.read(out.at, data).is_none() {
-        return Ok(Msg::new(Status::BadBuffer as u64, &[]));
+        return Ok(Err(Status::BadBuffer));
     }
     use abi::records::FramingError;
-    let refused = |s: Status| Ok(Msg::new(s as u64, &[]));
     let records = match abi::records::parse(data, count, bytes, engine.log().max_entry()) {
         Ok(r) => r,
-        Err(FramingError::NoRecords) => return refused(Status::NoRecords),
-        Err(FramingError::Empty) => return refused(Status::EmptyRecord),
-        Err(FramingError::TooLarge) => return refused(Status::RecordTooLarge),
-        Err(_) => return refused(Status::BadBuffer),
+        Err(FramingError::NoRecords) => return Ok(Err(Status::NoRecords)),
+        Err(FramingError::Empty) => return Ok(Err(Status::EmptyRecord)),
+        Err(FramingError::TooLarge) => return Ok(Err(Status::RecordTooLarge)),
+        Err(_) => return Ok(Err(Status::BadBuffer)),
     };
     let range = engine.append_checked(&records)?;
-    Ok(ok(&[range.start, range.end - range.start]))
+    Ok(Ok(Appended { first: range.start, count: range.end - range.start }.encode()))
 }
 
 fn prove<P: Platform>(
     engine: &mut LedgerEngine<P>,
     caller: &Caller<'_>,
-    msg: &Msg,
+    request: &Request,
     out: &mut Out<'_>,
-) -> Result<Msg, Error<PsdbError>> {
-    let size = if msg.mr(1) == 0 { engine.size() } else { msg.mr(1) };
-    let seq = engine.audit_size();
-    let (a, b, proof) = if msg.label == label::PROVE_INCLUSION {
-        let p = engine.prove_inclusion(caller, msg.mr(0), size)?;
-        (p.leaf_hash, p.root, p.proof)
-    } else {
-        let p = engine.prove_consistency(caller, msg.mr(0), size)?;
-        (p.old_root, p.root, p.proof)
+) -> Result<Answer, Error<PsdbError>> {
+    let current = engine.size();
+    let size = |s: Option<core::num::NonZeroU64>| s.map_or(current, |s| s.get());
+    let audit_seq = engine.audit_size();
+    let (a, b, proof, tree_size) = match *request {
+        Request::ProveInclusion { index, tree_size } => {
+            let p = engine.prove_inclusion(caller, index, size(tree_size))?;
+            (p.leaf_hash, p.root, p.proof, size(tree_size))
+        }
+        Request::ProveConsistency { old, tree_size } => {
+            let p = engine.prove_consistency(caller, old, size(tree_size))?;
+            (p.old_root, p.root, p.proof, size(tree_size))
+        }
+        _ => return Ok(Err(Status::Internal)),
     };
     if out.room() < (2 + proof.len()) * HASH_SIZE {
-        return Ok(Msg::new(Status::BufferTooSmall as u64, &[]));
+        return Ok(Err(Status::BufferTooSmall));
     }
     for h in [a, b].iter().chain(proof.iter()) {
         out.put(&h.0);
     }
-    Ok(ok(&[proof.len() as u64, size, seq]))
+    Ok(Ok(ProofReply { hashes: proof.len() as u64, tree_size, audit_seq }.encode()))
 }
 
 impl<P: Platform> Pd for LedgerPd<P> {
@@ -355,7 +370,7 @@ impl<P: Platform> Pd for LedgerPd<P> {
         // Only the wires of its configuration may call it.
         match self.wires.iter().position(|(c, _)| *c == ch) {
             Some(w) => self.serve(w, msg),
-            None => Msg::new(Status::Forbidden as u64, &[]),
+            None => Status::Forbidden.reply(),
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use core::fmt;
 
-use abi::psdb::{encode_tile, label, status};
+use abi::DecodeError;
+use abi::psdb::{Done, Object, Recovered, Refusal, ReplyError, Request, status};
 use ledger::store::{Recovery, StoreError, TileStore};
 use platform::{Channel, Msg, Platform, SharedRegion};
 use tlog::Tile;
@@ -23,6 +24,8 @@ pub enum PsdbError {
     TooLarge(usize),
     /// psdb does not serve the namespace (its console says why).
     Unavailable,
+    /// psdb's reply lacks registers its answer has.
+    Malformed(DecodeError),
 }
 
 impl fmt::Display for PsdbError {
@@ -33,20 +36,35 @@ impl fmt::Display for PsdbError {
             PsdbError::Unavailable => {
                 f.write_str("psdb does not serve this namespace (its console says why)")
             }
+            PsdbError::Malformed(e) => write!(f, "psdb's reply is malformed: {e:?}"),
         }
     }
 }
 
 type Result<T> = core::result::Result<T, StoreError<PsdbError>>;
 
-fn error(reply: Msg) -> StoreError<PsdbError> {
-    match (abi::psdb::error_of(reply.label, [reply.mr(0), reply.mr(1)]), reply.label) {
+/// The store error psdb's reply stands for.
+fn error(e: ReplyError) -> StoreError<PsdbError> {
+    match e {
         // The object does not fit the buffer shared with psdb, whatever
         // the ledger's own buffer could hold.
-        (_, status::TOO_SMALL) => StoreError::Backend(PsdbError::TooLarge(reply.mr(0) as usize)),
-        (Some(e), _) => e,
-        (None, status::UNAVAILABLE) => StoreError::Backend(PsdbError::Unavailable),
-        (None, s) => StoreError::Backend(PsdbError::Status(s)),
+        ReplyError::Refused(Refusal::TooSmall { needed }) => {
+            StoreError::Backend(PsdbError::TooLarge(usize::try_from(needed).unwrap_or(usize::MAX)))
+        }
+        ReplyError::Refused(Refusal::Unavailable) => StoreError::Backend(PsdbError::Unavailable),
+        ReplyError::Refused(r) => {
+            r.store_error().unwrap_or(StoreError::Backend(PsdbError::Status(r.status())))
+        }
+        ReplyError::Malformed(d) => StoreError::Backend(PsdbError::Malformed(d)),
+    }
+}
+
+/// A `GET` answered `NOT_FOUND`.
+fn not_found<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(t) => Ok(Some(t)),
+        Err(StoreError::Backend(PsdbError::Status(status::NOT_FOUND))) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -56,16 +74,21 @@ impl<P: Platform> PsdbClient<P> {
         PsdbClient { p, ch, buf }
     }
 
-    fn call(&self, label: u64, mrs: &[u64]) -> Result<Msg> {
-        let r = self.p.ppcall(self.ch, Msg::new(label, mrs));
-        if r.label == status::OK { Ok(r) } else { Err(error(r)) }
+    /// Makes `request`; its reply, as `decode` reads it.
+    fn call<T>(
+        &self,
+        request: Request,
+        decode: fn(&Msg) -> core::result::Result<T, ReplyError>,
+    ) -> Result<T> {
+        decode(&self.p.ppcall(self.ch, request.encode())).map_err(error)
     }
 
     /// Reads an object psdb left in the buffer into `out`.
-    fn fetch(&self, len: usize, out: &mut [u8]) -> Result<Option<usize>> {
+    fn fetch(&self, object: Object, out: &mut [u8]) -> Result<usize> {
+        let len = usize::try_from(object.len).unwrap_or(usize::MAX);
         let dst = out.get_mut(..len).ok_or(StoreError::TooSmall { needed: len })?;
         self.buf.read(0, dst).ok_or(StoreError::Backend(PsdbError::TooLarge(len)))?;
-        Ok(Some(len))
+        Ok(len)
     }
 
     fn stage(&mut self, at: usize, data: &[u8]) -> Result<()> {
@@ -77,18 +100,13 @@ impl<P: Platform> TileStore for PsdbClient<P> {
     type Error = PsdbError;
 
     fn get(&mut self, tile: &Tile, out: &mut [u8]) -> Result<Option<usize>> {
-        let [a, b, c] = encode_tile(tile);
-        match self.call(label::GET, &[a, b, c]) {
-            Ok(r) => self.fetch(r.mr(0) as usize, out),
-            Err(StoreError::Backend(PsdbError::Status(status::NOT_FOUND))) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let object = not_found(self.call(Request::Get { tile: *tile }, Object::decode))?;
+        object.map(|o| self.fetch(o, out)).transpose()
     }
 
     fn put(&mut self, tile: &Tile, data: &[u8]) -> Result<()> {
         self.stage(0, data)?;
-        let [a, b, c] = encode_tile(tile);
-        self.call(label::PUT, &[a, b, c, data.len() as u64]).map(drop)
+        self.call(Request::Put { tile: *tile, len: data.len() }, Done::decode).map(drop)
     }
 
     /// Nothing to call: psdb's `REPLACE_CHECKPOINT`, which follows every
@@ -99,26 +117,24 @@ impl<P: Platform> TileStore for PsdbClient<P> {
     }
 
     fn get_checkpoint(&mut self, out: &mut [u8]) -> Result<Option<usize>> {
-        match self.call(label::GET_CHECKPOINT, &[]) {
-            Ok(r) => self.fetch(r.mr(0) as usize, out),
-            Err(StoreError::Backend(PsdbError::Status(status::NOT_FOUND))) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let object = not_found(self.call(Request::GetCheckpoint, Object::decode))?;
+        object.map(|o| self.fetch(o, out)).transpose()
     }
 
     fn replace_checkpoint(&mut self, expected: &[u8], new: &[u8]) -> Result<()> {
         self.stage(0, expected)?;
         self.stage(expected.len(), new)?;
-        self.call(label::REPLACE_CHECKPOINT, &[expected.len() as u64, new.len() as u64]).map(drop)
+        let request = Request::ReplaceCheckpoint { expected: expected.len(), new: new.len() };
+        self.call(request, Done::decode).map(drop)
     }
 
     fn recover(&mut self, size: u64) -> Result<Recovery> {
-        let r = self.call(label::RECOVER, &[size])?;
+        let r = self.call(Request::Recover { size }, Recovered::decode)?;
         Ok(Recovery {
             size,
-            removed_objects: r.mr(0),
+            removed_objects: r.removed_objects,
             removed_partial_writes: 0,
-            orphan_extent: r.mr(1),
+            orphan_extent: r.orphan_extent,
         })
     }
 }

@@ -7,8 +7,8 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use abi::client::{Status, label};
-use abi::ledger::{DATA_OFFSET, write_caller};
+use abi::client::{NoteReply, ProofReply, ReadReply, Status, label};
+use abi::ledger::{DATA_OFFSET, LedgerStatus, write_caller};
 use ledger_pd::LedgerPd;
 use note::{Checkpoint, Signer};
 use platform::host::{Bus, BusPlatform, HostRegions, leak, view};
@@ -202,20 +202,19 @@ impl Rig {
     /// Reads records (or audit records) from `from`: their bytes, unframed.
     fn read(&mut self, who: Who, l: u64, from: u64) -> Vec<Vec<u8>> {
         let r = self.call(who, l, &[from, 0], &[]);
-        assert_eq!(status(&r), Status::Ok, "read from {from}");
-        unframe(&self.data(r.mr(1)))
+        let r = ReadReply::decode(&r).unwrap_or_else(|e| panic!("read from {from}: {e:?}"));
+        unframe(&self.data(r.bytes))
     }
 
     /// (ledger size, audit size), as STATUS says.
     fn sizes(&mut self) -> (u64, u64) {
-        let r = self.call(READER, label::STATUS, &[], &[]);
-        (r.mr(0), r.mr(1))
+        let r = LedgerStatus::decode(&self.call(READER, label::STATUS, &[], &[])).unwrap();
+        (r.size, r.audit_size)
     }
 
     fn checkpoint(&mut self, l: u64) -> Vec<u8> {
-        let r = self.call(READER, l, &[], &[]);
-        assert_eq!(status(&r), Status::Ok);
-        self.data(r.mr(0))
+        let r = NoteReply::decode(&self.call(READER, l, &[], &[])).unwrap();
+        self.data(r.bytes)
     }
 }
 
@@ -275,15 +274,14 @@ fn append_then_read_back() {
     assert_eq!(rig.append(&RECORDS), Msg::new(0, &[0, 3]));
     let max = vec![b'm'; max_record()];
     assert_eq!(rig.append(&[&max]), Msg::new(0, &[3, 1]), "a max_record record");
-    let reply = rig.call(READER, label::READ_SINCE, &[0, 0], &[]);
-    assert_eq!(status(&reply), Status::Ok);
-    assert_eq!((reply.mr(0), reply.mr(2)), (4, 4), "records, ledger size");
+    let reply = ReadReply::decode(&rig.call(READER, label::READ_SINCE, &[0, 0], &[])).unwrap();
+    assert_eq!((reply.count, reply.tree_size), (4, 4), "records, ledger size");
     let mut all = RECORDS.map(<[u8]>::to_vec).to_vec();
     all.push(max);
-    assert_eq!(unframe(&rig.data(reply.mr(1))), all);
+    assert_eq!(unframe(&rig.data(reply.bytes)), all);
     // At most one, from 1; at the size, none.
-    let reply = rig.call(READER, label::READ_SINCE, &[1, 1], &[]);
-    assert_eq!((reply.mr(0), unframe(&rig.data(reply.mr(1)))), (1, vec![RECORDS[1].to_vec()]));
+    let reply = ReadReply::decode(&rig.call(READER, label::READ_SINCE, &[1, 1], &[])).unwrap();
+    assert_eq!((reply.count, unframe(&rig.data(reply.bytes))), (1, vec![RECORDS[1].to_vec()]));
     assert!(rig.read(READER, label::READ_SINCE, 4).is_empty());
     // After a reboot, psdb gives the ledger back as it was.
     rig.boot(|_| {});
@@ -299,8 +297,9 @@ fn checkpoints_verify_with_the_tenants_key() {
     assert_eq!((origin.as_str(), size, root_hash), (ORIGIN, 3, root(&RECORDS)));
     // An inclusion proof checks against it.
     let r = rig.call(READER, label::PROVE_INCLUSION, &[1, 0], &[]);
-    assert_eq!((status(&r), r.mr(1)), (Status::Ok, 3));
-    let hashes = rig.data((r.mr(0) + 2) * 32);
+    let r = ProofReply::decode(&r).unwrap();
+    assert_eq!(r.tree_size, 3);
+    let hashes = rig.data(r.bytes().unwrap());
     let hashes: Vec<Hash> = hashes.chunks(32).map(|h| Hash::from_slice(h).unwrap()).collect();
     assert_eq!((hashes[0], hashes[1]), (leaf_hash(RECORDS[1]), root_hash));
     tlog::proof::verify_inclusion(&hashes[2..], 3, &root_hash, 1, &hashes[0]).unwrap();
@@ -343,9 +342,9 @@ fn every_read_is_in_the_audit_ledger_with_the_identity_wire_passed() {
         records.into_iter().map(|r| String::from_utf8(r).unwrap()).collect()
     };
     assert_eq!(text(audit), want[..3]);
-    let reply = rig.call(AUDITOR, label::READ_AUDIT, &[3, 0], &[]);
-    assert_eq!(reply.mr(3), 4, "the audit record this read added");
-    assert_eq!(text(unframe(&rig.data(reply.mr(1)))), want[3..]);
+    let reply = ReadReply::decode(&rig.call(AUDITOR, label::READ_AUDIT, &[3, 0], &[])).unwrap();
+    assert_eq!(reply.audit_seq, 4, "the audit record this read added");
+    assert_eq!(text(unframe(&rig.data(reply.bytes))), want[3..]);
 }
 
 /// A request the ledger refuses: what it is, caller, label, registers,

@@ -17,7 +17,7 @@ pub mod medium;
 
 use core::fmt::Write;
 
-use abi::psdb::{decode_tile, label, status};
+use abi::psdb::{Done, Object, Recovered, Refusal, Request};
 use disk::namespace::{Described, Error, Fault, Namespace, Opened, Stopped};
 use disk::superblock::{self, Spec};
 use disk::{Source, format::MAX_NOTE, store::prefix_len};
@@ -272,28 +272,24 @@ fn describe(e: &Error<MediumError>) -> Described<'_, MediumError> {
     Described(e)
 }
 
-fn reply(code: u64, mrs: &[u64]) -> Msg {
-    Msg::new(code, mrs)
-}
-
 /// The reply for an error, and whether it deserves a console line.
 fn error_reply(e: &Error<MediumError>) -> (Msg, bool) {
-    if let Some((s, mrs)) = abi::psdb::status_of(e) {
+    if let Some(r) = Refusal::of(e) {
         let loud = matches!(e, StoreError::Full | StoreError::Unexplained { .. });
-        return (reply(s, &mrs), loud);
+        return (r.encode(), loud);
     }
-    let r = match e {
+    let (r, loud) = match e {
         StoreError::Backend(Fault::Corrupt { offset, .. }) => {
-            return (reply(status::CORRUPT, &[*offset]), true);
+            (Refusal::Corrupt { offset: *offset }, true)
         }
-        StoreError::Backend(Fault::Stopped(_)) => reply(status::UNAVAILABLE, &[]),
-        StoreError::Backend(Fault::Device(_)) => return (reply(status::UNAVAILABLE, &[]), true),
-        StoreError::Backend(Fault::BadObject(_) | Fault::Sink) => reply(status::BAD_REQUEST, &[]),
-        StoreError::Backend(Fault::IndexFull) => reply(status::FULL, &[]),
+        StoreError::Backend(Fault::Stopped(_)) => (Refusal::Unavailable, false),
+        StoreError::Backend(Fault::Device(_)) => (Refusal::Unavailable, true),
+        StoreError::Backend(Fault::BadObject(_) | Fault::Sink) => (Refusal::BadRequest, false),
+        StoreError::Backend(Fault::IndexFull) => (Refusal::Full, false),
         // Mapped above.
-        _ => reply(status::UNAVAILABLE, &[]),
+        _ => (Refusal::Unavailable, false),
     };
-    (r, false)
+    (r.encode(), loud)
 }
 
 /// An object's bytes in the ledger–psdb buffer.
@@ -321,70 +317,65 @@ impl Ns {
         let Some(ns) = &mut self.store else {
             return Err(StoreError::Backend(Fault::Stopped(Stopped::DeviceFailed)));
         };
-        let tile = || decode_tile([msg.mr(0), msg.mr(1), msg.mr(2)]);
-        let bad = reply(status::BAD_REQUEST, &[]);
-        Ok(match msg.label {
-            label::GET => {
-                let Some(t) = tile() else { return Ok(bad) };
-                let Some((i, exact)) = ns.find(&t) else {
-                    return Ok(reply(status::NOT_FOUND, &[]));
+        let Ok(request) = Request::decode(&msg) else { return Ok(Refusal::BadRequest.encode()) };
+        Ok(match request {
+            Request::Get { tile } => {
+                let Some((i, exact)) = ns.find(&tile) else {
+                    return Ok(Refusal::NotFound.encode());
                 };
                 let len = ns.object_len(i).unwrap_or(0);
                 if len > self.buf.len() {
-                    return Ok(reply(status::TOO_SMALL, &[len as u64]));
+                    return Ok(Refusal::TooSmall { needed: len as u64 }.encode());
                 }
                 let buf = &mut self.buf;
                 ns.read(m, i, &mut |at, b| buf.write(at, b).is_some())?;
                 let n = if exact {
                     Some(len)
                 } else {
-                    prefix_len(&t, len, |at, two| self.buf.read(at, two).is_some())
+                    prefix_len(&tile, len, |at, two| self.buf.read(at, two).is_some())
                 };
                 match n {
-                    Some(n) => reply(status::OK, &[n as u64]),
-                    None => reply(status::CORRUPT, &[0]),
+                    Some(n) => Object { len: n as u64 }.encode(),
+                    None => Refusal::Corrupt { offset: 0 }.encode(),
                 }
             }
-            label::PUT => {
-                let Some(t) = tile() else { return Ok(bad) };
-                let len = msg.mr(3) as usize;
+            Request::Put { tile, len } => {
                 if len > self.buf.len() {
-                    return Ok(bad);
+                    return Ok(Refusal::BadRequest.encode());
                 }
-                ns.put(m, &t, &InBuffer { buf: &self.buf, len })?;
-                reply(status::OK, &[])
+                ns.put(m, &tile, &InBuffer { buf: &self.buf, len })?;
+                Done.encode()
             }
-            label::GET_CHECKPOINT => match ns.checkpoint() {
-                None => reply(status::NOT_FOUND, &[]),
+            Request::GetCheckpoint => match ns.checkpoint() {
+                None => Refusal::NotFound.encode(),
                 Some(cp) if cp.len() > self.buf.len() => {
-                    reply(status::TOO_SMALL, &[cp.len() as u64])
+                    Refusal::TooSmall { needed: cp.len() as u64 }.encode()
                 }
                 Some(cp) => {
                     let len = cp.len();
                     let _ = self.buf.write(0, cp);
-                    reply(status::OK, &[len as u64])
+                    Object { len: len as u64 }.encode()
                 }
             },
-            label::REPLACE_CHECKPOINT => {
-                let (e, n) = (msg.mr(0) as usize, msg.mr(1) as usize);
+            Request::ReplaceCheckpoint { expected: e, new: n } => {
                 if e > MAX_NOTE || n > MAX_NOTE {
-                    return Ok(bad);
+                    return Ok(Refusal::BadRequest.encode());
                 }
                 let mut expected = [0u8; MAX_NOTE];
                 let mut new = [0u8; MAX_NOTE];
                 if self.buf.read(0, &mut expected[..e]).is_none()
                     || self.buf.read(e, &mut new[..n]).is_none()
                 {
-                    return Ok(bad);
+                    return Ok(Refusal::BadRequest.encode());
                 }
                 ns.replace_checkpoint(m, &expected[..e], &new[..n])?;
-                reply(status::OK, &[])
+                Done.encode()
             }
-            label::RECOVER => {
-                let r = ns.recover(msg.mr(0))?;
-                reply(status::OK, &[r.removed_objects, r.orphan_extent])
+            Request::Recover { size } => {
+                let r = ns.recover(size)?;
+                Recovered { removed_objects: r.removed_objects, orphan_extent: r.orphan_extent }
+                    .encode()
             }
-            _ => bad,
         })
     }
 }
@@ -394,9 +385,9 @@ impl<P: Platform> Pd for Psdb<P> {
         let Some(ns) = self.namespaces.iter_mut().find(|n| n.channel == ch) else {
             // The kernel only delivers calls on channels the system grants;
             // a call on any other is refused, never served from a namespace.
-            return reply(status::BAD_REQUEST, &[]);
+            return Refusal::BadRequest.encode();
         };
-        let Some(m) = &mut self.medium else { return reply(status::UNAVAILABLE, &[]) };
+        let Some(m) = &mut self.medium else { return Refusal::Unavailable.encode() };
         match ns.handle(m, msg) {
             Ok(r) => r,
             Err(e) => {

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use abi::blk::{Request, code, status as blk_status};
-use abi::psdb::{encode_tile, label, status};
+use abi::psdb::{Object, Refusal, ReplyError, Request as PsdbRequest, label, status};
 use blk::{Device, Driver, Geometry, Started};
 use disk::BlockDevice;
 use disk::model::{ModelDevice, PowerLoss};
@@ -178,17 +178,16 @@ fn call(b: &Buffers4, ch: u8, msg: Msg) -> Msg {
 
 fn put(b: &mut Buffers4, ch: u8, t: &Tile, data: &[u8]) -> u64 {
     b.views[ch as usize].write(0, data).unwrap();
-    let [x, y, z] = encode_tile(t);
-    call(b, ch, Msg::new(label::PUT, &[x, y, z, data.len() as u64])).label
+    call(b, ch, PsdbRequest::Put { tile: *t, len: data.len() }.encode()).label
 }
 
-fn get(b: &mut Buffers4, ch: u8, t: &Tile) -> Result<Vec<u8>, Msg> {
-    let [x, y, z] = encode_tile(t);
-    let r = call(b, ch, Msg::new(label::GET, &[x, y, z]));
-    if r.label != status::OK {
-        return Err(r);
-    }
-    let mut out = vec![0; r.mr(0) as usize];
+fn get(b: &mut Buffers4, ch: u8, t: &Tile) -> Result<Vec<u8>, Refusal> {
+    let r = call(b, ch, PsdbRequest::Get { tile: *t }.encode());
+    let object = Object::decode(&r).map_err(|e| match e {
+        ReplyError::Refused(r) => r,
+        ReplyError::Malformed(e) => panic!("{e:?}"),
+    })?;
+    let mut out = vec![0; object.len as usize];
     b.views[ch as usize].read(0, &mut out).unwrap();
     Ok(out)
 }
@@ -201,7 +200,7 @@ fn channels_are_namespaces(b: &mut Buffers4) {
     assert_eq!(put(b, ACME_LOG, &t, b"acme data"), status::OK);
     assert_eq!(get(b, ACME_LOG, &t).unwrap(), b"acme data");
     // The same name on another tenant's channel is another object: absent.
-    assert_eq!(get(b, GLOBEX_LOG, &t).unwrap_err().label, status::NOT_FOUND);
+    assert_eq!(get(b, GLOBEX_LOG, &t).unwrap_err(), Refusal::NotFound);
     assert_eq!(put(b, GLOBEX_LOG, &t, b"globex"), status::OK);
     assert_eq!(get(b, ACME_LOG, &t).unwrap(), b"acme data");
     // Write-once within a namespace.
@@ -406,8 +405,11 @@ fn a_damaged_object_is_reported_with_its_offset_and_never_served() {
         "{c}"
     );
     let r = get(&mut b, ACME_LOG, &Tile::entries(0, 1)).unwrap_err();
-    assert_eq!(r.label, status::CORRUPT);
-    assert_eq!(r.mr(0), 64 * 1024 + 8192, "the damaged record's disk offset");
+    assert_eq!(
+        r,
+        Refusal::Corrupt { offset: 64 * 1024 + 8192 },
+        "the damaged record's disk offset"
+    );
     // The engine reports it as corrupt and serves nothing from it.
     let err = engine(&b).map(|mut e| read_all(&mut e)).unwrap_or_else(Err);
     assert!(err.unwrap_err().contains("damaged"));

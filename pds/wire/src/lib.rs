@@ -11,12 +11,11 @@
 
 use core::fmt::Write;
 
-use abi::client::{Status, label, required_right};
-use abi::ledger::{DATA_OFFSET, write_caller};
+use abi::client::{Reply, ReplyError, Request, Status, required_right};
+use abi::ledger::{DATA_OFFSET, LedgerStatus, write_caller};
 use abi::records::{FramingError, parse};
 use platform::{Channel, Console, Msg, Pd, Platform, Program, Regions, SharedRegion};
 use system::{ConfigError, Kind, WireClient};
-use tlog::HASH_SIZE;
 
 /// A client channel.
 struct Client {
@@ -50,19 +49,6 @@ pub enum InitError {
     Config(ConfigError),
     /// Its configuration names a channel beyond Microkit's.
     BadChannel(u8),
-}
-
-fn fail(s: Status) -> Msg {
-    Msg::new(s as u64, &[])
-}
-
-/// Registers each request needs.
-fn registers(label: u64) -> usize {
-    match label {
-        label::APPEND | label::READ_SINCE | label::READ_AUDIT => 2,
-        label::PROVE_INCLUSION | label::PROVE_CONSISTENCY => 2,
-        _ => 0,
-    }
 }
 
 impl<P: Platform> Program<P> for Wire<P> {
@@ -104,18 +90,21 @@ impl<P: Platform> Wire<P> {
         let Wire { p, clients, ledgers, scratch, requests, max_record } = self;
         let Client { identity, buf, channel } = &mut clients[client];
         let rights = identity.role.rights();
-        if let Err(s) = admit(msg.label, rights, msg.count) {
-            return fail(s);
-        }
+        let request = match admit(&msg, rights) {
+            Ok(r) => r,
+            Err(s) => return s.reply(),
+        };
         let Some(ledger) = ledgers.get_mut(usize::from(identity.ledger)) else {
-            return fail(Status::Internal);
+            return Status::Internal.reply();
         };
         // The request's data, checked on a private copy.
-        let data = match msg.label {
-            label::APPEND => match check_append(buf, scratch, &msg, *max_record) {
-                Ok(d) => d,
-                Err(s) => return fail(s),
-            },
+        let data = match request {
+            Request::Append { count, bytes } => {
+                match check_append(buf, scratch, count, bytes, *max_record) {
+                    Ok(d) => d,
+                    Err(s) => return s.reply(),
+                }
+            }
             _ => &[][..],
         };
         *requests += 1;
@@ -124,25 +113,40 @@ impl<P: Platform> Wire<P> {
         if !write_caller_to(&mut ledger.buf, identity.module, &credential, *requests)
             || ledger.buf.write(DATA_OFFSET, data).is_none()
         {
-            return fail(Status::Internal);
+            return Status::Internal.reply();
         }
-        let mut reply = p.ppcall(ledger.channel, Msg::new(msg.label, &msg.mrs[..msg.count]));
-        if Status::from_label(reply.label) != Status::Ok {
-            return Msg::new(reply.label, &[]);
-        }
-        let len = match reply_bytes(msg.label, &reply) {
+        let answer = p.ppcall(ledger.channel, request.encode());
+        let reply = match reply_of(&request, &answer, rights, *max_record as u64) {
+            Ok(r) => r,
+            // A refusal is passed on as it is, even a status without a name.
+            Err(ReplyError::Refused(status)) => return Msg::new(status, &[]),
+            Err(ReplyError::Malformed(_)) => return Status::Internal.reply(),
+        };
+        let len = match reply.data_bytes() {
             Some(n) if n <= buf.len() => n,
-            _ => return fail(Status::Internal),
+            _ => return Status::Internal.reply(),
         };
         if len > 0 && ledger.buf.copy_to(DATA_OFFSET, buf, 0, len).is_none() {
-            return fail(Status::Internal);
+            return Status::Internal.reply();
         }
-        if msg.label == label::STATUS {
-            reply.mrs[2] = rights;
-            reply.mrs[4] = *max_record as u64;
-            reply.count = reply.count.max(5);
+        reply.encode()
+    }
+}
+
+/// The client's reply from the ledger's `answer` to `request`: as it is,
+/// but for `STATUS`, which wire completes with the caller's rights and the
+/// largest record.
+fn reply_of(
+    request: &Request,
+    answer: &Msg,
+    rights: u64,
+    max_record: u64,
+) -> Result<Reply, ReplyError> {
+    match request {
+        Request::Status => {
+            Ok(Reply::Status(LedgerStatus::decode(answer)?.for_client(rights, max_record)))
         }
-        reply
+        _ => Reply::decode(request, answer),
     }
 }
 
@@ -159,17 +163,15 @@ fn write_caller_to(buf: &mut SharedRegion, module: &str, credential: &str, reque
     write_caller(&mut header, module, credential, request) && buf.write(0, &header).is_some()
 }
 
-/// Whether a caller holding `rights` may make a request with `label` and
-/// `count` registers: the label is known, its right held, its registers given.
-pub fn admit(label: u64, rights: u64, count: usize) -> Result<(), Status> {
-    let right = required_right(label).ok_or(Status::UnknownLabel)?;
+/// The request `msg` makes, if a caller holding `rights` may make it: the
+/// label is known (else `UNKNOWN_LABEL`), its right held (else `FORBIDDEN`),
+/// its registers given (else `BAD_ARGUMENT`), in that order.
+pub fn admit(msg: &Msg, rights: u64) -> Result<Request, Status> {
+    let right = required_right(msg.label).ok_or(Status::UnknownLabel)?;
     if rights & right != right {
         return Err(Status::Forbidden);
     }
-    if count < registers(label) {
-        return Err(Status::BadArgument);
-    }
-    Ok(())
+    Ok(Request::decode(msg)?)
 }
 
 /// Checks an append's records, as copied out of the client's buffer:
@@ -188,10 +190,10 @@ pub fn check_records(data: &[u8], count: u64, max_record: usize) -> Result<(), S
 fn check_append<'s>(
     buf: &SharedRegion,
     scratch: &'s mut [u8],
-    msg: &Msg,
+    count: u64,
+    bytes: u64,
     max_record: usize,
 ) -> Result<&'s [u8], Status> {
-    let (count, bytes) = (msg.mr(0), msg.mr(1));
     if count == 0 {
         return Err(Status::NoRecords);
     }
@@ -202,25 +204,12 @@ fn check_append<'s>(
     Ok(data)
 }
 
-/// Bytes of reply data the ledger left after the header.
-fn reply_bytes(label: u64, reply: &Msg) -> Option<usize> {
-    let n = match label {
-        label::READ_SINCE | label::READ_AUDIT => reply.mr(1),
-        label::CHECKPOINT | label::AUDIT_CHECKPOINT => reply.mr(0),
-        label::PROVE_INCLUSION | label::PROVE_CONSISTENCY => {
-            reply.mr(0).checked_add(2)?.checked_mul(HASH_SIZE as u64)?
-        }
-        _ => 0,
-    };
-    usize::try_from(n).ok()
-}
-
 impl<P: Platform> Pd for Wire<P> {
     fn protected(&mut self, ch: Channel, msg: Msg) -> Msg {
         match self.clients.iter().position(|c| c.channel == ch) {
             Some(i) => self.serve(i, msg),
             // Only client channels may call wire.
-            None => fail(Status::Forbidden),
+            None => Status::Forbidden.reply(),
         }
     }
 }
@@ -228,15 +217,18 @@ impl<P: Platform> Pd for Wire<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use abi::client::rights;
+    use abi::client::{label, rights};
 
     #[test]
     fn requests_are_admitted_by_label_rights_and_registers() {
-        assert_eq!(admit(label::APPEND, rights::APPEND, 2), Ok(()));
-        assert_eq!(admit(label::APPEND, rights::READ, 2), Err(Status::Forbidden));
-        assert_eq!(admit(label::APPEND, rights::APPEND, 1), Err(Status::BadArgument));
-        assert_eq!(admit(label::STATUS, 0, 0), Ok(()));
-        assert_eq!(admit(999, u64::MAX, 8), Err(Status::UnknownLabel));
+        let append = Request::Append { count: 1, bytes: 3 };
+        assert_eq!(admit(&append.encode(), rights::APPEND), Ok(append));
+        assert_eq!(admit(&append.encode(), rights::READ), Err(Status::Forbidden));
+        let short = Msg::new(label::APPEND, &[1]);
+        assert_eq!(admit(&short, rights::APPEND), Err(Status::BadArgument));
+        assert_eq!(admit(&Msg::new(label::READ_SINCE, &[]), 0), Err(Status::Forbidden));
+        assert_eq!(admit(&Msg::new(label::STATUS, &[]), 0), Ok(Request::Status));
+        assert_eq!(admit(&Msg::new(999, &[0; 8]), u64::MAX), Err(Status::UnknownLabel));
     }
 
     #[test]

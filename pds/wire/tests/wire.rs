@@ -7,8 +7,10 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use abi::client::{Status, label, required_right};
-use abi::ledger::{CALLER_BYTES, DATA_OFFSET, read_caller};
+use abi::client::{
+    Appended, NoteReply, ProofReply, ReadReply, Reply, Request, Status, label, required_right,
+};
+use abi::ledger::{CALLER_BYTES, DATA_OFFSET, LedgerStatus, read_caller};
 use platform::host::{Bus, BusPlatform, HostRegions, leak, view};
 use platform::{Access, Channel, Msg, Pd, Platform, Program, SharedRegion};
 use wire::Wire;
@@ -105,17 +107,32 @@ impl FakeLedger {
         if let Some(next) = book.next.take() {
             return next;
         }
-        let ok = |mrs: &[u64], data: &[u8]| (Msg::new(0, mrs), data.to_vec());
-        match msg.label {
-            label::APPEND => {
-                book.size += msg.mr(0);
-                ok(&[book.size - msg.mr(0), msg.mr(0)], &[])
+        let Ok(request) = Request::decode(msg) else {
+            return (Status::UnknownLabel.reply(), vec![]);
+        };
+        let reply = |r: Reply, data: &[u8]| (r.encode(), data.to_vec());
+        match request {
+            Request::Append { count, .. } => {
+                book.size += count;
+                reply(Reply::Appended(Appended { first: book.size - count, count }), &[])
             }
-            label::READ_SINCE | label::READ_AUDIT => ok(&[2, RECORDS.len() as u64, 2, 9], RECORDS),
-            label::CHECKPOINT | label::AUDIT_CHECKPOINT => ok(&[NOTE.len() as u64, 2], NOTE),
-            label::PROVE_INCLUSION | label::PROVE_CONSISTENCY => ok(&[1, 2, 9], &[7; 96]),
-            label::STATUS => ok(&[book.size, 9, 0, abi::VERSION], &[]),
-            _ => (Msg::new(Status::UnknownLabel as u64, &[]), vec![]),
+            Request::ReadSince { .. } | Request::ReadAudit { .. } => {
+                let bytes = RECORDS.len() as u64;
+                reply(
+                    Reply::Read(ReadReply { count: 2, bytes, tree_size: 2, audit_seq: 9 }),
+                    RECORDS,
+                )
+            }
+            Request::Checkpoint | Request::AuditCheckpoint => {
+                reply(Reply::Note(NoteReply { bytes: NOTE.len() as u64, tree_size: 2 }), NOTE)
+            }
+            Request::ProveInclusion { .. } | Request::ProveConsistency { .. } => {
+                reply(Reply::Proof(ProofReply { hashes: 1, tree_size: 2, audit_seq: 9 }), &[7; 96])
+            }
+            Request::Status => {
+                let status = LedgerStatus { size: book.size, audit_size: 9, version: abi::VERSION };
+                (status.encode(), vec![])
+            }
         }
     }
 }
@@ -125,7 +142,11 @@ impl Pd for FakeLedger {
         let mut header = [0u8; CALLER_BYTES];
         self.buf.read(0, &mut header).unwrap();
         let (module, credential, request) = read_caller(&header).expect("a caller header");
-        let mut data = vec![0; if msg.label == label::APPEND { msg.mr(1) as usize } else { 0 }];
+        let bytes = match Request::decode(&msg) {
+            Ok(Request::Append { bytes, .. }) => bytes as usize,
+            _ => 0,
+        };
+        let mut data = vec![0; bytes];
         self.buf.read(DATA_OFFSET, &mut data).unwrap();
         let seen = Seen {
             ch: ch.id(),
