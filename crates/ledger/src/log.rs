@@ -390,11 +390,7 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
                 .ok_or(Error::BufferTooSmall { needed: end })?;
         }
         let completed = self.tree.push_run(leaves).map_err(|_| Error::TreeFull)?;
-        self.bundle_len = end;
-        if completed > 0 {
-            let r = self.write_full(index / TILE_WIDTH, completed);
-            self.poison_on_err(r)?;
-        }
+        self.pushed(index, end, completed)?;
         Ok(())
     }
 
@@ -409,12 +405,20 @@ impl<S: TileStore, B: Buffer> Log<S, B> {
         bundle::put(self.bundle.as_mut(), self.bundle_len, entry)
             .ok_or(Error::BufferTooSmall { needed: end })?;
         let completed = self.tree.push(leaf).map_err(|_| Error::TreeFull)?;
+        self.pushed(index, end, completed)?;
+        Ok(index)
+    }
+
+    /// After leaves from `index` on were pushed and their entries framed up
+    /// to `end`: keeps the bundle's new length and writes the tiles the
+    /// push completed (a failure poisons the log).
+    fn pushed(&mut self, index: u64, end: usize, completed: u8) -> Result<(), S> {
         self.bundle_len = end;
         if completed > 0 {
             let r = self.write_full(index / TILE_WIDTH, completed);
             self.poison_on_err(r)?;
         }
-        Ok(index)
+        Ok(())
     }
 
     fn write_full(&mut self, bundle_index: u64, levels: u8) -> Result<(), S> {

@@ -271,16 +271,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Builder<T> {
             return Err(BuilderError::TooLarge);
         }
         self.set_tile_hash(0, n, &leaf);
-        let mut h = leaf;
-        let mut level = 0u32;
-        while (n >> level) & 1 == 1 {
-            h = node_hash(&self.frontier[level as usize], &h);
-            level += 1;
-            if level.is_multiple_of(TILE_HEIGHT) {
-                self.set_tile_hash(level / TILE_HEIGHT, n >> level, &h);
-            }
-        }
-        self.frontier[level as usize] = h;
+        self.join(n, leaf, 0);
         self.size = n + 1;
         Ok(self.mark_full())
     }
@@ -302,8 +293,17 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Builder<T> {
             self.set_tile_hash(0, i, leaf);
         }
         let at = (n % TILE_WIDTH) as usize * HASH_SIZE;
-        let mut h = crate::batch::subtree(&self.level_tile(0)[at..at + RUN * HASH_SIZE]);
-        let mut level = RUN.trailing_zeros();
+        let h = crate::batch::subtree(&self.level_tile(0)[at..at + RUN * HASH_SIZE]);
+        self.join(n, h, RUN.trailing_zeros());
+        self.size = n + RUN as u64;
+        Ok(self.mark_full())
+    }
+
+    /// Joins the new complete subtree `h` of `2^level` leaves, the first of
+    /// them leaf `n`, to the right edge: merged with each frontier subtree
+    /// it completes (the nodes at tile levels stored in their tiles), then
+    /// the frontier's entry at the level it reaches.
+    fn join(&mut self, n: u64, mut h: Hash, mut level: u32) {
         while (n >> level) & 1 == 1 {
             h = node_hash(&self.frontier[level as usize], &h);
             level += 1;
@@ -312,8 +312,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Builder<T> {
             }
         }
         self.frontier[level as usize] = h;
-        self.size = n + RUN as u64;
-        Ok(self.mark_full())
     }
 
     /// Marks the tiles the last append completed; returns how many.
