@@ -414,5 +414,34 @@ mod tests {
             1,
         );
         assert!(matches!(parse(twice.as_bytes()), Err(Reject::Malformed(_))));
+        let both = serde_json::to_string(&good)
+            .unwrap()
+            .replace("\"keyDetails\"", "\"key_details\":\"PKIX_ED25519_PH\",\"keyDetails\"");
+        assert!(matches!(parse(both.as_bytes()), Err(Reject::Malformed(_))));
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn rfc8032_ed25519ph_test_vector() {
+        // RFC 8032 §7.3, "TEST abc": checks the prehashed verification
+        // against published bytes, not only against ed25519-dalek's signer.
+        let pk = "ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf";
+        let sig = concat!(
+            "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae41",
+            "31f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406"
+        );
+        let mut spki = ED25519_SPKI_PREFIX.to_vec();
+        spki.extend_from_slice(&unhex(pk));
+        let digest = Sha512::digest(b"abc");
+        assert_eq!(verify_ed25519ph(&spki, &digest, &unhex(sig)), Ok(()));
+        let other = Sha512::digest(b"abd");
+        assert!(verify_ed25519ph(&spki, &other, &unhex(sig)).is_err());
+        // The same signature as pure Ed25519 over "abc" is a different scheme.
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&unhex(pk).try_into().unwrap()).unwrap();
+        let s = ed25519_dalek::Signature::from_slice(&unhex(sig)).unwrap();
+        assert!(key.verify_strict(b"abc", &s).is_err());
     }
 }

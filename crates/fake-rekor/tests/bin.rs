@@ -53,7 +53,7 @@ fn prints_url_and_key_and_keeps_its_seed() {
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert!(running.0.wait().unwrap().success());
     // The seed file made on the first start gives the same key again.
-    assert_eq!(std::fs::read_to_string(&seed).unwrap().trim().len(), 64);
+    assert_eq!(std::fs::read_to_string(seed).unwrap().trim().len(), 64);
     let (_again, _, key2) = start(&args);
     assert_eq!(key2, key);
 }

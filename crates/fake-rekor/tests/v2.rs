@@ -401,6 +401,19 @@ fn a_slow_answer_times_the_client_out_but_the_entry_is_logged() {
 }
 
 #[test]
+fn dropping_the_server_does_not_wait_for_a_delayed_answer() {
+    let s = server();
+    s.set_fault(Fault::Delay(Duration::from_secs(600)));
+    let req = serde_json::to_vec(&ed25519ph(&key(2), b"a")).unwrap();
+    assert!(try_post(&s, &req, Some(Duration::from_millis(100))).is_err());
+    let url = s.url().to_string();
+    let start = Instant::now();
+    drop(s);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(agent(None).get(format!("{url}/healthz")).call().is_err());
+}
+
+#[test]
 fn a_lost_answer_then_409_on_retry() {
     let s = server();
     let req = serde_json::to_vec(&ed25519ph(&key(2), b"a")).unwrap();
