@@ -172,7 +172,8 @@ pub struct Server {
 /// The seed of the key that signs [`Fault::OtherKey`] checkpoints.
 const OTHER_KEY_SEED: [u8; 32] = [0x0f; 32];
 
-/// Every route of the server. Further APIs (the v1 one) merge here.
+/// Every route of the server. Another API with its own state merges here
+/// in one line (the Rekor v1 one: `mod v1;` and `.merge(v1::router())`).
 fn app(shared: Arc<v2::Shared>) -> Router {
     Router::new().route("/healthz", get(healthz)).merge(v2::router(shared))
 }
