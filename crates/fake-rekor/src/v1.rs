@@ -45,10 +45,12 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tlog::{Hash, NodeReader};
 
-/// The host name in the checkpoints' origin and signature lines.
+/// The host name in the checkpoints' origin and signature lines of
+/// [`V1Log::new`] logs.
 pub const HOST: &str = "rekor-v1.test";
 
-/// The tree ID of [`V1Log`]s: in the checkpoint origin and entry IDs.
+/// The tree ID of [`V1Log::new`] logs: in the checkpoint origin and entry
+/// IDs.
 pub const TREE_ID: u64 = 1_193_050_959_916_656_506;
 
 /// The seed of [`router`]'s log key.
@@ -105,7 +107,7 @@ impl Tree {
             }
             let row = &mut self.levels[level];
             row.push(hash);
-            if row.len() % 2 == 1 {
+            if !row.len().is_multiple_of(2) {
                 return;
             }
             hash = tlog::node_hash(&row[row.len() - 2], &row[row.len() - 1]);
@@ -139,17 +141,35 @@ struct Inner {
 pub struct V1Log {
     key: SigningKey,
     spki_der: Vec<u8>,
+    host: String,
+    tree_id: u64,
+    index_offset: u64,
     inner: Mutex<Inner>,
 }
 
 impl V1Log {
-    /// A new empty log whose ECDSA P-256 key is derived from `seed`.
+    /// A new empty log whose ECDSA P-256 key is derived from `seed`, with
+    /// host [`HOST`] and tree ID [`TREE_ID`].
     pub fn new(seed: [u8; 32]) -> Arc<V1Log> {
+        V1Log::sharded(seed, HOST, TREE_ID, 0)
+    }
+
+    /// A log that is a later shard of a sharded Rekor: entry `i` of its
+    /// tree has the (virtual) `logIndex` `index_offset + i`, while its
+    /// inclusion proofs use `i`.
+    pub fn sharded(seed: [u8; 32], host: &str, tree_id: u64, index_offset: u64) -> Arc<V1Log> {
         let key = signing_key(seed);
         // Encoding a valid P-256 public key cannot fail.
         let spki_der =
             key.verifying_key().to_public_key_der().map(|d| d.into_vec()).unwrap_or_default();
-        Arc::new(V1Log { key, spki_der, inner: Mutex::default() })
+        Arc::new(V1Log {
+            key,
+            spki_der,
+            host: host.to_string(),
+            tree_id,
+            index_offset,
+            inner: Mutex::default(),
+        })
     }
 
     /// The log key as a DER SubjectPublicKeyInfo.
@@ -169,7 +189,7 @@ impl V1Log {
 
     /// The checkpoint origin, `<host> - <tree ID>`.
     pub fn origin(&self) -> String {
-        format!("{HOST} - {TREE_ID}")
+        format!("{} - {}", self.host, self.tree_id)
     }
 
     /// Number of entries logged.
@@ -243,7 +263,7 @@ impl V1Log {
             "body": Base64::encode_string(&body),
             "integratedTime": integrated_time,
             "logID": hex(&self.log_id()),
-            "logIndex": index,
+            "logIndex": self.index_offset + index,
         });
         let payload = serde_json_canonicalizer::to_vec(&payload).unwrap_or_default();
         let mut set = self.sign(&payload);
@@ -261,8 +281,12 @@ impl V1Log {
         if self.unavailable() {
             return unavailable();
         }
+        let tree = format!("{:016x}", self.tree_id);
         let uuid = match id.len() {
-            80 if id[..16].eq_ignore_ascii_case(&format!("{TREE_ID:016x}")) => &id[16..],
+            // `get`, not slicing: the path may hold any UTF-8.
+            80 if id.get(..16).is_some_and(|t| t.eq_ignore_ascii_case(&tree)) => {
+                id.get(16..).unwrap_or_default()
+            }
             64 => id,
             _ => return error(StatusCode::BAD_REQUEST, "invalid entry UUID"),
         };
@@ -295,12 +319,12 @@ impl V1Log {
             _ => {}
         }
         let leaf = tlog::leaf_hash(&entry.body);
-        let entry_id = format!("{TREE_ID:016x}{}", hex(&leaf.0));
+        let entry_id = format!("{:016x}{}", self.tree_id, hex(&leaf.0));
         Json(json!({ entry_id: {
             "body": Base64::encode_string(&entry.body),
             "integratedTime": entry.integrated_time,
             "logID": hex(&self.log_id()),
-            "logIndex": index,
+            "logIndex": self.index_offset + index,
             "verification": {
                 "inclusionProof": {
                     "checkpoint": checkpoint,
@@ -326,7 +350,7 @@ impl V1Log {
             let last = sig.len() - 1;
             sig[last] ^= 1;
         }
-        format!("{text}\n\u{2014} {HOST} {}\n", Base64::encode_string(&sig))
+        format!("{text}\n\u{2014} {} {}\n", self.host, Base64::encode_string(&sig))
     }
 
     /// DER ECDSA P-256 over SHA-256(msg).
@@ -385,11 +409,12 @@ fn proposed_entry(body: &[u8]) -> Result<Vec<u8>, String> {
     if top.get("apiVersion").and_then(Value::as_str) != Some("0.0.1") {
         return Err("unsupported hashedrekord version: only 0.0.1".into());
     }
-    let spec = only(&top["spec"], "spec", &["data", "signature"])?;
-    let data = only(&spec["data"], "spec.data", &["hash"])?;
-    let hash = only(&data["hash"], "spec.data.hash", &["algorithm", "value"])?;
-    let signature = only(&spec["signature"], "spec.signature", &["content", "publicKey"])?;
-    let public_key = only(&signature["publicKey"], "spec.signature.publicKey", &["content"])?;
+    let spec = only(member(top, "spec"), "spec", &["data", "signature"])?;
+    let data = only(member(spec, "data"), "spec.data", &["hash"])?;
+    let hash = only(member(data, "hash"), "spec.data.hash", &["algorithm", "value"])?;
+    let signature = only(member(spec, "signature"), "spec.signature", &["content", "publicKey"])?;
+    let public_key =
+        only(member(signature, "publicKey"), "spec.signature.publicKey", &["content"])?;
 
     let algorithm = text(hash, "algorithm")?;
     let value = text(hash, "value")?;
@@ -494,6 +519,11 @@ fn only<'a>(v: &'a Value, what: &str, allowed: &[&str]) -> Result<&'a Map<String
         Some(k) => Err(format!("{what} has an unknown field {k:?}")),
         None => Ok(map),
     }
+}
+
+/// `map[key]`, `null` when absent (indexing a `Map` would panic).
+fn member<'a>(map: &'a Map<String, Value>, key: &str) -> &'a Value {
+    map.get(key).unwrap_or(&Value::Null)
 }
 
 fn text<'a>(map: &'a Map<String, Value>, key: &str) -> Result<&'a str, String> {
@@ -610,7 +640,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()

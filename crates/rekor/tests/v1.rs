@@ -232,10 +232,14 @@ fn request_shape() {
     let hash = &json["spec"]["data"]["hash"];
     assert_eq!(hash["algorithm"], "sha512");
     assert_eq!(hash["value"].as_str().unwrap().len(), 128);
-    let pem = Base64::decode_vec(json["spec"]["signature"]["publicKey"]["content"].as_str().unwrap())
-        .unwrap();
+    let pem =
+        Base64::decode_vec(json["spec"]["signature"]["publicKey"]["content"].as_str().unwrap())
+            .unwrap();
     let pem = String::from_utf8(pem).unwrap();
-    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n") && pem.ends_with("-----END PUBLIC KEY-----\n"));
+    assert!(
+        pem.starts_with("-----BEGIN PUBLIC KEY-----\n")
+            && pem.ends_with("-----END PUBLIC KEY-----\n")
+    );
     let sig = Base64::decode_vec(json["spec"]["signature"]["content"].as_str().unwrap()).unwrap();
     assert_eq!(sig, anchor.sign_ph(b"checkpoint bytes"));
     // RFC 8785: keys sorted, no spaces.
@@ -410,4 +414,18 @@ fn other_statuses_are_rejected() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn sharded_log_virtual_and_shard_indices() {
+    let server = V1Server::start(V1Log::sharded([8; 32], "rekor.example", 42, 1000)).unwrap();
+    let client = Client::new(&server.url(), quick());
+    let key = LogKey::parse(server.log().public_key_pem().as_bytes()).unwrap();
+    let anchor = AnchorKey::from_seed([4; 32]);
+    v1::create_entry(&client, &v1::request(b"a", &anchor)).unwrap();
+    let created = v1::create_entry(&client, &v1::request(b"b", &anchor)).unwrap();
+    let v = v1::verify(&created.response, b"b", &anchor.spki_der(), &key).unwrap();
+    assert_eq!((v.log_index, v.shard_log_index, v.tree_size), (1001, 1, 2));
+    assert!(v.entry_id.starts_with("000000000000002a"));
+    assert!(v.checkpoint.starts_with("rekor.example - 42\n2\n"));
 }
