@@ -658,3 +658,37 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 fn hex_hash(s: &str) -> Option<Hash> {
     Hash::from_slice(&decode_hex(s)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_location(value: &str) -> Response {
+        Response { status: 409, headers: vec![("location".into(), value.into())], body: vec![] }
+    }
+
+    #[test]
+    fn location_uuid_from_path_url_or_nothing() {
+        let uuid = "ab".repeat(32);
+        let id = format!("{:016x}{uuid}", 42);
+        let path = format!("/api/v1/log/entries/{uuid}");
+        assert_eq!(location_uuid(&with_location(&path)), Some(uuid.clone()));
+        let url = format!("https://rekor.example/api/v1/log/entries/{id}/");
+        assert_eq!(location_uuid(&with_location(&url)), Some(id));
+        assert_eq!(location_uuid(&with_location("/api/v1/log/entries/xyz")), None);
+        let none = Response { status: 409, headers: vec![], body: vec![] };
+        assert_eq!(location_uuid(&none), None);
+    }
+
+    #[test]
+    fn pem_round_trip_and_hex() {
+        let der: Vec<u8> = (0..91).collect();
+        let pem = pem_encode(&der);
+        assert!(pem.lines().all(|l| l.len() <= 64));
+        assert_eq!(pem_decode(&pem), Some(der));
+        assert_eq!(decode_hex("0aFf"), Some(vec![0x0a, 0xff]));
+        assert_eq!(decode_hex("+a"), None);
+        assert_eq!(decimal("007"), None);
+        assert_eq!(decimal("0"), Some(0));
+    }
+}
