@@ -1,4 +1,6 @@
-//! A Rekor v2-compatible transparency log on loopback, for tests and demos.
+//! A Rekor v2-compatible transparency log on loopback, for tests and demos,
+//! with a Rekor v1 log beside it ([`v1`]: `/api/v1/log/entries`, signed
+//! entry timestamps, ECDSA checkpoints; also servable alone, [`v1::V1Server`]).
 //!
 //! There is no network where service-fs is tested, so the anchoring code
 //! (`crates/rekor`, `fs-anchor-emitter`) runs against this server instead of
@@ -63,6 +65,7 @@ mod conn;
 pub mod jcs;
 mod log;
 pub mod request;
+pub mod v1;
 mod v2;
 
 use std::io;
@@ -175,7 +178,7 @@ const OTHER_KEY_SEED: [u8; 32] = [0x0f; 32];
 /// Every route of the server. Another API with its own state merges here
 /// in one line (the Rekor v1 one: `mod v1;` and `.merge(v1::router())`).
 fn app(shared: Arc<v2::Shared>) -> Router {
-    Router::new().route("/healthz", get(healthz)).merge(v2::router(shared))
+    Router::new().route("/healthz", get(healthz)).merge(v2::router(shared)).merge(v1::router())
 }
 
 async fn healthz() -> axum::response::Response {

@@ -15,6 +15,10 @@
 //!   returns: the canonicalized body says exactly what was sent, its RFC 6962
 //!   leaf is included in the tree of the log's signed C2SP checkpoint, and
 //!   the log ID is the configured key's. Rekor v2 gives no timestamp.
+//! - [`v1`]: the original Rekor (`POST /api/v1/log/entries`, hashedrekord
+//!   v0.0.1), where it differs: PEM keys, hex hashes, ECDSA P-256 log keys
+//!   and checkpoints, and the signed entry timestamp (SET) over the RFC 8785
+//!   canonical entry, which v1 adds and v2 does not have.
 //! - [`Client`]: blocking HTTP with timeouts and bounded retries
 //!   ([`Policy`]); [`Client::create_entry_v2`] also recovers an entry that
 //!   was logged by an attempt whose answer was lost (409) from the log's
@@ -30,6 +34,7 @@
 mod client;
 mod json;
 mod keys;
+pub mod v1;
 pub mod v2;
 
 pub use client::{Client, Error, Policy, Response};
