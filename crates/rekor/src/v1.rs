@@ -293,13 +293,13 @@ impl fmt::Display for VerifyError {
             Missing(field) => write!(f, "Rekor v1 entry has no {field}"),
             Malformed(field) => write!(f, "Rekor v1 entry's {field} is malformed"),
             LogId { got, want } => {
-                write!(f, "Rekor v1 entry is from log {got}, not the configured log {want}")
+                write!(f, "Rekor v1 entry is from log {got:?}, not the configured log {want}")
             }
             SignedEntryTimestamp => {
                 f.write_str("Rekor v1 signed entry timestamp does not verify under the log key")
             }
             EntryId(id) => {
-                write!(f, "Rekor v1 entry ID {id} is not the tree ID and leaf hash of the entry")
+                write!(f, "Rekor v1 entry ID {id:?} is not the tree ID and leaf hash of the entry")
             }
             CheckpointFormat(e) => write!(f, "Rekor v1 checkpoint is malformed: {e}"),
             CheckpointOrigin(o) => {

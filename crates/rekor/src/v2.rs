@@ -134,7 +134,7 @@ pub enum VerifyError {
         why: String,
     },
     /// `kindVersion` is not hashedrekord 0.0.2.
-    #[error("entry is {kind} {version}, not hashedrekord 0.0.2")]
+    #[error("entry is {kind:?} {version:?}, not hashedrekord 0.0.2")]
     KindVersion {
         /// The kind it names.
         kind: String,
@@ -142,7 +142,7 @@ pub enum VerifyError {
         version: String,
     },
     /// `logId.keyId` is not the configured log key's hash.
-    #[error("logId {got} is not the configured log key's ID {want}")]
+    #[error("logId {got:?} is not the configured log key's ID {want}")]
     LogId {
         /// The response's log ID (base64).
         got: String,

@@ -176,3 +176,15 @@ fn log_id_of_another_key_is_refused() {
     // Usable with `?` in anyhow code.
     let _: Box<dyn std::error::Error + Send + Sync> = Box::new(e);
 }
+
+#[test]
+fn errors_print_one_line() {
+    let s = setup();
+    let mut tle = s.log.tle(s.index);
+    tle["logId"]["keyId"] = json!(b64(&[3; 32]));
+    let e = verify(&s, &tle).unwrap_err();
+    let text = e.to_string();
+    assert!(!text.contains('\n') && text.contains("logId"), "{text}");
+    // Usable with `?` in anyhow-style code.
+    let _: Box<dyn std::error::Error + Send + Sync> = Box::new(e);
+}

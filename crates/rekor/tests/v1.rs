@@ -429,3 +429,11 @@ fn sharded_log_virtual_and_shard_indices() {
     assert!(v.entry_id.starts_with("000000000000002a"));
     assert!(v.checkpoint.starts_with("rekor.example - 42\n2\n"));
 }
+
+#[test]
+fn errors_quote_what_the_answer_says() {
+    // Found by fuzzing: text from the answer must not break the one-line error.
+    let e = tampered(|e| e["logID"] = Value::from("d32f\n\u{2014} forged")).unwrap_err();
+    assert!(matches!(e, VerifyError::LogId { .. }), "{e:?}");
+    assert!(!e.to_string().contains('\n'), "{e}");
+}
