@@ -191,6 +191,13 @@ impl Signer {
         Verifier { name: self.name.clone(), id: self.id, key: self.key.pk }
     }
 
+    /// The RFC 8032 private key (seed), for using the same key in another
+    /// Ed25519 scheme: Rekor accepts only Ed25519ph, whose signatures
+    /// (RFC 8032 dom2-prefixed) can never pass as this key's note signatures.
+    pub fn seed(&self) -> &[u8; 32] {
+        &self.seed
+    }
+
     /// Signs `msg` (deterministic Ed25519).
     pub fn sign_bytes(&self, msg: &[u8]) -> [u8; 64] {
         *self.key.sk.sign(msg, None)

@@ -10,6 +10,8 @@
 //!   audit/        the audit sub-ledger, also tlog-tiles
 //!   audit.intent  the audit log's commit intent
 //!   audit.spare/  likewise for the audit log
+//!   anchors/      the anchor sub-ledger of Rekor receipts (the `anchor` crate;
+//!                 made by the first `fs-anchor-emitter` run)
 //! ```
 //!
 //! Each log is a [`PosixStore`] (the `store-posix` crate); this crate adds
@@ -35,6 +37,8 @@ pub const KEY_FILE: &str = "signing.key";
 pub const LOG_DIR: &str = "log";
 /// The audit log's directory.
 pub const AUDIT_DIR: &str = "audit";
+/// The anchor sub-ledger's directory (written by `fs-anchor-emitter`).
+pub const ANCHORS_DIR: &str = "anchors";
 const LOCK_FILE: &str = "lock";
 /// Verified tiles a tenant's record log keeps (16 KiB each, taken only as
 /// proofs and reads fill them, at most 64 MiB): every level-0 tile of
@@ -238,6 +242,7 @@ impl Root {
             dir.join(KEY_FILE),
             dir.join(LOG_DIR),
             dir.join(AUDIT_DIR),
+            dir.join(ANCHORS_DIR),
             dir.join(LOCK_FILE),
         ] {
             if fs::symlink_metadata(&part).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -254,6 +259,12 @@ impl Root {
     /// tenant whose `init` was killed before it printed the key).
     pub fn verifier(&self, tenant: &str) -> Result<Verifier, TenantError> {
         Ok(read_key(&self.existing(tenant)?.join(KEY_FILE))?.verifier())
+    }
+
+    /// The signing key of `tenant` (for the anchor emitter, which signs
+    /// its anchor sub-ledger and Rekor entries with it).
+    pub fn signer(&self, tenant: &str) -> Result<Signer, TenantError> {
+        read_key(&self.existing(tenant)?.join(KEY_FILE))
     }
 
     /// Removes what killed `init`s left: staging directories (holding keys
@@ -301,6 +312,11 @@ impl Root {
     /// The tenant's record log directory (its tlog-tiles root).
     pub fn log_dir(&self, tenant: &str) -> PathBuf {
         self.tenant_dir(tenant).join(LOG_DIR)
+    }
+
+    /// The tenant's anchor sub-ledger directory.
+    pub fn anchors_dir(&self, tenant: &str) -> PathBuf {
+        self.tenant_dir(tenant).join(ANCHORS_DIR)
     }
 
     /// The tenant's audit log directory.

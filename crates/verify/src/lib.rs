@@ -192,7 +192,7 @@ fn read_required(src: &impl Source, path: &str) -> Result<Vec<u8>, Discrepancy> 
 /// once the full tile exists, so a tree larger than the checkpoint was
 /// committed since it was read (a live writer), or the checkpoint was
 /// rolled back. The full tile must then hold `t` as its prefix.
-fn read_tile(src: &impl Source, t: &Tile) -> Result<Option<Vec<u8>>, Discrepancy> {
+pub fn read_tile(src: &impl Source, t: &Tile) -> Result<Option<Vec<u8>>, Discrepancy> {
     if let Some(data) = read(src, &t.path())? {
         return Ok(Some(data));
     }
