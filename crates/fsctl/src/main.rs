@@ -3,6 +3,7 @@
 //! Errors are one line on standard error and exit status 1 (2 for usage
 //! errors); a failed command changes nothing.
 
+mod anchors;
 mod disk;
 mod live;
 mod token;
@@ -149,6 +150,12 @@ enum Command {
         #[arg(long)]
         audit: bool,
     },
+    /// A tenant's anchor sub-ledger: the receipts of its checkpoints
+    /// anchored in Sigstore Rekor (fs-anchor-emitter writes them).
+    Anchors {
+        #[command(subcommand)]
+        command: AnchorsCommand,
+    },
     /// Read a service-fs disk image (psdb's disk): list, export, verify.
     /// Never writes to the image.
     Disk {
@@ -165,6 +172,39 @@ enum Command {
         key: String,
         /// The note.
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnchorsCommand {
+    /// Check the whole anchor chain offline: every anchored checkpoint
+    /// signed by the tenant, consistent with the previous anchor and with
+    /// the current ledger, and included in Rekor under Rekor's signed
+    /// checkpoint. Exit 1 with the first failure.
+    Verify {
+        /// Tenant name.
+        tenant: String,
+        /// A Rekor log's public key: a v2 log's origin+hexid+base64 key or a
+        /// v1 log's PEM, inline or a file; repeatable (one per log the chain
+        /// used).
+        #[arg(long, value_name = "KEY", required = true)]
+        rekor_key: Vec<String>,
+        /// The tenant's verifier key [default: derived from its signing key
+        /// in DIR; an auditor gives the key they were given].
+        #[arg(long, value_name = "VERIFIER_KEY")]
+        key: Option<String>,
+        /// Require every anchored checkpoint to carry this witness's
+        /// cosignature, at the time its receipt states; repeatable.
+        #[arg(long, value_name = "WITNESS_KEY")]
+        witness: Vec<String>,
+    },
+    /// List the receipts: month, size, root, Rekor entry, times.
+    List {
+        /// Tenant name.
+        tenant: String,
+        /// The tenant's verifier key [default: derived from its signing key].
+        #[arg(long, value_name = "VERIFIER_KEY")]
+        key: Option<String>,
     },
 }
 
@@ -424,6 +464,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Restore { tenant, checkpoint, audit } => {
             restore(&root, &tenant, &checkpoint, audit)
+        }
+        Command::Anchors {
+            command: AnchorsCommand::Verify { tenant, rekor_key, key, witness },
+        } => anchors::verify(&root, &tenant, key.as_deref(), &rekor_key, &witness),
+        Command::Anchors { command: AnchorsCommand::List { tenant, key } } => {
+            anchors::list(&root, &tenant, key.as_deref())
         }
         Command::VerifyNote { .. } | Command::Disk { .. } | Command::Token { .. } => {
             unreachable!("handled above")
