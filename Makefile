@@ -53,7 +53,7 @@ run-daemon: setup
 
 # The fsctl demo: a tenant ledger in a temporary directory.
 demo: setup
-	$(CARGO) build --release --locked -p fsctl
+	$(CARGO) build --release --locked -p fsctl -p fs-anchor-emitter -p fake-rekor
 	scripts/demo.sh target/release/fsctl
 
 test: setup lint nostd
