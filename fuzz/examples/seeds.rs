@@ -173,6 +173,36 @@ fn main() {
     );
 
     witness_seeds();
+    anchor_seeds(&root);
+}
+
+/// Rekor's answers as the real staging logs gave them (v2 first byte 0,
+/// v1 first byte 1) and an anchor receipt.
+fn anchor_seeds(root: &Path) {
+    let data = root.join("crates/rekor/tests/data");
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&fs::read(data.join("staging-rekor-v2.txt.sigstore.json")).unwrap())
+            .unwrap();
+    let tle = serde_json::to_vec(&bundle["verificationMaterial"]["tlogEntries"][0]).unwrap();
+    write("rekor_answer", "v2-staging", &[&[0][..], &tle].concat());
+    let entry: serde_json::Value =
+        serde_json::from_slice(&fs::read(data.join("v1/log_entry.json")).unwrap()).unwrap();
+    let id = "0181bbc9c6333964ac3650aee1c1b3821211cf07067c1a118d0a7f86867bbb1df340cb8fc9c221af";
+    let answer = serde_json::to_vec(&serde_json::json!({ id: entry })).unwrap();
+    write("rekor_answer", "v1-staging", &[&[1][..], &answer].concat());
+    let (_, note) = common::ledger(5);
+    let receipt = serde_json::json!({
+        "v": 1, "month": "2026-12", "emitted_at": 1_796_083_200u64,
+        "checkpoint": String::from_utf8(note).unwrap(), "size": 5,
+        "root": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        "previous": {"size": 3, "root": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", "consistency": []},
+        "rekor": {"api": "v2", "url": "https://rekor.test", "log": "rekor.test",
+                  "request": "{}", "response": String::from_utf8(tle).unwrap(),
+                  "recovered": false, "log_index": 645, "tree_size": 646},
+        "time": {"witnesses": [{"key": "w+01234567+AAAA", "time": 1_796_083_100u64}],
+                 "rekor_integrated_time": null}
+    });
+    write("anchor_receipt", "receipt", &serde_json::to_vec(&receipt).unwrap());
 }
 
 /// Cosigned checkpoints and witness keys; add-checkpoint request bodies.
