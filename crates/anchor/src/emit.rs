@@ -59,6 +59,13 @@ pub fn anchor(job: &Job<'_>, rekor: &RekorLog) -> Result<Outcome> {
         .source
         .read("checkpoint")?
         .ok_or_else(|| anyhow!("{}: no checkpoint", job.source.describe()))?;
+    if note.len() > ledger::log::MAX_NOTE {
+        bail!(
+            "{}: the checkpoint is {} bytes, more than a ledger signs",
+            job.source.describe(),
+            note.len()
+        );
+    }
     let (size, root) = open_checkpoint(&note, job.signer)?;
     let previous = match &last {
         Some(l) => {

@@ -3,6 +3,7 @@
 //! packaging/), and the verified receipt into the tenant's anchor
 //! sub-ledger. Running it twice in a month changes nothing.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -103,7 +104,14 @@ fn run(cli: &Cli) -> Result<bool> {
     let mut ok = true;
     for t in &tenants {
         match anchor_tenant(cli, t, month, &rekor, token.clone()) {
-            Ok(line) => println!("{t}: {line}"),
+            // What was done stays done (a second run finds it): a closed
+            // standard output is only reported, never a panic.
+            Ok(line) => {
+                if let Err(e) = writeln!(std::io::stdout(), "{t}: {line}") {
+                    eprintln!("fs-anchor-emitter: {t}: {line}, but standard output failed: {e}");
+                    ok = false;
+                }
+            }
             Err(e) => {
                 eprintln!("fs-anchor-emitter: {t}: {e:#}");
                 ok = false;

@@ -136,3 +136,29 @@ fn bad_arguments_are_refused_before_anything_runs() {
     assert!(text(&out.stderr).contains("not a Rekor key"), "{}", text(&out.stderr));
     assert_eq!(rekor.posts(), 0);
 }
+
+#[test]
+fn a_closed_standard_output_is_reported_not_a_panic() {
+    let (_tmp, root) = root_with(&["acme"]);
+    let rekor = Server::start(Options::default()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fs-anchor-emitter"))
+        .arg("--dir")
+        .arg(root.dir())
+        .args(["--rekor-url", rekor.url(), "--rekor-key", &rekor.log_key(), "--month", "2026-12"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("acme: anchored 2026-12") && stderr.contains("standard output failed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // It was anchored: the next run says so.
+    let again = emitter(root.dir(), &rekor, &["--month", "2026-12"]);
+    assert!(text(&again.stdout).contains("anchored already"), "{}", text(&again.stdout));
+}

@@ -50,9 +50,10 @@ pub fn verify(
         _ => "none yet".into(),
     };
     say(format!(
-        "{tenant}: {} anchor receipts ({span}) verified: each checkpoint signed by {}, extending the one before, \
+        "{tenant}: {} anchor receipt{} ({span}) verified: each checkpoint signed by {}, extending the one before, \
          and included in Rekor under its signed checkpoint{}; the ledger now (size {}) extends the last anchored (size {})",
         r.receipts,
+        if r.receipts == 1 { "" } else { "s" },
         key.name(),
         if witnesses.is_empty() {
             String::new()

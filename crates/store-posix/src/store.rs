@@ -180,6 +180,23 @@ fn parse_intent(bytes: &[u8]) -> Option<Intent> {
 }
 
 /// The intent file beside the store at `root`.
+/// Takes the directory's lock, waiting a moment for a holder that is
+/// not a writer: a child another thread of this process is starting holds
+/// a copy of every descriptor, locks included, from its fork until its
+/// exec closes them.
+fn lock_briefly(lock: &File) -> io::Result<()> {
+    for _ in 0..50 {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(4))
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+    Err(io::Error::other("another writer has it open"))
+}
+
 fn intent_path(root: &Path) -> PathBuf {
     beside(root, ".intent")
 }
@@ -271,13 +288,7 @@ impl PosixStore {
             return Err(err("opening", io::Error::other("not a directory")));
         }
         let lock = File::open(&root).map_err(|e| err("opening", e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(err("locking", io::Error::other("another writer has it open")));
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(err("locking", e)),
-        }
+        lock_briefly(&lock).map_err(|e| err("locking", e))?;
         Ok(PosixStore {
             _lock: lock,
             durable_dirs: BTreeSet::new(),
