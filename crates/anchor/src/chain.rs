@@ -169,6 +169,11 @@ fn open_checkpoint(note: &[u8], key: &Verifier) -> Result<(u64, Hash)> {
 /// signed root, so files changed after the verification are caught too.
 pub fn read_receipts(anchors: &Path, tenant: &Verifier) -> Result<Vec<Receipt>> {
     let key = ledger::verifier(tenant)?;
+    for part in [anchors.to_path_buf(), anchors.join(ledger::LOG)] {
+        if std::fs::symlink_metadata(&part).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!("{} is a symbolic link, which a ledger never follows", part.display());
+        }
+    }
     let dir = verify::Dir(anchors.join(ledger::LOG));
     let report = verify::verify(&dir, &key)
         .map_err(|d| anyhow!("the anchor ledger {}: {d}", dir.0.display()))?;

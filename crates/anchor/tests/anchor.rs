@@ -323,3 +323,15 @@ fn rekor_v1_anchors_carry_its_signed_time() {
     let err = format!("{:#}", verify(&[v2]).unwrap_err());
     assert!(err.contains("no --rekor-key given is that log's"), "{err}");
 }
+
+#[test]
+fn verification_follows_no_symbolic_link() {
+    let w = world();
+    w.append(1, "a");
+    w.anchor("2026-10").unwrap();
+    let moved = w._tmp.path().join("moved");
+    fs::rename(w.root.anchors_dir("acme"), &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, w.root.anchors_dir("acme")).unwrap();
+    let err = format!("{:#}", w.verify().unwrap_err());
+    assert!(err.contains("symbolic link"), "{err}");
+}

@@ -79,10 +79,16 @@ fn main() -> ExitCode {
 
 /// Anchors every tenant; `false` when any failed (the others still ran).
 fn run(cli: &Cli) -> Result<bool> {
+    let now = Month::now();
     let month = match &cli.month {
         Some(m) => m.parse::<Month>().map_err(|e| anyhow!(e))?,
-        None => Month::now(),
+        None => now,
     };
+    // Months are anchored in order: one anchored early would block every
+    // month before it.
+    if month > now {
+        bail!("{month} has not begun (it is {now}, UTC)");
+    }
     let key = RekorKey::parse(&cli.rekor_key)?;
     let policy = rekor::Policy {
         timeout: secs(cli.timeout, "--timeout")?,

@@ -119,6 +119,7 @@ fn bad_arguments_are_refused_before_anything_runs() {
     let rekor = Server::start(Options::default()).unwrap();
     for (args, want) in [
         (&["--month", "2026-13"][..], "invalid month"),
+        (&["--month", "9999-12"][..], "9999-12 has not begun"),
         (&["--tenant", "../x"][..], "invalid tenant name"),
         (&["--tenant", "nobody"][..], "no tenant"),
     ] {
