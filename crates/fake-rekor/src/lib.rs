@@ -65,6 +65,7 @@ mod conn;
 pub mod jcs;
 mod log;
 pub mod request;
+pub mod tsa;
 pub mod v1;
 mod v2;
 
