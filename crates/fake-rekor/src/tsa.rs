@@ -81,6 +81,12 @@ pub enum TsaFault {
     /// A token signed by a leaf of another root (both made at start), that
     /// leaf's certificate included: valid, but not under [`TsaServer::root_pem`].
     OtherRoot,
+    /// A token signed by a leaf of the same root that lacks the extended
+    /// key usage `timeStamping`.
+    NotTimestamping,
+    /// A valid token whose `genTime` is 40 years from now, past the end of
+    /// the certificates' validity (2049).
+    LateTime,
     /// A `TimeStampResp` with status `rejection` (2) and no token, HTTP 200.
     Rejection,
     /// HTTP 201, `application/timestamp-reply`, a body that is not DER.
@@ -101,6 +107,8 @@ struct Inner {
 
 struct Shared {
     tsa: Signer,
+    /// A leaf of the same root without the timeStamping key usage.
+    no_eku: Signer,
     other_root: Signer,
     other_key: SigningKey,
     chain_pem: String,
@@ -127,9 +135,10 @@ fn other(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-/// A root CA and a TSA leaf issued by it: (leaf, root certificate PEM,
-/// leaf certificate PEM).
-fn make_pki(name: &str) -> io::Result<(Signer, String, String)> {
+/// A root CA and a TSA leaf issued by it, and a second leaf of that root
+/// without the extended key usage: (leaf, root certificate PEM, leaf
+/// certificate PEM, leaf without the key usage).
+fn make_pki(name: &str) -> io::Result<(Signer, String, String, Signer)> {
     use rcgen::{
         BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa,
         Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, date_time_ymd,
@@ -163,21 +172,33 @@ fn make_pki(name: &str) -> io::Result<(Signer, String, String)> {
     let issuer = Issuer::from_params(&root, &root_key);
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(other)?;
 
-    let cert = Certificate::from_der(leaf_cert.der()).map_err(other)?;
-    let key = SigningKey::from_pkcs8_der(&leaf_key.serialize_der()).map_err(other)?;
-    Ok((Signer { cert, key }, root_cert.pem(), leaf_cert.pem()))
+    let signer = |cert: &rcgen::Certificate, key: &KeyPair| -> io::Result<Signer> {
+        Ok(Signer {
+            cert: Certificate::from_der(cert.der()).map_err(other)?,
+            key: SigningKey::from_pkcs8_der(&key.serialize_der()).map_err(other)?,
+        })
+    };
+    let tsa = signer(&leaf_cert, &leaf_key)?;
+
+    let plain_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(other)?;
+    leaf.custom_extensions.clear();
+    leaf.distinguished_name = dn(&format!("{name} without timeStamping"));
+    let plain_cert = leaf.signed_by(&plain_key, &issuer).map_err(other)?;
+    let plain = signer(&plain_cert, &plain_key)?;
+    Ok((tsa, root_cert.pem(), leaf_cert.pem(), plain))
 }
 
 impl TsaServer {
     /// Makes the keys and certificates and serves on `127.0.0.1:0`.
     pub fn start() -> io::Result<TsaServer> {
-        let (tsa, root_pem, leaf_pem) = make_pki("fake-rekor TSA")?;
-        let (other_root, _, _) = make_pki("fake-rekor other TSA")?;
+        let (tsa, root_pem, leaf_pem, no_eku) = make_pki("fake-rekor TSA")?;
+        let (other_root, _, _, _) = make_pki("fake-rekor other TSA")?;
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(other)?;
         let other_key = SigningKey::from_slice(&seed).map_err(other)?;
         let shared = Arc::new(Shared {
             tsa,
+            no_eku,
             other_root,
             other_key,
             chain_pem: format!("{leaf_pem}{root_pem}"),
@@ -356,6 +377,10 @@ fn token(
 ) -> der::Result<Vec<u8>> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let now = std::time::Duration::from_secs(now.as_secs());
+    let mut gen_time = now;
+    if fault == Some(TsaFault::LateTime) {
+        gen_time += std::time::Duration::from_secs(40 * 365 * 86_400);
+    }
     let mut imprint = req.message_imprint.clone();
     if fault == Some(TsaFault::OtherImprint) {
         let mut h = imprint.hashed_message.as_bytes().to_vec();
@@ -373,7 +398,7 @@ fn token(
         policy: POLICY,
         message_imprint: imprint,
         serial_number: int_of(serial)?,
-        gen_time: GeneralizedTime::from_unix_duration(now)?,
+        gen_time: GeneralizedTime::from_unix_duration(gen_time)?,
         accuracy: None,
         ordering: false,
         nonce,
@@ -384,6 +409,7 @@ fn token(
     let (signer, key) = match fault {
         Some(TsaFault::OtherRoot) => (&shared.other_root, &shared.other_root.key),
         Some(TsaFault::OtherKey) => (&shared.tsa, &shared.other_key),
+        Some(TsaFault::NotTimestamping) => (&shared.no_eku, &shared.no_eku.key),
         _ => (&shared.tsa, &shared.tsa.key),
     };
 

@@ -133,6 +133,39 @@ fn a_token_of_another_root_does_not_verify() {
 }
 
 #[test]
+fn a_signer_not_for_timestamping_does_not_verify() {
+    let server = TsaServer::start().unwrap();
+    server.set_fault(TsaFault::NotTimestamping, 1);
+    let token = tsa::timestamp(&server.url(), &tsa::request(MESSAGE), &policy()).unwrap();
+    let err = tsa::verify(&token, MESSAGE, &authority(&server)).unwrap_err();
+    let subject = "CN=fake-rekor TSA without timeStamping,O=fake-rekor";
+    assert_eq!(err, TsaError::NotTimestamping(subject.into()));
+}
+
+#[test]
+fn a_time_outside_the_certificates_validity_does_not_verify() {
+    let server = TsaServer::start().unwrap();
+    server.set_fault(TsaFault::LateTime, 1);
+    let token = tsa::timestamp(&server.url(), &tsa::request(MESSAGE), &policy()).unwrap();
+    let err = tsa::verify(&token, MESSAGE, &authority(&server)).unwrap_err();
+    let TsaError::Expired { subject, time } = err else { panic!("{err:?}") };
+    assert_eq!(subject, "CN=fake-rekor TSA,O=fake-rekor");
+    assert!(time > now() + 39 * 365 * 86_400, "{time}");
+}
+
+#[test]
+fn the_certchain_is_served() {
+    let server = TsaServer::start().unwrap();
+    let client = rekor::Client::new(&server.base_url(), policy());
+    let r = client.get("/api/v1/timestamp/certchain").unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/pem-certificate-chain"));
+    let auth = Authority::from_pem_chain(std::str::from_utf8(&r.body).unwrap()).unwrap();
+    let token = tsa::timestamp(&server.url(), &tsa::request(MESSAGE), &policy()).unwrap();
+    tsa::verify(&token, MESSAGE, &auth).unwrap();
+}
+
+#[test]
 fn a_missing_server_is_unavailable() {
     let server = TsaServer::start().unwrap();
     let url = server.url();
