@@ -1,6 +1,8 @@
 //! A Rekor v2-compatible transparency log on loopback, for tests and demos,
 //! with a Rekor v1 log beside it ([`v1`]: `/api/v1/log/entries`, signed
-//! entry timestamps, ECDSA checkpoints; also servable alone, [`v1::V1Server`]).
+//! entry timestamps, ECDSA checkpoints; also servable alone, [`v1::V1Server`]),
+//! and an RFC 3161 timestamp authority that is served alone
+//! ([`tsa::TsaServer`]: `POST /api/v1/timestamp` as Sigstore's).
 //!
 //! There is no network where service-fs is tested, so the anchoring code
 //! (`crates/rekor`, `fs-anchor-emitter`) runs against this server instead of
@@ -65,6 +67,7 @@ mod conn;
 pub mod jcs;
 mod log;
 pub mod request;
+pub mod tsa;
 pub mod v1;
 mod v2;
 

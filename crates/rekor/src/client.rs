@@ -99,6 +99,16 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// The server answered with a success status, but not with what was
+    /// asked for (a timestamp reply that does not parse, is not granted,
+    /// or answers another request).
+    #[error("{url}: {reason}")]
+    Invalid {
+        /// The URL.
+        url: String,
+        /// What is wrong with the answer.
+        reason: String,
+    },
     /// The entry was logged (409) but could not be read back from the tiles.
     #[error("{url}: entry {index} already logged, but reading it back failed: {reason}")]
     Recovery {
@@ -121,7 +131,7 @@ fn rejected(status: u16, body: &str) -> String {
 }
 
 /// The start of `body` on one line, for error messages.
-fn quote(body: &[u8]) -> String {
+pub(crate) fn quote(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let mut q: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     q = q.trim().to_string();
@@ -199,12 +209,24 @@ impl Client {
         self.with_retries(&format!("{}{path}", self.base), Some(body))
     }
 
+    /// Posts `body` with content type `content_type` to `path` under the
+    /// base URL (`""`: the base URL itself), retrying like
+    /// [`Client::post_json`].
+    pub fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Result<Response, Error> {
+        let url = format!("{}{path}", self.base);
+        self.with_retries_as(&url, Some((content_type, body)))
+    }
+
     /// Gets `path` under the base URL, retrying like [`Client::post_json`].
     pub fn get(&self, path: &str) -> Result<Response, Error> {
         self.with_retries(&format!("{}{path}", self.base), None)
     }
 
     fn with_retries(&self, url: &str, body: Option<&[u8]>) -> Result<Response, Error> {
+        self.with_retries_as(url, body.map(|b| ("application/json", b)))
+    }
+
+    fn with_retries_as(&self, url: &str, body: Option<(&str, &[u8])>) -> Result<Response, Error> {
         let attempts = self.policy.attempts.max(1);
         let mut last = String::new();
         for attempt in 1..=attempts {
@@ -228,14 +250,16 @@ impl Client {
         Err(Error::Unavailable { url: url.into(), attempts, last })
     }
 
-    fn once(&self, url: &str, body: Option<&[u8]>) -> Result<Response, ureq::Error> {
+    fn once(&self, url: &str, body: Option<(&str, &[u8])>) -> Result<Response, ureq::Error> {
         let mut resp = match body {
-            Some(b) => self
-                .agent
-                .post(url)
-                .header("Accept", "application/json")
-                .content_type("application/json")
-                .send(b)?,
+            Some((content_type, b)) => {
+                // JSON in, JSON out; a timestamp query wants a timestamp reply.
+                let accept = match content_type {
+                    "application/timestamp-query" => "application/timestamp-reply",
+                    _ => "application/json",
+                };
+                self.agent.post(url).header("Accept", accept).content_type(content_type).send(b)?
+            }
             None => self.agent.get(url).call()?,
         };
         let status = resp.status().as_u16();
@@ -366,7 +390,8 @@ impl Error {
             Error::Recovery { .. } => self,
             Error::Unavailable { ref url, .. }
             | Error::Rejected { ref url, .. }
-            | Error::Request { ref url, .. } => {
+            | Error::Request { ref url, .. }
+            | Error::Invalid { ref url, .. } => {
                 let url = url.clone();
                 let reason = self.to_string();
                 let reason =

@@ -19,6 +19,11 @@
 //!   v0.0.1), where it differs: PEM keys, hex hashes, ECDSA P-256 log keys
 //!   and checkpoints, and the signed entry timestamp (SET) over the RFC 8785
 //!   canonical entry, which v1 adds and v2 does not have.
+//! - [`tsa`]: RFC 3161 timestamps over the checkpoint, the time evidence
+//!   Rekor v2 does not give: the `TimeStampReq`, the query to a timestamp
+//!   authority (Sigstore's `/api/v1/timestamp`), and offline verification
+//!   of the token (CMS signature, certificate chain to the authority's
+//!   anchors, extended key usage, validity at `genTime`).
 //! - [`Client`]: blocking HTTP with timeouts and bounded retries
 //!   ([`Policy`]); [`Client::create_entry_v2`] also recovers an entry that
 //!   was logged by an attempt whose answer was lost (409) from the log's
@@ -34,6 +39,7 @@
 mod client;
 mod json;
 mod keys;
+pub mod tsa;
 pub mod v1;
 pub mod v2;
 
