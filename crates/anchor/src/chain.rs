@@ -33,18 +33,22 @@ pub struct Report {
     pub current_size: u64,
     /// Witness times checked against the keys given.
     pub witness_times: u64,
+    /// RFC 3161 timestamps checked against the authority given.
+    pub timestamps: u64,
 }
 
 /// Checks the anchor chain in `anchors` (a tenant's `anchors/`) against the
 /// tenant's key, the Rekor keys (one per log the chain used: Rekor v2 logs
 /// are sharded and rotated, so a chain of years spans several) and, if
-/// given, witness keys whose cosigned times every receipt must carry;
-/// `current` is the tenant's ledger now.
+/// given, witness keys whose cosigned times every receipt must carry, and
+/// a timestamp authority whose token every receipt must carry; `current` is
+/// the tenant's ledger now.
 pub fn verify(
     anchors: &Path,
     tenant: &Verifier,
     rekor: &[RekorKey],
     witnesses: &[CosignatureVerifier],
+    tsa: Option<&rekor::tsa::Authority>,
     current: &dyn Tiles,
 ) -> Result<Report> {
     let receipts = read_receipts(anchors, tenant)?;
@@ -52,6 +56,7 @@ pub fn verify(
     let mut prev: Option<&Receipt> = None;
     for (i, r) in receipts.iter().enumerate() {
         check_receipt(r, prev, tenant, rekor, witnesses, &mut report)
+            .and_then(|()| check_time(r, tsa, &mut report))
             .with_context(|| format!("anchor receipt {i} ({})", r.month))?;
         prev = Some(r);
     }
@@ -116,6 +121,15 @@ fn check_receipt(
         }
         report.witness_times += 1;
     }
+    Ok(())
+}
+
+/// The receipt's RFC 3161 timestamp, when an authority is given.
+fn check_time(r: &Receipt, tsa: Option<&rekor::tsa::Authority>, report: &mut Report) -> Result<()> {
+    let Some(authority) = tsa else { return Ok(()) };
+    let t = r.time.rfc3161.as_ref().context("it carries no RFC 3161 timestamp")?;
+    crate::rekor_log::check_timestamp(t, r.checkpoint.as_bytes(), authority)?;
+    report.timestamps += 1;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use note::{Checkpoint, CosignatureVerifier, Signer};
 use crate::ledger::AnchorLedger;
 use crate::month::Month;
 use crate::receipt::{self, Previous, Receipt, Time, WitnessTime, hash_b64};
-use crate::rekor_log::RekorLog;
+use crate::rekor_log::{RekorLog, Tsa};
 use crate::tiles::{self, Tiles};
 
 /// What to anchor.
@@ -30,6 +30,8 @@ pub struct Job<'a> {
     pub wait: Duration,
     /// The time now (Unix seconds), for the receipt.
     pub now: u64,
+    /// A timestamp authority to stamp the checkpoint, if any.
+    pub tsa: Option<&'a Tsa>,
 }
 
 /// What a run did for a tenant.
@@ -80,6 +82,7 @@ pub fn anchor(job: &Job<'_>, rekor: &RekorLog) -> Result<Outcome> {
         None => None,
     };
     let witnesses = witness_times(&note, job.witnesses)?;
+    let rfc3161 = job.tsa.map(|t| t.stamp(&note)).transpose()?;
     let (entry, checked) = rekor.submit(&note, job.signer)?;
     let receipt = Receipt {
         v: receipt::VERSION,
@@ -90,7 +93,7 @@ pub fn anchor(job: &Job<'_>, rekor: &RekorLog) -> Result<Outcome> {
         root: hash_b64(&root),
         previous,
         rekor: entry,
-        time: Time { witnesses, rekor_integrated_time: checked.integrated_time },
+        time: Time { witnesses, rekor_integrated_time: checked.integrated_time, rfc3161 },
     };
     let index = ledger.append(&receipt)?;
     Ok(Outcome::Anchored(index, Box::new(receipt)))

@@ -26,4 +26,4 @@ pub use emit::{Job, Outcome, anchor};
 pub use ledger::AnchorLedger;
 pub use month::Month;
 pub use receipt::Receipt;
-pub use rekor_log::{RekorKey, RekorLog};
+pub use rekor_log::{RekorKey, RekorLog, Tsa};

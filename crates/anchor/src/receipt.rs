@@ -98,6 +98,20 @@ pub struct Time {
     /// Rekor v1's integrated time (Unix seconds), signed in its entry
     /// timestamp. Rekor v2 states none.
     pub rekor_integrated_time: Option<u64>,
+    /// An RFC 3161 timestamp authority's token over the anchored checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rfc3161: Option<Rfc3161>,
+}
+
+/// An RFC 3161 timestamp of the anchored checkpoint's bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rfc3161 {
+    /// The timestamp authority's URL.
+    pub url: String,
+    /// The TimeStampToken (CMS SignedData, DER, base64).
+    pub token: String,
+    /// Its genTime (Unix seconds), as verified when it was kept.
+    pub time: u64,
 }
 
 /// One witness's cosigned time.

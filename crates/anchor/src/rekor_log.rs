@@ -5,6 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
+use base64ct::Encoding;
 use note::{Signer, Verifier};
 
 use crate::receipt::{Api, RekorEntry};
@@ -67,6 +68,48 @@ pub struct Checked {
     pub tree_size: u64,
     /// Rekor v1's signed integrated time.
     pub integrated_time: Option<u64>,
+}
+
+/// An RFC 3161 timestamp authority: where to ask, and the certificates
+/// its tokens must chain to.
+pub struct Tsa {
+    /// Its timestamp URL (e.g. `https://timestamp.sigstore.dev/api/v1/timestamp`).
+    pub url: String,
+    /// Its trust anchors.
+    pub authority: rekor::tsa::Authority,
+    /// Timeouts and retries.
+    pub policy: rekor::Policy,
+}
+
+impl Tsa {
+    /// A token over `message`, verified; and its time.
+    pub fn stamp(&self, message: &[u8]) -> Result<crate::receipt::Rfc3161> {
+        let token = rekor::tsa::timestamp(&self.url, &rekor::tsa::request(message), &self.policy)?;
+        let v = rekor::tsa::verify(&token, message, &self.authority)
+            .map_err(|e| anyhow!("{}: the timestamp does not verify: {e}", self.url))?;
+        Ok(crate::receipt::Rfc3161 {
+            url: self.url.clone(),
+            token: base64ct::Base64::encode_string(&token),
+            time: v.time,
+        })
+    }
+}
+
+/// Checks a kept timestamp against the authority: it verifies over
+/// `message` and states the time the receipt says.
+pub fn check_timestamp(
+    t: &crate::receipt::Rfc3161,
+    message: &[u8],
+    authority: &rekor::tsa::Authority,
+) -> Result<u64> {
+    let token = base64ct::Base64::decode_vec(&t.token)
+        .map_err(|_| anyhow!("its RFC 3161 token is not base64"))?;
+    let v = rekor::tsa::verify(&token, message, authority)
+        .map_err(|e| anyhow!("its RFC 3161 timestamp does not verify: {e}"))?;
+    if v.time != t.time {
+        bail!("its RFC 3161 token says {}, the receipt {}", v.time, t.time);
+    }
+    Ok(v.time)
 }
 
 /// A Rekor log to submit to.

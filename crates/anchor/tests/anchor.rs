@@ -60,6 +60,7 @@ impl World {
             month: month.parse::<Month>().unwrap(),
             wait: Duration::from_secs(5),
             now: 1_800_000_000,
+            tsa: None,
         };
         let key = RekorKey::parse(&rekor.log_key()).unwrap();
         anchor::anchor(&job, &RekorLog::new(rekor.url(), key, fast()))
@@ -82,6 +83,7 @@ impl World {
             &self.signer.verifier(),
             &[key],
             &[],
+            None,
             &DirTiles(self.root.log_dir("acme")),
         )
     }
@@ -224,6 +226,7 @@ fn verification_catches_changed_receipts_and_other_keys() {
         &w.signer.verifier(),
         &[key],
         &[],
+        None,
         &DirTiles(w.root.log_dir("acme")),
     );
     assert!(v.is_err());
@@ -290,6 +293,7 @@ fn rekor_v1_anchors_carry_its_signed_time() {
             month: month.parse().unwrap(),
             wait: Duration::from_secs(5),
             now: 1_800_000_000,
+            tsa: None,
         };
         anchor::anchor(&job, &RekorLog::new(&server.url(), key.clone(), fast()))
     };
@@ -315,6 +319,7 @@ fn rekor_v1_anchors_carry_its_signed_time() {
             &w.signer.verifier(),
             keys,
             &[],
+            None,
             &DirTiles(w.root.log_dir("acme")),
         )
     };
@@ -334,4 +339,73 @@ fn verification_follows_no_symbolic_link() {
     std::os::unix::fs::symlink(&moved, w.root.anchors_dir("acme")).unwrap();
     let err = format!("{:#}", w.verify().unwrap_err());
     assert!(err.contains("symbolic link"), "{err}");
+}
+
+#[test]
+fn rfc3161_timestamps_are_kept_and_checked() {
+    use fake_rekor::tsa::{TsaFault, TsaServer};
+    let w = world();
+    let tsa_server = TsaServer::start().unwrap();
+    let authority = rekor::tsa::Authority::from_pem_chain(&tsa_server.root_pem()).unwrap();
+    let tsa = anchor::Tsa { url: tsa_server.url(), authority: authority.clone(), policy: fast() };
+    let src = DirTiles(w.root.log_dir("acme"));
+    let anchor = |month: &str| {
+        let job = Job {
+            signer: &w.signer,
+            anchors: &w.root.anchors_dir("acme"),
+            source: &src,
+            witnesses: &[],
+            month: month.parse().unwrap(),
+            wait: Duration::from_secs(5),
+            now: 1_800_000_000,
+            tsa: Some(&tsa),
+        };
+        let key = RekorKey::parse(&w.rekor.log_key()).unwrap();
+        anchor::anchor(&job, &RekorLog::new(w.rekor.url(), key, fast()))
+    };
+    w.append(2, "a");
+    let Outcome::Anchored(0, r) = anchor("2026-10").unwrap() else { panic!() };
+    let t = r.time.rfc3161.clone().unwrap();
+    assert!(t.time > 1_700_000_000 && t.url == tsa_server.url(), "{t:?}");
+    // A token under another root, or over another message: nothing kept.
+    w.append(1, "b");
+    for fault in [TsaFault::OtherRoot, TsaFault::OtherImprint, TsaFault::Unavailable] {
+        tsa_server.set_fault(fault, usize::MAX);
+        let err = format!("{:#}", anchor("2026-11").unwrap_err());
+        assert_eq!(w.receipts(), 1, "{fault:?}: {err}");
+        tsa_server.clear_fault();
+    }
+    anchor("2026-11").unwrap();
+    let verify = |tsa: Option<&rekor::tsa::Authority>| {
+        let key = RekorKey::parse(&w.rekor.log_key()).unwrap();
+        anchor::chain::verify(
+            &w.root.anchors_dir("acme"),
+            &w.signer.verifier(),
+            &[key],
+            &[],
+            tsa,
+            &DirTiles(w.root.log_dir("acme")),
+        )
+    };
+    assert_eq!(verify(Some(&authority)).unwrap().timestamps, 2);
+    // Another authority's root does not verify them.
+    let other = TsaServer::start().unwrap();
+    let other = rekor::tsa::Authority::from_pem_chain(&other.root_pem()).unwrap();
+    let err = format!("{:#}", verify(Some(&other)).unwrap_err());
+    assert!(err.contains("RFC 3161"), "{err}");
+    // Receipts made without an authority fail a check that requires one.
+    let plain = world();
+    plain.append(1, "a");
+    plain.anchor("2026-10").unwrap();
+    let key = RekorKey::parse(&plain.rekor.log_key()).unwrap();
+    let err = anchor::chain::verify(
+        &plain.root.anchors_dir("acme"),
+        &plain.signer.verifier(),
+        &[key],
+        &[],
+        Some(&authority),
+        &DirTiles(plain.root.log_dir("acme")),
+    )
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("no RFC 3161 timestamp"), "{err:#}");
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anchor::tiles::{DirTiles, HttpTiles, Tiles};
-use anchor::{Job, Month, Outcome, RekorKey, RekorLog};
+use anchor::{Job, Month, Outcome, RekorKey, RekorLog, Tsa};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use note::{CosignatureVerifier, Signer};
@@ -51,6 +51,15 @@ struct Cli {
     /// provisions them) for a tenant directory without `signing.key`.
     #[arg(long, value_name = "DIR")]
     seeds: Option<PathBuf>,
+    /// Also have this RFC 3161 timestamp authority stamp each checkpoint
+    /// (Rekor v2 states no time), e.g.
+    /// https://timestamp.sigstore.dev/api/v1/timestamp.
+    #[arg(long, env = "TSA_URL", value_name = "URL", requires = "tsa_cert")]
+    tsa_url: Option<String>,
+    /// The authority's certificates (PEM; its root will do): its answers
+    /// must verify under them before anything is kept.
+    #[arg(long, env = "TSA_CERT", value_name = "FILE", requires = "tsa_url")]
+    tsa_cert: Option<PathBuf>,
     /// Seconds to wait for each Rekor answer (a v2 write can take 20 s).
     #[arg(long, default_value_t = 60.0)]
     timeout: f64,
@@ -96,6 +105,16 @@ fn run(cli: &Cli) -> Result<bool> {
         backoff: secs(cli.backoff, "--backoff")?,
         ..rekor::Policy::default()
     };
+    let tsa = match (&cli.tsa_url, &cli.tsa_cert) {
+        (Some(url), Some(cert)) => {
+            let pem = std::fs::read_to_string(cert)
+                .with_context(|| format!("reading {}", cert.display()))?;
+            let authority = rekor::tsa::Authority::from_pem_chain(&pem)
+                .map_err(|e| anyhow!("{}: {e}", cert.display()))?;
+            Some(Tsa { url: url.clone(), authority, policy: policy.clone() })
+        }
+        _ => None,
+    };
     let rekor = RekorLog::new(&cli.rekor_url, key, policy);
     let token = match &cli.token_file {
         Some(f) => Some(
@@ -109,7 +128,7 @@ fn run(cli: &Cli) -> Result<bool> {
     let tenants = tenants(cli)?;
     let mut ok = true;
     for t in &tenants {
-        match anchor_tenant(cli, t, month, &rekor, token.clone()) {
+        match anchor_tenant(cli, t, month, &rekor, tsa.as_ref(), token.clone()) {
             // What was done stays done (a second run finds it): a closed
             // standard output is only reported, never a panic.
             Ok(line) => {
@@ -132,6 +151,7 @@ fn anchor_tenant(
     tenant: &str,
     month: Month,
     rekor: &RekorLog,
+    tsa: Option<&Tsa>,
     token: Option<String>,
 ) -> Result<String> {
     let root = Root::new(&cli.dir);
@@ -153,6 +173,7 @@ fn anchor_tenant(
         month,
         wait: secs(cli.wait, "--wait")?,
         now: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        tsa,
     };
     Ok(match anchor::anchor(&job, rekor)? {
         Outcome::Anchored(i, r) => format!(

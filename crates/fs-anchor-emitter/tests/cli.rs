@@ -163,3 +163,27 @@ fn a_closed_standard_output_is_reported_not_a_panic() {
     let again = emitter(root.dir(), &rekor, &["--month", "2026-12"]);
     assert!(text(&again.stdout).contains("anchored already"), "{}", text(&again.stdout));
 }
+
+#[test]
+fn an_rfc3161_authority_stamps_each_anchor() {
+    let (tmp, root) = root_with(&["acme"]);
+    let rekor = Server::start(Options::default()).unwrap();
+    let tsa = fake_rekor::tsa::TsaServer::start().unwrap();
+    let cert = tmp.path().join("tsa.pem");
+    std::fs::write(&cert, tsa.root_pem()).unwrap();
+    let cert = cert.to_str().unwrap();
+    let out = emitter(
+        root.dir(),
+        &rekor,
+        &["--month", "2026-12", "--tsa-url", &tsa.url(), "--tsa-cert", cert],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(tsa.requests(), 1);
+    let receipts =
+        anchor::chain::read_receipts(&root.anchors_dir("acme"), &root.verifier("acme").unwrap())
+            .unwrap();
+    assert_eq!(receipts[0].time.rfc3161.as_ref().unwrap().url, tsa.url());
+    // The URL without the certificates is a usage error.
+    let out = emitter(root.dir(), &rekor, &["--month", "2026-12", "--tsa-url", &tsa.url()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

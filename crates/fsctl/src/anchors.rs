@@ -24,8 +24,20 @@ pub fn verify(
     key: Option<&str>,
     rekor: &[String],
     witnesses: &[String],
+    tsa_cert: Option<&std::path::Path>,
 ) -> Result<()> {
     let key = tenant_key(root, tenant, key)?;
+    let tsa = match tsa_cert {
+        Some(f) => {
+            let pem =
+                std::fs::read_to_string(f).map_err(|e| anyhow!("reading {}: {e}", f.display()))?;
+            Some(
+                rekor::tsa::Authority::from_pem_chain(&pem)
+                    .map_err(|e| anyhow!("{}: {e}", f.display()))?,
+            )
+        }
+        None => None,
+    };
     let rekor = rekor.iter().map(|k| RekorKey::parse(k)).collect::<Result<Vec<_>>>()?;
     let witnesses = witnesses
         .iter()
@@ -42,7 +54,7 @@ pub fn verify(
         ));
     }
     let current = DirTiles(root.log_dir(tenant));
-    let r = anchor::chain::verify(&anchors, &key, &rekor, &witnesses, &current)
+    let r = anchor::chain::verify(&anchors, &key, &rekor, &witnesses, tsa.as_ref(), &current)
         .map_err(|e| anyhow!("verification failed: {e:#}"))?;
     let span = match (&r.first, &r.last) {
         (Some(a), Some(b)) if a == b => a.clone(),
@@ -55,15 +67,23 @@ pub fn verify(
         r.receipts,
         if r.receipts == 1 { "" } else { "s" },
         key.name(),
-        if witnesses.is_empty() {
-            String::new()
-        } else {
-            format!("; {} witness times checked", r.witness_times)
-        },
+        times(&r),
         r.current_size,
         r.anchored_size,
     ))?;
     Ok(())
+}
+
+/// What the check said of times.
+fn times(r: &anchor::chain::Report) -> String {
+    let mut s = String::new();
+    if r.witness_times > 0 {
+        s += &format!("; {} witness times checked", r.witness_times);
+    }
+    if r.timestamps > 0 {
+        s += &format!("; {} RFC 3161 timestamps checked", r.timestamps);
+    }
+    s
 }
 
 /// `fsctl anchors list TENANT`: one line per receipt, after verifying the
@@ -81,6 +101,9 @@ pub fn list(root: &Root, tenant: &str, key: Option<&str>) -> Result<()> {
         }
         if let Some(t) = r.time.rekor_integrated_time {
             line += &format!(" integrated {t}");
+        }
+        if let Some(t) = &r.time.rfc3161 {
+            line += &format!(" timestamped {} by {}", t.time, t.url);
         }
         say(line)?;
     }

@@ -197,6 +197,10 @@ enum AnchorsCommand {
         /// cosignature, at the time its receipt states; repeatable.
         #[arg(long, value_name = "WITNESS_KEY")]
         witness: Vec<String>,
+        /// Require every receipt to carry an RFC 3161 timestamp that
+        /// chains to these certificates (PEM).
+        #[arg(long, value_name = "FILE")]
+        tsa_cert: Option<PathBuf>,
     },
     /// List the receipts: month, size, root, Rekor entry, times.
     List {
@@ -466,8 +470,15 @@ fn run(cli: Cli) -> Result<()> {
             restore(&root, &tenant, &checkpoint, audit)
         }
         Command::Anchors {
-            command: AnchorsCommand::Verify { tenant, rekor_key, key, witness },
-        } => anchors::verify(&root, &tenant, key.as_deref(), &rekor_key, &witness),
+            command: AnchorsCommand::Verify { tenant, rekor_key, key, witness, tsa_cert },
+        } => anchors::verify(
+            &root,
+            &tenant,
+            key.as_deref(),
+            &rekor_key,
+            &witness,
+            tsa_cert.as_deref(),
+        ),
         Command::Anchors { command: AnchorsCommand::List { tenant, key } } => {
             anchors::list(&root, &tenant, key.as_deref())
         }

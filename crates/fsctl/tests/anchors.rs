@@ -31,6 +31,7 @@ fn anchor(dir: &Path, rekor: &Server, month: &str) -> Outcome {
         month: month.parse().unwrap(),
         wait: Duration::from_secs(5),
         now: 1_800_000_000,
+        tsa: None,
     };
     let key = RekorKey::parse(&rekor.log_key()).unwrap();
     anchor::anchor(&job, &RekorLog::new(rekor.url(), key, rekor::Policy::default())).unwrap()
@@ -130,4 +131,52 @@ fn init_other(dir: &Path) -> String {
 fn copy(from: &Path, to: &Path) {
     let st = std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
     assert!(st.success());
+}
+
+#[test]
+fn rfc3161_timestamps_are_required_when_asked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("root");
+    std::fs::create_dir(&dir).unwrap();
+    init(&dir);
+    let dir = &dir;
+    ok(dir, &["append", "acme"], &lines(0, 3));
+    let rekor = Server::start(Options::default()).unwrap();
+    let tsa_server = fake_rekor::tsa::TsaServer::start().unwrap();
+    let pem = tsa_server.root_pem();
+    let tsa = anchor::Tsa {
+        url: tsa_server.url(),
+        authority: rekor::tsa::Authority::from_pem_chain(&pem).unwrap(),
+        policy: rekor::Policy::default(),
+    };
+    let root = Root::new(dir);
+    let signer = root.signer("acme").unwrap();
+    let src = DirTiles(root.log_dir("acme"));
+    let job = Job {
+        signer: &signer,
+        anchors: &root.anchors_dir("acme"),
+        source: &src,
+        witnesses: &[],
+        month: "2026-12".parse().unwrap(),
+        wait: Duration::from_secs(5),
+        now: 1_800_000_000,
+        tsa: Some(&tsa),
+    };
+    let key = RekorKey::parse(&rekor.log_key()).unwrap();
+    anchor::anchor(&job, &RekorLog::new(rekor.url(), key, rekor::Policy::default())).unwrap();
+    let cert = tmp.path().join("tsa.pem");
+    std::fs::write(&cert, &pem).unwrap();
+    let (rkey, cert) = (rekor.log_key(), cert.to_str().unwrap().to_owned());
+    let out =
+        ok(dir, &["anchors", "verify", "acme", "--rekor-key", &rkey, "--tsa-cert", &cert], b"");
+    assert!(out.contains("1 RFC 3161 timestamps checked"), "{out}");
+    assert!(ok(dir, &["anchors", "list", "acme"], b"").contains("timestamped"));
+    let other = tmp.path().join("other.pem");
+    std::fs::write(&other, fake_rekor::tsa::TsaServer::start().unwrap().root_pem()).unwrap();
+    let err = fails(
+        dir,
+        &["anchors", "verify", "acme", "--rekor-key", &rkey, "--tsa-cert", other.to_str().unwrap()],
+        b"",
+    );
+    assert!(err.contains("RFC 3161 timestamp does not verify"), "{err}");
 }
