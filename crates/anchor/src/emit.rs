@@ -46,17 +46,8 @@ pub enum Outcome {
 /// Anchors the tenant's latest checkpoint for `job.month`, unless that
 /// month is anchored already.
 pub fn anchor(job: &Job<'_>, rekor: &RekorLog) -> Result<Outcome> {
-    let mut ledger = AnchorLedger::open(job.anchors, job.signer, job.wait)?;
-    let last = ledger.last()?;
-    if let Some(last) = &last {
-        let month: Month = last.month.parse().map_err(|e: String| anyhow!(e))?;
-        if month == job.month {
-            return Ok(Outcome::Already(ledger.size() - 1, Box::new(last.clone())));
-        }
-        if month > job.month {
-            bail!("{} is before {month}, the month anchored last", job.month);
-        }
-    }
+    // The checkpoint first: a key that does not sign it (a wrong seed)
+    // must not make an anchor ledger under that key.
     let note = job
         .source
         .read("checkpoint")?
@@ -69,6 +60,17 @@ pub fn anchor(job: &Job<'_>, rekor: &RekorLog) -> Result<Outcome> {
         );
     }
     let (size, root) = open_checkpoint(&note, job.signer)?;
+    let mut ledger = AnchorLedger::open(job.anchors, job.signer, job.wait)?;
+    let last = ledger.last()?;
+    if let Some(last) = &last {
+        let month: Month = last.month.parse().map_err(|e: String| anyhow!(e))?;
+        if month == job.month {
+            return Ok(Outcome::Already(ledger.size() - 1, Box::new(last.clone())));
+        }
+        if month > job.month {
+            bail!("{} is before {month}, the month anchored last", job.month);
+        }
+    }
     let previous = match &last {
         Some(l) => {
             let old_root = l.root_hash()?;

@@ -253,3 +253,76 @@ fn a_table_claiming_extents_beyond_the_image_is_reported_not_believed() {
     assert!(err.contains("globex/log") && err.contains("beyond the device"), "{err}");
     ok(&["disk", "verify", img.to_str().unwrap(), "--key", &key("acme")]);
 }
+
+/// A binary built beside fsctl (`cargo test --workspace` builds it; alone,
+/// build it).
+fn beside(name: &str) -> std::path::PathBuf {
+    let bin = Path::new(FSCTL).with_file_name(name);
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo).args(["build", "--locked", "-p", name]).status().unwrap();
+        assert!(ok.success(), "building {name}");
+    }
+    bin
+}
+
+#[test]
+fn an_exported_image_is_anchored_with_its_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("disk.img");
+    image(&img, 300);
+    let out = tmp.path().join("export");
+    ok(&["disk", "export", img.to_str().unwrap(), out.to_str().unwrap()]);
+    // The seeds `make image` provisions: build/keys/<tenant>.seed, 32 bytes.
+    let seeds = tmp.path().join("keys");
+    std::fs::create_dir(&seeds).unwrap();
+    for t in ["acme", "globex"] {
+        std::fs::write(seeds.join(format!("{t}.seed")), [t.len() as u8; 32]).unwrap();
+    }
+    let rekor = fake_rekor::Server::start(fake_rekor::Options::default()).unwrap();
+    let emit = |seeds: &Path| {
+        Command::new(beside("fs-anchor-emitter"))
+            .arg("--dir")
+            .arg(&out)
+            .arg("--seeds")
+            .arg(seeds)
+            .args([
+                "--rekor-url",
+                rekor.url(),
+                "--rekor-key",
+                &rekor.log_key(),
+                "--month",
+                "2026-12",
+            ])
+            .output()
+            .unwrap()
+    };
+    // A wrong seed: the checkpoint does not verify under it; nothing anchored.
+    let wrong = tmp.path().join("wrong");
+    std::fs::create_dir(&wrong).unwrap();
+    for t in ["acme", "globex"] {
+        std::fs::write(wrong.join(format!("{t}.seed")), [9u8; 32]).unwrap();
+    }
+    let r = emit(&wrong);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("not signed by the tenant's key"));
+    assert_eq!(rekor.posts(), 0);
+    assert!(!out.join("acme/anchors").exists(), "an anchor ledger under the wrong key");
+    let r = emit(&seeds);
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(stdout.contains("acme: anchored 2026-12 at size 300"), "{stdout}");
+    assert!(stdout.contains("globex: anchored 2026-12 at size 3"), "{stdout}");
+    let v = ok(&[
+        "--dir",
+        out.to_str().unwrap(),
+        "anchors",
+        "verify",
+        "acme",
+        "--key",
+        &signer("acme").verifier().to_string(),
+        "--rekor-key",
+        &rekor.log_key(),
+    ]);
+    assert!(v.contains("1 anchor receipt (2026-12) verified"), "{v}");
+}
