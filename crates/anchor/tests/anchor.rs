@@ -409,3 +409,25 @@ fn rfc3161_timestamps_are_kept_and_checked() {
     .unwrap_err();
     assert!(format!("{err:#}").contains("no RFC 3161 timestamp"), "{err:#}");
 }
+
+#[test]
+fn the_rekor_signature_never_passes_for_a_checkpoint_signature() {
+    use base64ct::{Base64, Encoding};
+    let w = world();
+    w.append(1, "a");
+    let Outcome::Anchored(0, r) = w.anchor("2026-10").unwrap() else { panic!() };
+    let req: serde_json::Value = serde_json::from_str(&r.rekor.request).unwrap();
+    let sig = req["hashedRekordRequestV002"]["signature"]["content"].as_str().unwrap();
+    let sig = Base64::decode_vec(sig).unwrap();
+    // The tenant's key, as Rekor names it…
+    let spki = req["hashedRekordRequestV002"]["signature"]["verifier"]["publicKey"]["rawBytes"]
+        .as_str()
+        .unwrap();
+    assert_eq!(Base64::decode_vec(spki).unwrap()[12..], w.signer.verifier().public_key()[..]);
+    // …but its Ed25519ph signature verifies as no pure Ed25519 one, over the
+    // checkpoint or its text.
+    let v = w.signer.verifier();
+    let text = &r.checkpoint[..r.checkpoint.find("\n\n").unwrap() + 1];
+    assert!(!v.verify(r.checkpoint.as_bytes(), &sig) && !v.verify(text.as_bytes(), &sig));
+    assert!(rekor::verify_ph(w.signer.verifier().public_key(), r.checkpoint.as_bytes(), &sig));
+}
