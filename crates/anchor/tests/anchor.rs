@@ -431,3 +431,36 @@ fn the_rekor_signature_never_passes_for_a_checkpoint_signature() {
     assert!(!v.verify(r.checkpoint.as_bytes(), &sig) && !v.verify(text.as_bytes(), &sig));
     assert!(rekor::verify_ph(w.signer.verifier().public_key(), r.checkpoint.as_bytes(), &sig));
 }
+
+#[test]
+fn go_verifies_the_rekor_signatures_as_rekor_does() {
+    use fake_rekor::v1::{V1Log, V1Server};
+    let w = world();
+    w.append(1, "a");
+    let Outcome::Anchored(0, v2) = w.anchor("2026-10").unwrap() else { panic!() };
+    let artifact = w._tmp.path().join("checkpoint");
+    fs::write(&artifact, &v2.checkpoint).unwrap();
+    let req: serde_json::Value = serde_json::from_str(&v2.rekor.request).unwrap();
+    let sig = &req["hashedRekordRequestV002"]["signature"];
+    let (spki, content) = (
+        sig["verifier"]["publicKey"]["rawBytes"].as_str().unwrap(),
+        sig["content"].as_str().unwrap(),
+    );
+    oracle::ed25519ph(spki, content, &artifact).unwrap();
+    // Another artifact, or a flipped bit, does not verify in Go either.
+    let other = w._tmp.path().join("other");
+    fs::write(&other, b"another checkpoint").unwrap();
+    assert!(oracle::ed25519ph(spki, content, &other).is_err());
+    let mut flipped = content.as_bytes().to_vec();
+    flipped[3] ^= 1;
+    assert!(oracle::ed25519ph(spki, std::str::from_utf8(&flipped).unwrap(), &artifact).is_err());
+    // Rekor v1's request carries the same signature, its key in PEM.
+    let log = V1Log::new([5; 32]);
+    let server = V1Server::start(log.clone()).unwrap();
+    let key = RekorKey::parse(&log.public_key_pem()).unwrap();
+    let (entry, _) = RekorLog::new(&server.url(), key, fast())
+        .submit(v2.checkpoint.as_bytes(), &w.signer)
+        .unwrap();
+    let req: serde_json::Value = serde_json::from_str(&entry.request).unwrap();
+    assert_eq!(req["spec"]["signature"]["content"].as_str().unwrap(), content);
+}

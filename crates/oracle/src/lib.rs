@@ -73,7 +73,7 @@ pub struct Generated {
 
 /// A Go toolchain: Debian's default (`go` on the path; Go 1.19 on bookworm,
 /// whose SHA-256 uses AVX2), or Go 1.23 from bookworm-backports (SHA-NI),
-/// which `scripts/setup.sh bench` installs.
+/// which `scripts/setup.sh` installs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Go {
     /// `go` on the path.
@@ -235,6 +235,16 @@ pub fn cosigned(verifier_key: &str, witness_key: &str, file: &Path) -> Result<Op
     ];
     let out = run(&args)?;
     serde_json::from_str(&out).map_err(|e| format!("oracle output: {e}: {out}"))
+}
+
+/// Verifies with Go 1.23's crypto/ed25519, as Rekor does, that `signature`
+/// (base64) is an Ed25519ph signature over SHA-512 of the file `artifact`
+/// by the key in the DER SubjectPublicKeyInfo `spki` (base64).
+pub fn ed25519ph(spki: &str, signature: &str, artifact: &Path) -> Result<(), String> {
+    // Go 1.19, Debian's default, has no Ed25519ph.
+    let bin = build_with(Go::Go123, "go/ed25519ph/main.go", "ed25519ph")?;
+    let args = [OsStr::new(spki), OsStr::new(signature), artifact.as_os_str()];
+    run_binary(&bin, &args).map(drop)
 }
 
 /// Has Go build and sign a log of `n` records and prove things about it.
