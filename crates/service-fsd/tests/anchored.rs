@@ -45,12 +45,12 @@ fn anchors_from_a_live_daemon() {
             .output()
             .unwrap()
     };
-    let out = run("2026-11");
+    let out = run("2026-10");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("acme: anchored 2026-11 at size 300"), "{stdout}");
+    assert!(stdout.contains("acme: anchored 2026-10 at size 300"), "{stdout}");
     assert_eq!(append(&d, "acme", &w, &[b"one more"], None).status, 201);
-    let out = run("2026-12");
+    let out = run("2026-11");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // The emitter's reads (checkpoint, tiles for the consistency proof) are
     // in the audit ledger.
@@ -59,7 +59,7 @@ fn anchors_from_a_live_daemon() {
     let out = Command::new(beside("fs-anchor-emitter"))
         .arg("--dir")
         .arg(&l.root)
-        .args(["--tenant", "acme", "--month", "2027-01", "--daemon", &d.url])
+        .args(["--tenant", "acme", "--month", "2026-12", "--daemon", &d.url])
         .args(["--rekor-url", rekor.url(), "--rekor-key", &rekor.log_key()])
         .output()
         .unwrap();
@@ -80,5 +80,5 @@ fn anchors_from_a_live_daemon() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("2 anchor receipts (2026-11 to 2026-12) verified"), "{stdout}");
+    assert!(stdout.contains("2 anchor receipts (2026-10 to 2026-11) verified"), "{stdout}");
 }
