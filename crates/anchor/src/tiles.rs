@@ -81,16 +81,26 @@ impl Tiles for HttpTiles {
     }
 }
 
+impl<T: Tiles + ?Sized> Tiles for &T {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        (**self).read(path)
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
 /// The hashes of the tree of `size` leaves, read from its tiles on demand.
-pub struct Tree<'a> {
-    src: &'a dyn Tiles,
+pub struct Tree<S> {
+    src: S,
     size: u64,
     tiles: HashMap<(u8, u64), Vec<u8>>,
 }
 
-impl<'a> Tree<'a> {
+impl<S: Tiles> Tree<S> {
     /// The tree of `size` leaves in `src`.
-    pub fn new(src: &'a dyn Tiles, size: u64) -> Tree<'a> {
+    pub fn new(src: S, size: u64) -> Tree<S> {
         Tree { src, size, tiles: HashMap::new() }
     }
 
@@ -117,7 +127,7 @@ impl<'a> Tree<'a> {
     }
 }
 
-impl NodeReader for Tree<'_> {
+impl<S: Tiles> NodeReader for Tree<S> {
     type Error = io::Error;
 
     fn node(&mut self, level: u8, index: u64) -> io::Result<Hash> {
